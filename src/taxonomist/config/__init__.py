@@ -1,0 +1,31 @@
+"""Typed configuration: schema dataclasses, Hydra composition, validation, paths."""
+
+from taxonomist.config.compose import Config, compose_config, resolve_config_dir
+from taxonomist.config.paths import Paths
+from taxonomist.config.schema import (
+    Balance,
+    ClassifierConfig,
+    DataConfig,
+    DataKind,
+    MlflowConfig,
+    NotifyConfig,
+    PromotionConfig,
+    SplitConfig,
+    TrainerConfig,
+)
+
+__all__ = [
+    "Balance",
+    "ClassifierConfig",
+    "Config",
+    "DataConfig",
+    "DataKind",
+    "MlflowConfig",
+    "NotifyConfig",
+    "Paths",
+    "PromotionConfig",
+    "SplitConfig",
+    "TrainerConfig",
+    "compose_config",
+    "resolve_config_dir",
+]

@@ -1,0 +1,205 @@
+"""Compose ``conf/`` with Hydra and validate it, once, into typed objects."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
+from taxonomist.config.schema import ClassifierConfig, ProjectConfig
+from taxonomist.errors import ConfigError
+from taxonomist.taxonomy import Taxonomy
+
+CONFIG_DIR_ENV = "TAXONOMIST_CONFIG_DIR"
+DEFAULT_CLASSIFIER = "_default"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a stage may read, validated.
+
+    Attributes:
+        project: the composed conf/config.yaml and its groups.
+        taxonomy: the parsed class tree.
+        classifiers: one resolved definition per inner node of the taxonomy.
+    """
+
+    project: ProjectConfig
+    taxonomy: Taxonomy
+    classifiers: dict[str, ClassifierConfig]
+
+    def params(self) -> dict[str, Any]:
+        """The content of params.yaml: the project config plus one section per node."""
+        params = _plain(self.project)
+        params["nodes"] = {
+            node: {
+                "classes": list(self.taxonomy.children[node]),
+                "classifier": _plain(self.classifiers[node]),
+            }
+            for node in self.taxonomy.inner_nodes
+        }
+        return params
+
+
+def resolve_config_dir(config_dir: str | Path | None = None) -> Path:
+    """``--config-dir``, else ``$TAXONOMIST_CONFIG_DIR``, else ``./conf``."""
+    chosen = config_dir or os.environ.get(CONFIG_DIR_ENV) or "conf"
+    path = Path(chosen).resolve()
+    if not (path / "config.yaml").is_file():
+        raise ConfigError(
+            str(path),
+            "",
+            "no config.yaml in this folder",
+            f"run from the project root, or pass --config-dir / set {CONFIG_DIR_ENV}",
+        )
+    return path
+
+
+def compose_config(config_dir: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """Compose and validate the whole configuration.
+
+    Args:
+        config_dir: the ``conf/`` folder (see :func:`resolve_config_dir`).
+        overrides: Hydra overrides, e.g. ``["trainer=gpu", "seed=1"]``; those that start
+            with ``classifiers.<node>.`` change one node's classifier definition.
+
+    Raises:
+        ConfigError: naming the file, the dotted key and what was expected.
+    """
+    conf = resolve_config_dir(config_dir)
+    hydra_overrides = [o for o in overrides if not o.startswith("classifiers.")]
+    node_overrides = [o.removeprefix("classifiers.") for o in overrides if o not in hydra_overrides]
+    raw, choices = _hydra_compose(conf, hydra_overrides)
+    project = _validate(ProjectConfig, raw, lambda key: _file_for_key(conf, key, choices))
+    tax_file = _relative(conf / "taxonomy" / f"{choices.get('taxonomy', '?')}.yaml")
+    taxonomy = Taxonomy.from_tree(project.taxonomy.name, project.taxonomy.tree, tax_file)
+    classifiers = _load_classifiers(conf / "classifiers", taxonomy, node_overrides)
+    return Config(project, taxonomy, classifiers)
+
+
+def _hydra_compose(conf: Path, overrides: list[str]) -> tuple[DictConfig, dict[str, str]]:
+    try:
+        with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+            cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    except HydraException as err:
+        raise ConfigError(_relative(conf / "config.yaml"), "", str(err)) from None
+    choices = {k: str(v) for k, v in cfg.hydra.runtime.choices.items()}
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg, choices
+
+
+def _load_classifiers(
+    folder: Path, taxonomy: Taxonomy, overrides: list[str]
+) -> dict[str, ClassifierConfig]:
+    files = {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+    default_yaml = _load_yaml(files.pop(DEFAULT_CLASSIFIER, None))
+    _check_node_files(files, taxonomy)
+    by_node: dict[str, list[str]] = {}
+    for override in overrides:
+        node, _, rest = override.partition(".")
+        _check_node_name(node, taxonomy, f"override classifiers.{override}")
+        by_node.setdefault(node, []).append(rest)
+    classifiers = {}
+    for node in taxonomy.inner_nodes:
+        layers = [
+            (folder / f"{DEFAULT_CLASSIFIER}.yaml", default_yaml),
+            (files.get(node), _load_yaml(files.get(node))),
+            (f"override classifiers.{node}", OmegaConf.from_dotlist(by_node.get(node, []))),
+        ]
+        classifiers[node] = _merge_classifier(layers)
+    return classifiers
+
+
+def _merge_classifier(layers: list[tuple[Path | str | None, DictConfig]]) -> ClassifierConfig:
+    merged = OmegaConf.structured(ClassifierConfig)
+    for source, layer in layers:
+        try:
+            merged = OmegaConf.merge(merged, layer)
+        except OmegaConfBaseException as err:
+            raise _config_error(str(_relative(source)), ClassifierConfig, err) from None
+    return OmegaConf.to_object(merged)
+
+
+def _check_node_files(files: dict[str, Path], taxonomy: Taxonomy) -> None:
+    for node, path in files.items():
+        _check_node_name(node, taxonomy, _relative(path))
+
+
+def _check_node_name(node: str, taxonomy: Taxonomy, source: str) -> None:
+    if node in taxonomy.inner_nodes:
+        return
+    inner = ", ".join(taxonomy.inner_nodes)
+    what = "a leaf class, which has no classifier" if node in taxonomy else "not in the taxonomy"
+    raise ConfigError(
+        source,
+        "",
+        f"'{node}' is {what}; classifier definitions exist only for inner nodes",
+        f"use one of: {inner} (or rename the file to match the taxonomy)",
+    )
+
+
+def _validate(schema: type, raw: DictConfig, file_for_key) -> Any:
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), raw))
+    except OmegaConfBaseException as err:
+        raise _config_error(file_for_key(err.full_key or ""), schema, err) from None
+
+
+def _config_error(file: str, schema: type, err: OmegaConfBaseException) -> ConfigError:
+    key = err.full_key or ""
+    if isinstance(err, ConfigKeyError):
+        valid = _keys_at(schema, key.rsplit(".", 1)[0] if "." in key else "")
+        name = key.rsplit(".", 1)[-1]
+        close = difflib.get_close_matches(name, valid, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return ConfigError(file, key, "unknown key", f"{hint}valid keys: {', '.join(valid)}")
+    return ConfigError(file, key, err.msg.splitlines()[0])
+
+
+def _keys_at(schema: type, dotted: str) -> list[str]:
+    for part in filter(None, dotted.split(".")):
+        match = [f for f in fields(schema) if f.name == part]
+        if not match or not is_dataclass(match[0].default_factory()):
+            return []
+        schema = type(match[0].default_factory())
+    return [f.name for f in fields(schema)]
+
+
+def _file_for_key(conf: Path, key: str, choices: dict[str, str]) -> str:
+    group = key.split(".", 1)[0]
+    if group in choices:
+        return _relative(conf / group / f"{choices[group]}.yaml")
+    return _relative(conf / "config.yaml")
+
+
+def _load_yaml(path: Path | None) -> DictConfig:
+    if path is None:
+        return OmegaConf.create({})
+    try:
+        loaded = OmegaConf.load(path)
+    except Exception as err:  # yaml.YAMLError and friends: report which file
+        raise ConfigError(_relative(path), "", f"not valid YAML: {err}") from None
+    if not isinstance(loaded, DictConfig):
+        raise ConfigError(_relative(path), "", "expected a mapping of keys at the top level")
+    return loaded
+
+
+def _relative(path: Path | str | None) -> str:
+    if not isinstance(path, Path):
+        return str(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return OmegaConf.to_container(OmegaConf.structured(obj), enum_to_str=True)
