@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from taxonomist.config import Paths
 
@@ -44,3 +45,13 @@ def save_split(paths: Paths, split: str, cached: CachedSplit) -> None:
     paths.cache.mkdir(parents=True, exist_ok=True)
     np.save(paths.cache_images(split), np.ascontiguousarray(cached.images, dtype=np.uint8))
     cached.index.reset_index(drop=True).to_parquet(paths.cache_index(split), index=False)
+
+
+def image_to_array(image: Image.Image, size: int) -> np.ndarray:
+    """The one way an image becomes a cache row: RGB, ``size`` x ``size``, uint8.
+
+    The cache stage and the served stack both use it, so a served image is prepared
+    exactly like the images the stack was tested on.
+    """
+    rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(rgb, dtype=np.uint8)

@@ -69,6 +69,12 @@ class Taxonomy:
     def leaves(self) -> list[str]:
         return [n for n in self._walk() if not self.children[n]]
 
+    def as_tree(self, node: str | None = None) -> dict[str, Any]:
+        """The nested mapping that :meth:`from_tree` parses back into this taxonomy."""
+        node = node or self.root
+        kids = self.children[node]
+        return {node: {k: v for kid in kids for k, v in self.as_tree(kid).items()} or None}
+
     def __contains__(self, name: object) -> bool:
         return name in self.parent
 

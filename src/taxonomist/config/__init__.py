@@ -1,7 +1,7 @@
 """Typed configuration: schema dataclasses, Hydra composition, validation, paths."""
 
 from taxonomist.config.compose import Config, compose_config, resolve_config_dir
-from taxonomist.config.paths import Paths
+from taxonomist.config.paths import Paths, resolve_tracking_uri
 from taxonomist.config.schema import (
     Balance,
     ClassifierConfig,
@@ -27,5 +27,6 @@ __all__ = [
     "SplitConfig",
     "TrainerConfig",
     "compose_config",
+    "resolve_tracking_uri",
     "resolve_config_dir",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,3 +96,12 @@ class Paths:
 
     def cache_index(self, split: str) -> Path:
         return self.cache / f"{split}.parquet"
+
+
+def resolve_tracking_uri(tracking_uri: str | None, paths: Paths) -> str:
+    """The MLflow tracking URI: the config's, else $MLFLOW_TRACKING_URI, else local sqlite."""
+    return (
+        tracking_uri
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or f"sqlite:///{(paths.mlflow_dir / 'mlflow.db').resolve()}"
+    )

@@ -1,0 +1,219 @@
+"""``taxonomist <verb>``: parse, compose the config, call one stage function.
+
+Every stage verb first checks that params.yaml / dvc.yaml still match conf/, so
+`dvc repro` never runs a stage with parameters older than the YAML a person edited.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from taxonomist.config import Config, Paths, compose_config, resolve_tracking_uri
+from taxonomist.errors import TaxonomistError
+
+# Quiet, offline-friendly defaults for the tools we drive; the environment wins.
+TOOL_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    "DVC_NO_ANALYTICS": "1",
+    "GX_ANALYTICS_ENABLED": "false",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    for key, value in TOOL_ENV.items():
+        os.environ.setdefault(key, value)
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except TaxonomistError as err:
+        print(f"taxonomist {args.verb}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="taxonomist", description=__doc__.splitlines()[0])
+    parser.add_argument("--config-dir", help="the conf/ folder (default: ./conf)")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    pipeline = verbs.add_parser("pipeline", help="write params.yaml + dvc.yaml from conf/")
+    pipeline.add_argument("--check", action="store_true", help="exit 1 if they are stale")
+    pipeline.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. trainer=gpu")
+    pipeline.set_defaults(run=_pipeline)
+    for verb, helptext, stage in (
+        ("sample", "write the bundled digits as PNGs + manifest", _sample),
+        ("ingest", "check and store images, write data/manifest.parquet", _ingest),
+        ("validate", "great-expectations checks on the manifest", _validate),
+        ("split", "grouped, stratified train/val/test (test frozen)", _split),
+        ("cache", "decode and resize every split once into uint8 arrays", _cache),
+        ("stack", "compose, test and register the stack", _stack),
+        ("promote", "challenger vs live; move @live or flag for a human", _promote),
+        ("report", "write the model card", _report),
+        ("notify", "send the decision to the configured notifier", _notify),
+    ):
+        verbs.add_parser(verb, help=helptext).set_defaults(run=_staged(stage))
+    for verb, helptext, stage in (
+        ("train", "train one node's classifier", _train),
+        ("evaluate", "evaluate one node's classifier on the test split", _evaluate),
+    ):
+        sub = verbs.add_parser(verb, help=helptext)
+        sub.add_argument("node", help="an inner node of the taxonomy")
+        sub.set_defaults(run=_staged(stage))
+    return parser
+
+
+def _staged(stage: Callable[[Config, Paths, argparse.Namespace], int | None]):
+    """Wrap a stage: compose, refuse stale params.yaml, then run."""
+
+    def run(args: argparse.Namespace) -> int | None:
+        from taxonomist.pipeline import check_current
+
+        config = compose_config(args.config_dir)
+        paths = _paths(args)
+        check_current(config, paths)
+        return stage(config, paths, args)
+
+    return run
+
+
+def _paths(args: argparse.Namespace) -> Paths:
+    return Paths(Path.cwd())
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from taxonomist import pipeline
+
+    config = compose_config(args.config_dir, args.overrides)
+    paths = _paths(args)
+    if args.check:
+        diff = pipeline.diff_generated(config, paths)
+        if diff:
+            print(diff + "\nparams.yaml / dvc.yaml are stale: run `taxonomist pipeline`.")
+            return 1
+        print("params.yaml and dvc.yaml are up to date with conf/")
+        return 0
+    changed = pipeline.write(config, paths)
+    print("wrote " + ", ".join(p.name for p in changed) if changed else "already up to date")
+    return 0
+
+
+def _sample(config: Config, paths: Paths, args) -> None:
+    from taxonomist.data import write_sample
+
+    out = paths.root / config.project.data.root
+    count = write_sample(config.project.data, config.project.seed, out)
+    print(f"wrote {count} sample images and {config.project.data.manifest} to {out}")
+
+
+def _ingest(config: Config, paths: Paths, args) -> None:
+    from taxonomist.data import ingest, source_for
+
+    result = ingest(source_for(config.project.data, paths.root), config.taxonomy, paths)
+    print(result.summary())
+
+
+def _validate(config: Config, paths: Paths, args) -> int:
+    import pandas as pd
+
+    from taxonomist.checks import validate
+
+    report = validate(
+        pd.read_parquet(paths.manifest), config.taxonomy, config.classifiers, paths.validation
+    )
+    print(report.summary())
+    return 0 if report.success else 1
+
+
+def _split(config: Config, paths: Paths, args) -> None:
+    from taxonomist.data import split
+
+    split(config.project.split, config.project.seed, paths)
+
+
+def _cache(config: Config, paths: Paths, args) -> None:
+    from taxonomist.data import build_cache
+
+    size = max(c.image_size for c in config.classifiers.values())
+    counts = build_cache(size, paths)
+    print(f"cached {counts} images at {size}x{size} in {paths.cache}")
+
+
+def _train(config: Config, paths: Paths, args) -> None:
+    _check_node(config, args.node)
+    from taxonomist.train.fit import train_node
+
+    result = train_node(args.node, config, paths)
+    print(
+        f"{args.node}: best val_loss {result.best_val_loss:.4f} after {result.epochs} epochs; "
+        f"registered {result.registered_model} v{result.version} (run {result.run_id})"
+    )
+
+
+def _evaluate(config: Config, paths: Paths, args) -> None:
+    _check_node(config, args.node)
+    from taxonomist.evaluate.node import evaluate_node
+
+    metrics = evaluate_node(args.node, config, paths)
+    print(f"{args.node}: test accuracy {metrics['accuracy']:.4f}, "
+          f"macro F1 {metrics['macro_f1']:.4f} on {metrics['n_test']} images")
+
+
+def _stack(config: Config, paths: Paths, args) -> None:
+    from taxonomist.stack.build import build_stack
+
+    version = build_stack(config, paths)
+    metrics = json.loads(paths.stack_metrics.read_text())
+    print(f"stack {version.name} v{version.version}: leaf accuracy "
+          f"{metrics['leaf_accuracy']:.4f}, mistake severity {metrics['mistake_severity']}")
+
+
+def _promote(config: Config, paths: Paths, args) -> None:
+    from taxonomist.promote import promote
+
+    record = promote(config, paths)
+    print(f"{record['registered_model']} v{record['challenger']['version']}: "
+          f"{record['decision']} ({record['reason']}); live is v{record['live_after']}")
+
+
+def _report(config: Config, paths: Paths, args) -> None:
+    from taxonomist.report import log_card_to_mlflow, write_model_card
+
+    card = write_model_card(paths, config.taxonomy)
+    promotion = json.loads(paths.promotion.read_text())
+    challenger = promotion["challenger"]
+    log_card_to_mlflow(
+        card,
+        resolve_tracking_uri(config.project.mlflow.tracking_uri, paths),
+        challenger["run_id"],
+        promotion["registered_model"],
+        challenger["version"],
+    )
+    print(f"model card: {paths.model_card}")
+
+
+def _notify(config: Config, paths: Paths, args) -> None:
+    from taxonomist.notify import notification_from_promotion, notifier_for
+
+    promotion = json.loads(paths.promotion.read_text())
+    notification = notification_from_promotion(promotion, paths.model_card)
+    notifier_for(config.project.notify, paths.root).send(notification)
+    print(f"notified ({config.project.notify.kind}): {notification.title}")
+
+
+def _check_node(config: Config, node: str) -> None:
+    if node not in config.taxonomy.inner_nodes:
+        from taxonomist.errors import ConfigError
+
+        raise ConfigError(
+            "dvc.yaml", node, "not an inner node of the taxonomy",
+            f"nodes with a classifier: {', '.join(config.taxonomy.inner_nodes)}",
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

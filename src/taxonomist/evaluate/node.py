@@ -1,0 +1,67 @@
+"""The evaluate@NODE stage: one node's classifier on the frozen test split."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.entities import Metric
+from sklearn.metrics import ConfusionMatrixDisplay
+
+from taxonomist.cached import load_split
+from taxonomist.config import Config, Paths
+from taxonomist.evaluate.metrics import classification_metrics, confusion
+from taxonomist.evaluate.predict import predict_proba
+from taxonomist.tracking import client_for
+from taxonomist.train.model import load_node_model
+
+
+def evaluate_node(node: str, config: Config, paths: Paths) -> dict[str, object]:
+    """Write ``metrics/<node>.json`` and ``plots/<node>/confusion.{csv,png}``.
+
+    Only test images whose label falls under one of the node's children count; the
+    metrics are also logged to the node's training run in MLflow.
+    """
+    spec, model = load_node_model(paths.model_dir(node))
+    test = load_split(paths, "test")
+    truth = [config.taxonomy.child_for_label(node, label) for label in test.index["label"]]
+    rows = np.array([i for i, t in enumerate(truth) if t is not None], dtype=np.int64)
+    probs = predict_proba(model, spec, test.images[rows])
+    y_true = [truth[i] for i in rows]
+    y_pred = [spec.classes[k] for k in probs.argmax(axis=1)]
+    metrics = classification_metrics(y_true, y_pred, spec.classes)
+    _write_outputs(paths, node, metrics, y_true, y_pred, spec.classes)
+    _log_to_run(config, paths, node, metrics)
+    return metrics
+
+
+def _write_outputs(paths, node, metrics, y_true, y_pred, classes) -> None:
+    paths.node_metrics(node).parent.mkdir(parents=True, exist_ok=True)
+    paths.node_metrics(node).write_text(json.dumps(metrics, indent=2))
+    plots = paths.node_plots(node)
+    plots.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"actual": y_true, "predicted": y_pred}).to_csv(
+        plots / "confusion.csv", index=False
+    )
+    size = 1.5 + 0.7 * len(classes)
+    fig = Figure(figsize=(size, size))
+    ax = fig.subplots()
+    ConfusionMatrixDisplay(confusion(y_true, y_pred, classes), display_labels=classes).plot(
+        ax=ax, colorbar=False, xticks_rotation=45
+    )
+    ax.set_title(f"{node}: test accuracy {metrics['accuracy']:.3f}")
+    fig.tight_layout()
+    fig.savefig(plots / "confusion.png", dpi=100)
+
+
+def _log_to_run(config: Config, paths: Paths, node: str, metrics: dict) -> None:
+    run = json.loads((paths.model_dir(node) / "run.json").read_text())
+    client = client_for(config.project.mlflow, paths)
+    flat = {"test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"]}
+    flat |= {f"test_recall.{c}": v["recall"] for c, v in metrics["per_class"].items()}
+    now = int(time.time() * 1000)
+    client.log_batch(run["run_id"], metrics=[Metric(k, v, now, 0) for k, v in flat.items()])
+    client.log_artifacts(run["run_id"], str(paths.node_plots(node)), artifact_path="evaluation")

@@ -1,0 +1,1 @@
+"""The stack: every node classifier composed into one tree-walking predictor."""

@@ -1,0 +1,1 @@
+"""Training one classifier per taxonomy node: timm + kornia + Lightning + MLflow."""

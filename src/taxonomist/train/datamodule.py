@@ -1,0 +1,96 @@
+"""Batches for one node, sliced straight out of the uint8 cache (no decoding, no workers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
+from torch.utils.data import SequentialSampler, WeightedRandomSampler
+
+from taxonomist.cached import CachedSplit
+from taxonomist.config.schema import Balance
+from taxonomist.taxonomy import Taxonomy
+
+
+@dataclass(frozen=True)
+class NodeSplit:
+    """The images of one split that a node's classifier sees, with class indices."""
+
+    images: np.ndarray  # (N, S, S, 3) uint8, possibly a memmap
+    rows: np.ndarray  # indices into images
+    targets: np.ndarray  # class index per row
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def node_split(cached: CachedSplit, taxonomy: Taxonomy, node: str) -> NodeSplit:
+    """Keep the images whose label falls under one of ``node``'s children."""
+    classes = list(taxonomy.children[node])
+    child = [taxonomy.child_for_label(node, label) for label in cached.index["label"]]
+    rows = np.array([i for i, c in enumerate(child) if c is not None], dtype=np.int64)
+    targets = np.array([classes.index(child[i]) for i in rows], dtype=np.int64)
+    return NodeSplit(cached.images, rows, targets)
+
+
+def class_weights(split: NodeSplit, num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights, 1.0 on average over the images (n / (k * n_c))."""
+    counts = np.bincount(split.targets, minlength=num_classes).astype(np.float64)
+    weights = len(split) / (num_classes * np.maximum(counts, 1.0))
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+class _Batches(Dataset):
+    """Indexed by a list of positions: returns a whole batch in one memmap slice."""
+
+    def __init__(self, split: NodeSplit) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        positions = np.sort(np.asarray(positions))
+        images = np.asarray(self.split.images[self.split.rows[positions]])
+        return torch.from_numpy(images), torch.from_numpy(self.split.targets[positions])
+
+
+class NodeDataModule(pl.LightningDataModule):
+    """Train and val loaders for one node; ``balance=sampler`` draws classes evenly."""
+
+    def __init__(
+        self,
+        train: NodeSplit,
+        val: NodeSplit,
+        num_classes: int,
+        batch_size: int,
+        balance: Balance,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.train, self.val = train, val
+        self.num_classes, self.batch_size = num_classes, batch_size
+        self.balance, self.num_workers = balance, num_workers
+
+    def train_dataloader(self) -> DataLoader:
+        if self.balance is Balance.sampler:
+            per_image = class_weights(self.train, self.num_classes)[self.train.targets]
+            sampler = WeightedRandomSampler(per_image.double(), len(self.train))
+        else:
+            sampler = RandomSampler(range(len(self.train)))
+        return self._loader(self.train, sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val, SequentialSampler(range(len(self.val))))
+
+    def _loader(self, split: NodeSplit, sampler) -> DataLoader:
+        return DataLoader(
+            _Batches(split),
+            sampler=BatchSampler(sampler, self.batch_size, drop_last=False),
+            batch_size=None,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )

@@ -1,0 +1,140 @@
+"""The node classifier network: a timm backbone with the node's classes as its head.
+
+Also the one place that turns cached uint8 images into the network's input, so training,
+evaluation and the served stack preprocess identically.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from timm.models import group_parameters
+from torch import nn
+
+from taxonomist.config.schema import BackboneConfig
+from taxonomist.errors import ConfigError
+
+WEIGHTS_FILE = "model.safetensors"
+SPEC_FILE = "spec.json"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What it takes to rebuild a trained node classifier without the config."""
+
+    node: str
+    classes: list[str]
+    backbone: str
+    image_size: int
+    mean: list[float]
+    std: list[float]
+    threshold: float
+
+    def save(self, folder: Path) -> None:
+        (folder / SPEC_FILE).write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, folder: Path) -> NodeSpec:
+        return cls(**json.loads((folder / SPEC_FILE).read_text()))
+
+
+def create_backbone(cfg: BackboneConfig, num_classes: int, source: str) -> nn.Module:
+    """A timm model for ``num_classes`` with weights from the hub, a file, or random.
+
+    Args:
+        cfg: the ``backbone`` section of a classifier definition.
+        num_classes: size of the new head.
+        source: the config file to name in errors.
+
+    Raises:
+        ConfigError: unknown model name (with close names), missing weights file, or
+            hub weights that cannot be fetched.
+    """
+    _check_model_name(cfg.name, source)
+    if cfg.weights:
+        weights = Path(cfg.weights)
+        if not weights.is_file():
+            raise ConfigError(source, "backbone.weights", f"no such file: {weights}")
+        return timm.create_model(
+            cfg.name, pretrained=True, num_classes=num_classes,
+            pretrained_cfg_overlay={"file": str(weights.resolve())},
+        )
+    try:
+        return timm.create_model(cfg.name, pretrained=cfg.pretrained, num_classes=num_classes)
+    except Exception as err:  # hub/network errors come in many types
+        raise ConfigError(
+            source,
+            "backbone.pretrained",
+            f"could not fetch pretrained weights for '{cfg.name}': {err}",
+            "set `backbone.weights: <file>` for local weights, or `pretrained: false`",
+        ) from None
+
+
+def freeze(model: nn.Module, unfreeze_last: int) -> list[str]:
+    """Freeze all but the head and the last ``unfreeze_last`` blocks (-1: train everything).
+
+    Blocks are timm's coarse parameter groups in depth order; the last group is the head.
+
+    Returns:
+        The names of the parameters left trainable.
+    """
+    if unfreeze_last < 0:
+        return [name for name, _ in model.named_parameters()]
+    groups = list(group_parameters(model, model.group_matcher(coarse=True)).values())
+    trainable = {name for group in groups[-(unfreeze_last + 1):] for name in group}
+    for name, param in model.named_parameters():
+        param.requires_grad = name in trainable
+    return [name for name, _ in model.named_parameters() if name in trainable]
+
+
+def frozen_norm_layers(model: nn.Module) -> list[nn.Module]:
+    """Normalisation layers with no trainable parameter: keep them in eval mode, so
+    their running statistics stay those of the pretrained backbone."""
+    return [
+        m for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        and not any(p.requires_grad for p in m.parameters())
+    ]
+
+
+def to_input(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """uint8 (B, H, W, 3) -> float (B, 3, S, S) in [0, 1]; augmentation works on this."""
+    x = images.permute(0, 3, 1, 2).float().div_(255.0)
+    if x.shape[-1] != image_size or x.shape[-2] != image_size:
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def normalize(x: torch.Tensor, spec: NodeSpec) -> torch.Tensor:
+    mean = torch.tensor(spec.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def save_node_model(model: nn.Module, spec: NodeSpec, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, folder / WEIGHTS_FILE)
+    spec.save(folder)
+
+
+def load_node_model(folder: Path) -> tuple[NodeSpec, nn.Module]:
+    """Rebuild a trained node classifier in eval mode from its folder (no pickle)."""
+    spec = NodeSpec.load(folder)
+    model = timm.create_model(spec.backbone, pretrained=False, num_classes=len(spec.classes))
+    model.load_state_dict(load_file(folder / WEIGHTS_FILE))
+    return spec, model.eval()
+
+
+def _check_model_name(name: str, source: str) -> None:
+    if timm.is_model(name):
+        return
+    close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else "see timm.list_models()"
+    raise ConfigError(source, "backbone.name", f"'{name}' is not a timm model", hint)
