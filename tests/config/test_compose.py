@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from taxonomist.cli import main
+from taxonomist.config import Balance, compose_config
+from taxonomist.errors import ConfigError
+
+
+def edit(path: Path, **changes) -> None:
+    data = yaml.safe_load(path.read_text()) if path.exists() else {}
+    data.update(changes)
+    path.write_text(yaml.safe_dump(data))
+
+
+def test_composes_the_shipped_config(project: Path) -> None:
+    config = compose_config()
+    assert config.taxonomy.inner_nodes == ["digit", "round", "straight", "curved"]
+    assert config.classifiers["round"].epochs == 8  # from round.yaml
+    assert config.classifiers["curved"].epochs == 6  # from _default.yaml
+    assert config.classifiers["digit"].balance is Balance.weights
+
+
+def test_hydra_and_classifier_overrides(project: Path) -> None:
+    config = compose_config(overrides=["trainer=gpu", "seed=7", "classifiers.curved.epochs=2"])
+    assert config.project.trainer.accelerator == "gpu"
+    assert config.project.seed == 7
+    assert config.classifiers["curved"].epochs == 2
+    assert config.classifiers["straight"].epochs == 6
+
+
+@pytest.mark.parametrize(
+    ("file", "changes", "message"),
+    [
+        ("data/sample.yaml", {"colour": "red"}, r"conf/data/sample.yaml: data.colour: unknown key"),
+        ("config.yaml", {"seed": "abc"}, r"conf/config.yaml: seed: .*abc"),
+        ("classifiers/_default.yaml", {"epochs": "many"}, r"_default.yaml: epochs: .*many"),
+        ("classifiers/round.yaml", {"epoch": 3}, r"(?s)round.yaml: epoch: unknown key.*'epochs'"),
+        ("classifiers/round.yaml", {"balance": "magic"}, r"round.yaml: balance: .*magic"),
+        ("classifiers/six.yaml", {"epochs": 3}, r"six.yaml: 'six' is a leaf class"),
+        ("classifiers/truck.yaml", {"epochs": 3}, r"truck.yaml: 'truck' is not in the taxonomy"),
+        ("taxonomy/digits.yaml", {"tree": {}}, r"digits.yaml: tree: expected exactly one root"),
+        (
+            "taxonomy/digits.yaml",
+            {"tree": {"digit": {"round": ["six", "nine"], "curved": ["six", "two"]}}},
+            r"digits.yaml: tree.digit.\w+.six: class 'six' is used twice",
+        ),
+        (
+            "taxonomy/digits.yaml",
+            {"tree": {"digit": {"round": ["six"], "curved": ["two", "five"]}}},
+            r"'round' has one child",
+        ),
+    ],
+)
+def test_bad_config_names_file_key_and_fix(project: Path, file, changes, message) -> None:
+    edit(project / "conf" / file, **changes)
+    with pytest.raises(ConfigError, match=message):
+        compose_config()
+
+
+def test_cli_prints_config_errors_without_traceback(project: Path, capsys) -> None:
+    edit(project / "conf" / "classifiers" / "_default.yaml", epochs="many")
+    assert main(["pipeline"]) == 2
+    err = capsys.readouterr().err
+    assert "conf/classifiers/_default.yaml: epochs" in err
+    assert "Traceback" not in err
+
+
+def test_missing_conf_dir_says_how_to_point_at_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="--config-dir"):
+        compose_config()

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import timm
+import torch
+from torch import nn
+
+from taxonomist.stack.predictor import StackPredictor
+from taxonomist.taxonomy import Taxonomy
+from taxonomist.train.model import NodeSpec, save_node_model
+
+TREE = {"digit": {"round": ["zero", "six"], "straight": ["one", "seven"]}}
+
+
+class Brightness(nn.Module):
+    """Logits from mean brightness: dark images -> class 0, bright -> class 1.
+
+    ``sharpness`` sets how confident it is, so a test can push a node under threshold.
+    """
+
+    def __init__(self, sharpness: float = 50.0) -> None:
+        super().__init__()
+        self.sharpness = sharpness
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        score = x.mean(dim=(1, 2, 3)) * self.sharpness
+        return torch.stack([-score, score], dim=1)
+
+
+def spec(node: str, classes: list[str]) -> NodeSpec:
+    return NodeSpec(node, classes, "fake", 8, [0.5] * 3, [0.5] * 3, threshold=0.5)
+
+
+def images(*brightness: int) -> np.ndarray:
+    return np.stack([np.full((8, 8, 3), b, dtype=np.uint8) for b in brightness])
+
+
+@pytest.fixture
+def taxonomy() -> Taxonomy:
+    return Taxonomy.from_tree("digits", TREE)
+
+
+def predictor(taxonomy: Taxonomy, thresholds=None, sharpness=50.0) -> StackPredictor:
+    nodes = {
+        n: (spec(n, list(taxonomy.children[n])), Brightness(sharpness))
+        for n in taxonomy.inner_nodes
+    }
+    return StackPredictor(taxonomy, nodes, thresholds or dict.fromkeys(nodes, 0.5))
+
+
+def test_walks_from_the_root_to_a_leaf(taxonomy: Taxonomy) -> None:
+    out = predictor(taxonomy).predict(images(0, 255))
+    assert [p.path for p in out] == [["round", "zero"], ["straight", "seven"]]
+    assert all(len(p.probs) == 2 and min(p.probs) > 0.99 for p in out)
+    assert out[1].label == "seven"
+
+
+def test_each_node_runs_once_on_only_its_images(taxonomy: Taxonomy) -> None:
+    stack = predictor(taxonomy)
+    stack.predict(images(0, 0, 255))
+    calls = {n: model.calls for n, (_, model) in stack.nodes.items()}
+    assert calls == {"digit": 1, "round": 1, "straight": 1}
+
+
+def test_stops_where_a_node_is_unsure(taxonomy: Taxonomy) -> None:
+    thresholds = {"digit": 0.5, "round": 0.999, "straight": 0.5}
+    out = predictor(taxonomy, thresholds, sharpness=1.0).predict(images(0, 255))
+    assert out[0].path == ["round"]  # round's best guess was under 0.999: stop at round
+    assert out[1].path == ["straight", "seven"]
+
+
+def test_unsure_root_predicts_nothing(taxonomy: Taxonomy) -> None:
+    out = predictor(taxonomy, dict.fromkeys(taxonomy.inner_nodes, 1.01)).predict(images(0))
+    assert out[0].path == [] and out[0].label is None
+
+
+def test_missing_node_classifier_is_refused(taxonomy: Taxonomy) -> None:
+    with pytest.raises(ValueError, match="lacks classifiers for nodes: \\['straight'\\]"):
+        StackPredictor(taxonomy, {"digit": None, "round": None}, {})
+
+
+def test_saved_stack_predicts_like_the_original(taxonomy: Taxonomy, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    nodes, dirs = {}, {}
+    for node in taxonomy.inner_nodes:
+        classes = list(taxonomy.children[node])
+        model = timm.create_model("test_resnet", num_classes=len(classes)).eval()
+        node_spec = NodeSpec(node, classes, "test_resnet", 16, [0.5] * 3, [0.25] * 3, 0.0)
+        save_node_model(model, node_spec, tmp_path / node)
+        nodes[node], dirs[node] = (node_spec, model), tmp_path / node
+    original = StackPredictor(taxonomy, nodes, dict.fromkeys(nodes, 0.0))
+    original.save(tmp_path / "stack", dirs)
+    loaded = StackPredictor.load(tmp_path / "stack")
+    batch = np.random.default_rng(0).integers(0, 255, (6, 16, 16, 3), dtype=np.uint8)
+    assert [p.path for p in loaded.predict(batch)] == [p.path for p in original.predict(batch)]
+    assert [p.probs for p in loaded.predict(batch)] == [p.probs for p in original.predict(batch)]
