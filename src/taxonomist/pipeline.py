@@ -193,7 +193,9 @@ def _report_stage(nodes: list[str]) -> dict[str, Any]:
             str(REL.stack_metrics),
             str(REL.validation),
             str(REL.rejects),
+            str(REL.manifest),
             *(str(REL.node_metrics(n)) for n in nodes),
+            *(str(REL.node_plots(n)) for n in nodes),
         ],
         "outs": [{str(REL.model_card): {"cache": False}}],
     }

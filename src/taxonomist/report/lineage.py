@@ -1,0 +1,88 @@
+"""Where a model came from: the code commit, the data hashes, the run and the config."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from taxonomist.config import Paths
+from taxonomist.errors import DataError
+from taxonomist.report.inputs import Promotion
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Enough to rebuild or trace the model.
+
+    Attributes:
+        git_commit: ``git rev-parse HEAD`` of the project, or ``"unknown"`` outside git.
+        data_hashes: project-relative path -> md5 that DVC recorded, None if not recorded.
+        params_text: the resolved config (``params.yaml``) as written, None if missing.
+    """
+
+    git_commit: str
+    data_hashes: dict[str, str | None]
+    model: str
+    version: str
+    run_id: str
+    tracking_uri: str
+    params_text: str | None
+
+
+def load_lineage(paths: Paths, promotion: Promotion) -> Lineage:
+    """Collect the lineage of the challenger named in ``promotion``."""
+    tracked = [_relative(p, paths.root) for p in (paths.manifest, paths.splits)]
+    return Lineage(
+        git_commit=git_commit(paths.root),
+        data_hashes=dvc_hashes(paths.root / "dvc.lock", tracked),
+        model=promotion.model,
+        version=promotion.version,
+        run_id=promotion.run_id,
+        tracking_uri=promotion.tracking_uri,
+        params_text=paths.params.read_text(encoding="utf-8") if paths.params.is_file() else None,
+    )
+
+
+def git_commit(folder: Path) -> str:
+    """The commit checked out in ``folder``, or ``"unknown"`` (no git, not a repository)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return UNKNOWN
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else UNKNOWN
+
+
+def dvc_hashes(lock: Path, wanted: list[str]) -> dict[str, str | None]:
+    """The md5 DVC recorded for each path in ``wanted``, from any stage of ``dvc.lock``.
+
+    An output of a stage is preferred over the same path listed as a dependency, since
+    the output is where the hash was first computed.
+
+    Example:
+        >>> dvc_hashes(Path("no/dvc.lock"), ["data/manifest.parquet"])
+        {'data/manifest.parquet': None}
+    """
+    found: dict[str, str | None] = dict.fromkeys(wanted)
+    if not lock.is_file():
+        return found
+    try:
+        stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    except yaml.YAMLError as err:
+        raise DataError(f"{lock} is not valid YAML ({err}); `dvc repro` rewrites it") from None
+    for section in ("deps", "outs"):  # outs last, so they win
+        for stage in stages.values():
+            for entry in (stage or {}).get(section) or []:
+                if entry.get("path") in found and entry.get("md5"):
+                    found[entry["path"]] = str(entry["md5"])
+    return found
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from taxonomist.errors import DataError
+from taxonomist.report.data_summary import load_rejects
+from taxonomist.report.inputs import load_node_metrics, load_stack_metrics
+from taxonomist.report.lineage import dvc_hashes
+from tests.report.make_inputs import MANIFEST_MD5, write_inputs
+
+
+def test_depth_accuracies_sort_by_number(tmp_path: Path) -> None:
+    path = tmp_path / "stack.json"
+    metrics = {f"accuracy_depth_{d}": d / 100 for d in (10, 2, 1)}
+    path.write_text(json.dumps({"leaf_accuracy": 0.5, **metrics}))
+    assert load_stack_metrics(path).depth_accuracy == [(1, 0.01), (2, 0.02), (10, 0.1)]
+
+
+def test_node_metrics_missing_a_key_names_it(tmp_path: Path) -> None:
+    paths = write_inputs(tmp_path)
+    paths.node_metrics("round").write_text(json.dumps({"accuracy": 0.9}))
+    with pytest.raises(DataError, match=r"round\.json: expected key 'macro_f1'"):
+        load_node_metrics(paths, "round")
+
+
+def test_broken_json_says_how_to_remake_it(tmp_path: Path) -> None:
+    path = tmp_path / "stack.json"
+    path.write_text("{not json")
+    with pytest.raises(DataError, match=r"not valid JSON .*dvc repro stack"):
+        load_stack_metrics(path)
+
+
+@pytest.mark.parametrize("content", [None, "", "path,label,reason\n"])
+def test_no_rejects(tmp_path: Path, content: str | None) -> None:
+    path = tmp_path / "rejects.csv"
+    if content is not None:
+        path.write_text(content)
+    assert load_rejects(path) == []
+
+
+def test_rejects_without_reason_column(tmp_path: Path) -> None:
+    path = tmp_path / "rejects.csv"
+    path.write_text("path,label\na.png,zero\n")
+    with pytest.raises(DataError, match="missing reason"):
+        load_rejects(path)
+
+
+def test_dvc_hashes_from_outs_and_missing_paths(tmp_path: Path) -> None:
+    write_inputs(tmp_path)
+    found = dvc_hashes(tmp_path / "dvc.lock", ["data/manifest.parquet", "data/other.parquet"])
+    assert found == {"data/manifest.parquet": MANIFEST_MD5, "data/other.parquet": None}

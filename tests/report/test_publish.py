@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+from taxonomist.report import log_card_to_mlflow, write_model_card
+from tests.report.make_inputs import taxonomy, write_inputs
+
+
+def registered_stack(tmp_path: Path) -> tuple[MlflowClient, str, str]:
+    """A finished run with a registered version of ``digits.stack``, on local sqlite."""
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.create_experiment(
+        "digits", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    run = client.create_run(experiment)
+    client.set_terminated(run.info.run_id)
+    client.create_registered_model("digits.stack")
+    version = client.create_model_version(
+        "digits.stack", source=f"{run.info.artifact_uri}/stack", run_id=run.info.run_id
+    )
+    return client, run.info.run_id, str(version.version)
+
+
+def test_card_lands_on_the_run_and_the_version(tmp_path: Path) -> None:
+    client, run_id, version = registered_stack(tmp_path)
+    card = write_model_card(write_inputs(tmp_path / "project"), taxonomy())
+    log_card_to_mlflow(card, client.tracking_uri, run_id, "digits.stack", version)
+    artifacts = [a.path for a in client.list_artifacts(run_id, "model_card")]
+    assert artifacts == ["model_card/model_card.html"]
+    local = Path(client.download_artifacts(run_id, "model_card/model_card.html", str(tmp_path)))
+    assert local.read_text() == card.path.read_text()
+    description = client.get_model_version("digits.stack", version).description
+    assert description == card.summary
+    assert description.startswith("digits.stack v3 promoted to live: leaf_accuracy 0.9620")
