@@ -81,10 +81,13 @@ def test_notifier_for_outbox_resolves_from_the_root(tmp_path: Path) -> None:
     assert notifier.path == tmp_path / "reports" / "outbox.jsonl"
 
 
-@pytest.mark.parametrize(("kind", "hint"), [("outbx", "did you mean 'outbox'"), ("slack", "")])
+@pytest.mark.parametrize(("kind", "hint"), [
+    ("outbx", "did you mean 'outbox'"), ("slak", "did you mean 'slack'"), ("teams", ""),
+])
 def test_unknown_kind_lists_the_valid_ones(tmp_path: Path, kind: str, hint: str) -> None:
     with pytest.raises(ConfigError, match=f"conf/notify/{kind}.yaml: kind: unknown notifier "
-                                          f"kind '{kind}'; valid kinds: outbox") as err:
+                                          f"kind '{kind}'; valid kinds: outbox, slack, "
+                                          "email") as err:
         notifier_for(NotifyConfig(kind=kind), tmp_path)
     assert hint in str(err.value)
 

@@ -140,7 +140,8 @@ def _cache(config: Config, paths: Paths, args) -> None:
 
     size = max(c.image_size for c in config.classifiers.values())
     counts = build_cache(size, paths)
-    print(f"cached {counts} images at {size}x{size} in {paths.cache}")
+    per_split = ", ".join(f"{split} {n}" for split, n in counts.items())
+    print(f"cached {per_split} images at {size}x{size} px in {paths.cache}")
 
 
 def _train(config: Config, paths: Paths, args) -> None:
@@ -197,12 +198,22 @@ def _report(config: Config, paths: Paths, args) -> None:
 
 
 def _notify(config: Config, paths: Paths, args) -> None:
-    from taxonomist.notify import notification_from_promotion, notifier_for
+    """Send the decision to every configured channel.
+
+    A channel that fails never stops the others, and never changes the decision: that is
+    already in reports/promotion.json and the registry. The outbox line is written first,
+    always. If any channel failed, this raises after all were tried, so the stage exits
+    non-zero with each failure on stderr: `dvc repro` then shows it, records no lock for
+    the stage and runs it again next time, rather than people silently not hearing of a
+    release. Each failed run appends one more outbox line, the record of each attempt.
+    """
+    from taxonomist.notify import channel_names, notification_from_promotion, notifier_for
 
     promotion = json.loads(paths.promotion.read_text())
     notification = notification_from_promotion(promotion, paths.model_card)
     notifier_for(config.project.notify, paths.root).send(notification)
-    print(f"notified ({config.project.notify.kind}): {notification.title}")
+    channels = ", ".join(channel_names(config.project.notify))
+    print(f"notified ({channels}): {notification.title}")
 
 
 def _check_node(config: Config, node: str) -> None:

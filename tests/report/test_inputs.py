@@ -52,3 +52,18 @@ def test_dvc_hashes_from_outs_and_missing_paths(tmp_path: Path) -> None:
     write_inputs(tmp_path)
     found = dvc_hashes(tmp_path / "dvc.lock", ["data/manifest.parquet", "data/other.parquet"])
     assert found == {"data/manifest.parquet": MANIFEST_MD5, "data/other.parquet": None}
+
+
+def test_rejects_group_by_kind_when_reasons_name_other_files(tmp_path: Path) -> None:
+    path = tmp_path / "rejects.csv"
+    path.write_text(
+        "path,label,reason,kind\n"
+        "b.png,six,duplicate of a.png,duplicate\n"
+        "d.png,six,duplicate of c.png,duplicate\n"
+        "e.png,six,empty file,empty\n"
+    )
+    groups = load_rejects(path)
+    assert [(g.reason, g.count, g.examples) for g in groups] == [
+        ("duplicate", 2, ["b.png", "d.png"]),
+        ("empty", 1, ["e.png"]),
+    ]

@@ -38,7 +38,8 @@ def test_frozen_batchnorm_layers_are_found_to_keep_in_eval() -> None:
 
 
 def test_unknown_backbone_suggests_close_names() -> None:
-    with pytest.raises(ConfigError, match="(?s)'resnet81' is not a timm model.*did you mean resnet18"):
+    message = "(?s)'resnet81' is not a timm model.*did you mean resnet18"
+    with pytest.raises(ConfigError, match=message):
         create_backbone(BackboneConfig(name="resnet81", pretrained=False), 3, "x.yaml")
 
 

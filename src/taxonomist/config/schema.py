@@ -7,13 +7,13 @@ or a value of the wrong type is caught once, at composition time, with the file 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from omegaconf import MISSING
 
 
-class Balance(str, Enum):
+class Balance(StrEnum):
     """How a classifier compensates for unbalanced classes."""
 
     none = "none"
@@ -21,13 +21,13 @@ class Balance(str, Enum):
     sampler = "sampler"  # inverse-frequency weighted sampling of the training set
 
 
-class Head(str, Enum):
+class Head(StrEnum):
     """What sits on top of the backbone's pooled features."""
 
     linear = "linear"
 
 
-class DataKind(str, Enum):
+class DataKind(StrEnum):
     """Where ingest reads images from."""
 
     sample = "sample"  # scikit-learn's bundled digits, written out by `taxonomist sample`
@@ -121,9 +121,54 @@ class PromotionConfig:
 
 
 @dataclass
+class RetryConfig:
+    """How hard a network notifier tries before it reports a failure."""
+
+    attempts: int = 4  # tries in all, the first included; 1 means no retry
+    backoff: float = 1.0  # seconds before the first retry; doubles after each
+    max_backoff: float = 30.0  # no single wait is longer than this
+
+
+@dataclass
+class SlackConfig:
+    """A Slack incoming webhook. The URL is a secret, so it is read from the environment."""
+
+    webhook_env: str = "TAXONOMIST_SLACK_WEBHOOK"  # the variable's NAME, never the URL
+    # Where people open the card, e.g. https://ci.example.com/{model}/{version}/card.html
+    # ({model} and {version} are filled in); null: the card's path on the runner.
+    card_url: str | None = None
+    timeout: float = 10.0  # seconds per request
+
+
+@dataclass
+class EmailConfig:
+    """An SMTP server; the login, when it needs one, comes from the environment."""
+
+    host: str = "localhost"
+    port: int = 587
+    sender: str = ""  # the From address
+    to: list[str] = field(default_factory=list)
+    starttls: bool = True  # upgrade to TLS before logging in; false only for a local relay
+    user_env: str = "TAXONOMIST_SMTP_USER"  # unset: send without logging in
+    password_env: str = "TAXONOMIST_SMTP_PASSWORD"
+    timeout: float = 10.0  # seconds per connection
+
+
+@dataclass
 class NotifyConfig:
+    """Where the notify stage sends the decision.
+
+    The outbox line is always written, as the record; ``kind`` and ``channels`` name the
+    channels that reach people (outbox, slack, email), e.g. ``kind: slack`` or
+    ``channels: [slack, email]``.
+    """
+
     kind: str = "outbox"
+    channels: list[str] = field(default_factory=list)  # more channels, besides `kind`
     outbox: str = "reports/outbox.jsonl"
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
 
 
 @dataclass

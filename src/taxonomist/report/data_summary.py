@@ -66,7 +66,8 @@ def load_data_summary(paths: Paths, class_order: Sequence[str]) -> DataSummary:
 
 
 def load_rejects(path: Path) -> list[RejectGroup]:
-    """Group ``data/rejects.csv`` by reason; a missing or empty file means no rejects."""
+    """Group ``data/rejects.csv`` by kind of rejection (by reason when the file has no
+    ``kind`` column); a missing or empty file means no rejects."""
     try:
         rejects = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (FileNotFoundError, pd.errors.EmptyDataError):
@@ -76,9 +77,11 @@ def load_rejects(path: Path) -> list[RejectGroup]:
         raise DataError(
             f"{path}: expected columns path, label, reason; missing {', '.join(sorted(missing))}"
         )
+    # A reason names the file it duplicates, so it is unique per row; the kind is not.
+    key = "kind" if "kind" in rejects.columns else "reason"
     groups = [
-        RejectGroup(str(reason), len(rows), rows["path"].head(EXAMPLES_PER_REASON).tolist())
-        for reason, rows in rejects.groupby("reason", sort=False)
+        RejectGroup(str(kind), len(rows), rows["path"].head(EXAMPLES_PER_REASON).tolist())
+        for kind, rows in rejects.groupby(key, sort=False)
     ]
     return sorted(groups, key=lambda g: (-g.count, g.reason))
 

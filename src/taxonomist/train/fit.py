@@ -17,8 +17,7 @@ from taxonomist.cached import load_split
 from taxonomist.config import Config, Paths, resolve_tracking_uri
 from taxonomist.config.schema import Balance, ClassifierConfig
 from taxonomist.errors import DataError
-from taxonomist.tracking import artifact_location, client_for, register_version
-from taxonomist.tracking import run_artifact_uri
+from taxonomist.tracking import artifact_location, client_for, register_version, run_artifact_uri
 from taxonomist.train.augment import build_augmentation
 from taxonomist.train.datamodule import NodeDataModule, NodeSplit, class_weights, node_split
 from taxonomist.train.model import NodeSpec, create_backbone, freeze, save_node_model
@@ -110,7 +109,8 @@ def _run_params(cfg, train: NodeSplit, val: NodeSplit, trainable, weights, class
     params = _flatten(asdict(cfg))
     params |= {"n_train": len(train), "n_val": len(val), "trainable_tensors": len(trainable)}
     if weights is not None:
-        params |= {f"class_weight.{c}": round(float(w), 4) for c, w in zip(classes, weights)}
+        pairs = zip(classes, weights, strict=True)
+        params |= {f"class_weight.{c}": round(float(w), 4) for c, w in pairs}
     return params
 
 

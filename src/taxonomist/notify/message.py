@@ -1,27 +1,10 @@
-"""Tell people what the promote stage decided.
-
-Every channel is a :class:`Notifier` that fills in one hook, :meth:`Notifier.send`. The
-outbox (one JSON line per decision, appended to a file) is the default and the one tests
-read; Slack and email will be two more subclasses, picked by ``conf/notify/<kind>.yaml``.
-
-Usage, as the notify stage does it::
-
-    notification = notification_from_promotion(promotion, paths.model_card)
-    notifier_for(config.project.notify, paths.root).send(notification)
-"""
+"""What a notification says: built once from ``reports/promotion.json``, sent by every channel."""
 
 from __future__ import annotations
 
-import abc
-import difflib
-import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-from taxonomist.config import NotifyConfig
-from taxonomist.errors import ConfigError
 
 PROMOTE = "promote"
 
@@ -39,6 +22,8 @@ class Notification:
         version: the challenger's version.
         metrics: the challenger's scalar stack metrics.
         timestamp: when the decision was taken (ISO 8601).
+        reason: why, in one line, as the promote stage put it.
+        metric: the metric the decision was taken on, e.g. ``"leaf_accuracy"``.
     """
 
     decision: str
@@ -49,65 +34,12 @@ class Notification:
     version: str
     metrics: dict[str, float] = field(default_factory=dict)
     timestamp: str = ""
+    reason: str = ""
+    metric: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping (the card path as text)."""
         return {**asdict(self), "card_path": str(self.card_path)}
-
-
-class Notifier(abc.ABC):
-    """A channel that delivers notifications. Subclasses implement :meth:`send`."""
-
-    @abc.abstractmethod
-    def send(self, notification: Notification) -> None:
-        """Deliver one notification; raise if it could not be delivered."""
-
-
-class OutboxNotifier(Notifier):
-    """Appends one JSON object per line to a file, never rewriting what is there.
-
-    Args:
-        path: the outbox file; missing parent folders are created on the first send.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def send(self, notification: Notification) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as outbox:
-            outbox.write(json.dumps(notification.as_dict(), sort_keys=True) + "\n")
-
-    def __repr__(self) -> str:
-        return f"OutboxNotifier({str(self.path)!r})"
-
-
-NOTIFIERS: dict[str, Callable[[NotifyConfig, Path], Notifier]] = {
-    "outbox": lambda cfg, root: OutboxNotifier(root / cfg.outbox),
-}
-
-
-def notifier_for(cfg: NotifyConfig, root: Path) -> Notifier:
-    """The notifier that ``conf/notify/<kind>.yaml`` asks for.
-
-    Args:
-        cfg: the composed ``notify`` section.
-        root: the project root; relative paths in ``cfg`` are taken from here.
-
-    Raises:
-        ConfigError: ``kind`` names no notifier; the message lists the valid kinds.
-    """
-    build = NOTIFIERS.get(cfg.kind)
-    if build is None:
-        close = difflib.get_close_matches(cfg.kind, NOTIFIERS, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ConfigError(
-            f"conf/notify/{cfg.kind}.yaml",
-            "kind",
-            f"unknown notifier kind '{cfg.kind}'; valid kinds: {', '.join(NOTIFIERS)}",
-            f"{hint}pick one with `notify=<kind>`, e.g. notify=outbox",
-        )
-    return build(cfg, Path(root))
 
 
 def notification_from_promotion(promotion: dict[str, Any], card_path: Path) -> Notification:
@@ -136,6 +68,8 @@ def notification_from_promotion(promotion: dict[str, Any], card_path: Path) -> N
         version=_version(promotion),
         metrics=metrics,
         timestamp=str(promotion.get("timestamp", "")),
+        reason=str(promotion.get("reason", "")),
+        metric=str(promotion.get("metric", "")),
     )
 
 

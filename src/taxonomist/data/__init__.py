@@ -1,0 +1,33 @@
+"""The data stages: sample, ingest, split and cache, and the sources ingest reads.
+
+Each stage is a plain function of typed config and :class:`~taxonomist.config.Paths`::
+
+    write_sample(data, seed, out_dir)        # scikit-learn digits -> a source folder
+    ingest(source_for(data, root), taxonomy, paths)   # -> manifest.parquet, images/
+    split(split_config, seed, paths)         # -> splits.parquet (test frozen)
+    build_cache(image_size, paths)           # -> cache/<split>.npy + .parquet
+"""
+
+from taxonomist.data.cache import INDEX_COLUMNS, build_cache
+from taxonomist.data.ingest import IngestResult, ingest
+from taxonomist.data.manifest import MANIFEST_COLUMNS, SOURCE_COLUMNS, read_manifest
+from taxonomist.data.sample import write_sample
+from taxonomist.data.sources import FolderSource, Source, read_manifest_csv, source_for
+from taxonomist.data.split import SPLIT_COLUMNS, split
+
+__all__ = [
+    "INDEX_COLUMNS",
+    "MANIFEST_COLUMNS",
+    "SOURCE_COLUMNS",
+    "SPLIT_COLUMNS",
+    "FolderSource",
+    "IngestResult",
+    "Source",
+    "build_cache",
+    "ingest",
+    "read_manifest",
+    "read_manifest_csv",
+    "source_for",
+    "split",
+    "write_sample",
+]

@@ -1,0 +1,85 @@
+"""The manifest: one row per stored image, the truth every later stage reads.
+
+``data/manifest.parquet`` has the columns in :data:`MANIFEST_COLUMNS`, plus any extra
+columns the source's manifest CSV carried (a bounding box, say). ``id`` is the sha256 of
+the image bytes and is unique; ``stored`` is where the bytes live, relative to the
+project root.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from taxonomist.errors import DataError
+
+# What a source's manifest CSV must provide, one row per image.
+SOURCE_COLUMNS = ("path", "label", "source", "set_id", "taken_at")
+# What ingest records for each accepted image, in this order.
+MANIFEST_COLUMNS = (
+    "id", "path", "label", "source", "set_id", "taken_at", "width", "height", "stored"
+)
+_INT_COLUMNS = ("width", "height")
+
+
+def empty_manifest() -> pd.DataFrame:
+    """A manifest with no rows and the right columns and types."""
+    return to_manifest_types(pd.DataFrame({c: [] for c in MANIFEST_COLUMNS}))
+
+
+def to_manifest_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Width and height as int64, every other column as text."""
+    types = {c: ("int64" if c in _INT_COLUMNS else "str") for c in frame.columns}
+    return frame.astype(types)
+
+
+def read_manifest(path: Path, columns: Sequence[str] = MANIFEST_COLUMNS) -> pd.DataFrame:
+    """Read ``data/manifest.parquet``, checking that ``columns`` are there.
+
+    Raises:
+        DataError: the file is missing (ingest has not run) or lacks a column.
+    """
+    if not path.is_file():
+        raise DataError(f"{path}: no manifest yet; run `taxonomist ingest` first")
+    manifest = pd.read_parquet(path)
+    require_columns(manifest, columns, str(path), "rerun `taxonomist ingest` to rewrite it")
+    return manifest
+
+
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], where: str, fix: str) -> None:
+    """Raise a DataError naming ``where`` and the missing columns, if any are missing.
+
+    Args:
+        frame: the table to check.
+        columns: the columns it must have.
+        where: the file (or other location) the table came from, for the message.
+        fix: what the user should do about it.
+    """
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        found = ", ".join(map(str, frame.columns)) or "none"
+        raise DataError(
+            f"{where}: missing column(s) {', '.join(missing)} "
+            f"(expected {', '.join(columns)}; found {found}); {fix}"
+        )
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    A crash halfway leaves the old file intact instead of a truncated one that the next
+    run would read as the truth.
+
+    Example:
+        >>> write_atomic(Path("m.parquet"), lambda tmp: frame.to_parquet(tmp, index=False))
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,186 @@
+"""Ingest: every reject reason, content-addressed storage, idempotent reruns."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import ImageFile
+
+from taxonomist.config import Paths
+from taxonomist.data import MANIFEST_COLUMNS, FolderSource, ingest
+from taxonomist.errors import DataError
+from taxonomist.taxonomy import Taxonomy
+from tests.data.conftest import SourceFolder, image_bytes
+
+PNG, OTHER_PNG = image_bytes(1), image_bytes(2)
+JPEG = image_bytes(3, "JPEG", (32, 32))
+
+# name: (rows as (path, label, bytes written there or None), kind, reason pattern).
+# The last row is the one to reject; the rows before it are good.
+REJECTS = {
+    "truncated png": ([("a.png", "circle", PNG[: len(PNG) // 2])], "unreadable", "(?i)truncated"),
+    "truncated jpeg": ([("a.jpg", "circle", JPEG[:-10])], "unreadable", "truncated"),
+    "zero bytes": ([("a.png", "circle", b"")], "empty", r"empty \(0 bytes\)"),
+    "text named .jpg": ([("a.jpg", "circle", b"not an image\n")], "unreadable", "not an image"),
+    "dot-dot path": ([("../outside.png", "circle", PNG)], "bad_path", r"climbs out .* '\.\.'"),
+    "absolute path": ([("{tmp}/outside.png", "circle", None)], "bad_path", "the path is absolute"),
+    "missing file": ([("gone.png", "circle", None)], "missing", r"no such file: .*gone\.png"),
+    "unknown label": ([("a.png", "circel", PNG)], "unknown_label", "did you mean 'circle'"),
+    "duplicate bytes": (
+        [("a.png", "circle", PNG), ("b.png", "circle", PNG)],
+        "duplicate",
+        "same bytes as 'a.png'",
+    ),
+    "same bytes, two labels": (
+        [("a.png", "circle", PNG), ("b.png", "square", PNG)],
+        "label_conflict",
+        "'a.png', which is labelled 'circle', but this row says 'square'",
+    ),
+}
+
+
+@pytest.mark.parametrize(("rows", "kind", "reason"), REJECTS.values(), ids=REJECTS.keys())
+def test_rejects_a_bad_row_with_its_reason(
+    rows, kind: str, reason: str, folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    (folder.root.parent / "outside.png").write_bytes(OTHER_PNG)
+    for path, label, data in rows:
+        folder.add(path.format(tmp=folder.root.parent), label, data)
+
+    result = ingest(folder.source(), taxonomy, paths)
+
+    assert (result.added, result.already_present, result.rejected) == (len(rows) - 1, 0, 1)
+    rejects = pd.read_csv(paths.rejects, dtype=str, keep_default_na=False)
+    assert rejects["kind"].tolist() == [kind]
+    assert re.search(reason, rejects["reason"][0]), rejects["reason"][0]
+    assert rejects["path"][0] not in set(pd.read_parquet(paths.manifest)["path"])
+
+
+def test_unknown_label_without_close_match_lists_valid_labels(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("a.png", "zebra", PNG)
+    ingest(folder.source(), taxonomy, paths)
+    reason = pd.read_csv(paths.rejects)["reason"][0]
+    assert "label 'zebra' is not a class of taxonomy 'shapes'" in reason
+    assert "valid labels include circle, oval, square, triangle" in reason
+
+
+def test_truncated_images_stay_rejected_globally() -> None:
+    # If anything flipped this, truncated images would be accepted with grey bottoms.
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_stores_images_by_content_and_records_them(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("x/one.jpg", "round", PNG, set_id="s1", bbox="1 2 3 4")  # a PNG named .jpg
+    folder.add("x/two.png", "square", image_bytes(5, size=(6, 4)))
+
+    ingest(folder.source(), taxonomy, paths)
+
+    manifest = pd.read_parquet(paths.manifest)
+    assert list(manifest.columns) == [*MANIFEST_COLUMNS, "bbox"]
+    one, two = manifest.to_dict("records")
+    assert one["stored"] == f"data/images/{one['id'][:2]}/{one['id']}.png"
+    assert (paths.root / one["stored"]).read_bytes() == PNG
+    assert (one["label"], one["set_id"], one["bbox"]) == ("round", "s1", "1 2 3 4")
+    assert (two["width"], two["height"]) == (6, 4)
+    assert two["set_id"] == two["id"], "an image without a set is a set of its own"
+
+
+def test_rerun_on_same_input_changes_nothing(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("a.png", "circle", PNG)
+    folder.add("b.png", "oval", OTHER_PNG)
+    folder.add("c.png", "oval", b"")
+    source = folder.source()
+    ingest(source, taxonomy, paths)
+    before = paths.manifest.read_bytes(), paths.manifest.stat().st_mtime_ns
+
+    again = ingest(source, taxonomy, paths)
+
+    assert (again.added, again.already_present, again.rejected) == (0, 2, 1)
+    assert (paths.manifest.read_bytes(), paths.manifest.stat().st_mtime_ns) == before
+    assert len(pd.read_csv(paths.rejects)) == 1, "rejects describe the last run"
+
+
+def test_new_images_are_appended_and_old_bytes_under_new_path_are_duplicates(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("a.png", "circle", PNG)
+    ingest(folder.source(), taxonomy, paths)
+    folder.add("b.png", "oval", OTHER_PNG)
+    folder.add("copy-of-a.png", "circle", PNG)
+
+    result = ingest(folder.source(), taxonomy, paths)
+
+    assert (result.added, result.already_present, result.rejected) == (1, 1, 1)
+    assert pd.read_parquet(paths.manifest)["path"].tolist() == ["a.png", "b.png"]
+    assert "same bytes as 'a.png'" in pd.read_csv(paths.rejects)["reason"][0]
+
+
+def test_nothing_is_dropped(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    for i in range(6):
+        folder.add(f"good{i}.png", ["circle", "square"][i % 2], image_bytes(10 + i))
+    folder.add("good0.png", "circle")  # listed twice: already present, not lost
+    folder.add("dup.png", "circle", image_bytes(10))
+    folder.add("bad.jpg", "circle", b"text")
+    folder.add("missing.png", "square")
+    folder.add("label.png", "hexagon", image_bytes(99))
+
+    result = ingest(folder.source(), taxonomy, paths)
+
+    assert result.added + result.already_present + result.rejected == len(folder.rows)
+    assert (result.added, result.already_present, result.rejected) == (6, 1, 4)
+    assert len(pd.read_parquet(paths.manifest)) == result.added
+    assert len(pd.read_csv(paths.rejects)) == result.rejected
+    assert result.summary() == (
+        "ingest: 11 rows: 6 added, 1 already present, 4 rejected (1 duplicate, 1 missing, "
+        "1 unknown_label, 1 unreadable); reasons in data/rejects.csv"
+    )
+
+
+def test_empty_input_still_writes_a_manifest(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    result = ingest(folder.source(), taxonomy, paths)
+    assert result.summary() == "ingest: 0 rows: 0 added, 0 already present, 0 rejected"
+    assert list(pd.read_parquet(paths.manifest).columns) == list(MANIFEST_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("columns", "missing"),
+    [
+        (("path", "source", "set_id", "taken_at"), "label"),
+        (("path", "label", "source"), "set_id, taken_at"),
+    ],
+)
+def test_manifest_csv_without_a_required_column_is_refused(
+    columns, missing: str, folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("a.png", "circle", PNG)
+    with pytest.raises(DataError, match=rf"incoming/manifest\.csv: missing column\(s\) {missing}"):
+        ingest(folder.source(columns), taxonomy, paths)
+
+
+def test_manifest_csv_with_a_computed_column_is_refused(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("a.png", "circle", PNG, width="8")
+    message = r"manifest\.csv: the manifest has column\(s\) width, which ingest computes"
+    with pytest.raises(DataError, match=message):
+        ingest(folder.source(), taxonomy, paths)
+
+
+def test_missing_manifest_csv_says_how_to_make_one(
+    tmp_path: Path, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    with pytest.raises(DataError, match=r"nowhere/list\.csv: manifest CSV not found.*sample"):
+        ingest(FolderSource(tmp_path / "nowhere", "list.csv"), taxonomy, paths)
