@@ -13,11 +13,12 @@ from taxonomist.cached import load_split
 from taxonomist.config import Config, Paths, resolve_tracking_uri
 from taxonomist.evaluate.metrics import stack_metrics, stack_outcomes
 from taxonomist.stack.predictor import StackPredictor
-from taxonomist.stack.pyfunc import ARTIFACT_KEY, StackModel
+from taxonomist.stack.pyfunc import ARTIFACT_KEY, SIGNATURE
 from taxonomist.tracking import ensure_experiment
 from taxonomist.train.model import load_node_model
 
 REGISTERED_FILE = "registered.json"
+SERVING_CODE = Path(__file__).with_name("serving.py")
 # What serving the stack needs; listed so MLflow does not spend seconds inferring it.
 PIP_REQUIREMENTS = ["taxonomist", "torch", "torchvision", "timm", "safetensors", "pillow", "pandas"]
 
@@ -90,7 +91,8 @@ def _log_and_register(config: Config, paths: Paths, metrics: dict, model_dir: Pa
         mlflow.log_dict(metrics, "metrics/stack.json")
         info = mlflow.pyfunc.log_model(
             name="stack",
-            python_model=StackModel(),
+            python_model=str(SERVING_CODE),
+            signature=SIGNATURE,
             artifacts={ARTIFACT_KEY: str(model_dir)},
             pip_requirements=PIP_REQUIREMENTS,
             registered_model_name=stack_name(config),

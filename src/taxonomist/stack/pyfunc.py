@@ -9,6 +9,8 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
 from PIL import Image
 
 from taxonomist.cached import image_to_array
@@ -17,6 +19,8 @@ from taxonomist.stack.predictor import StackPredictor
 
 ARTIFACT_KEY = "stack"
 IMAGE_COLUMN = "image"
+# Requests are checked against this before predict() runs: one string column.
+SIGNATURE = ModelSignature(inputs=Schema([ColSpec("string", IMAGE_COLUMN)]))
 
 
 class StackModel(mlflow.pyfunc.PythonModel):
