@@ -177,8 +177,9 @@ def _promote(config: Config, paths: Paths, args) -> None:
     from taxonomist.promote import promote
 
     record = promote(config, paths)
+    live = f"v{record['live_after']}" if record["live_after"] else "nothing"
     print(f"{record['registered_model']} v{record['challenger']['version']}: "
-          f"{record['decision']} ({record['reason']}); live is v{record['live_after']}")
+          f"{record['decision']} ({record['reason']}); live is {live}")
 
 
 def _report(config: Config, paths: Paths, args) -> None:

@@ -58,7 +58,7 @@ def repo(tmp_path_factory) -> Path:
     sample = root / "conf" / "data" / "sample.yaml"
     sample.write_text(sample.read_text().replace("per_class: null", "per_class: 12"))
     promotion = root / "conf" / "promotion" / "default.yaml"
-    promotion.write_text(promotion.read_text().replace("min_metric: 0.5", "min_metric: 0.0"))
+    promotion.write_text(promotion.read_text().replace("min_metric: 0.5 ", "min_metric: 0.0 "))
     shutil.copy(REPO / ".gitignore", root / ".gitignore")
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)

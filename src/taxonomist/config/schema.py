@@ -114,10 +114,18 @@ class MlflowConfig:
 
 @dataclass
 class PromotionConfig:
-    metric: str = "leaf_accuracy"  # a key of metrics/stack.json; higher is better
-    min_improvement: float = 0.0  # challenger must beat live by more than this
-    max_class_recall_drop: float = 0.05  # largest allowed recall drop of any class
+    """The gate: challenger vs live, paired on the same frozen test images."""
+
+    # leaf_accuracy or accuracy_depth_<N>: compared image by image, so it is paired
+    metric: str = "leaf_accuracy"
+    alpha: float = 0.05  # significance level, after Holm correction for the many checks
+    confidence: float = 0.95  # of the bootstrap interval on the difference
+    n_resamples: int = 2000  # bootstrap resamples (of set_id groups)
+    min_improvement: float = 0.0  # "better" without significance must beat live by more
+    margin: float = 0.05  # non-inferiority margin for every node's accuracy / class's recall
+    margins: dict[str, float] = field(default_factory=dict)  # per node or class overrides
     min_metric: float = 0.5  # floor for the first promotion, when nothing is live
+    lock_timeout_s: float = 600.0  # a promotion lock older than this was left by a crash
 
 
 @dataclass

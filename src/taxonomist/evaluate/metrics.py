@@ -53,13 +53,15 @@ def stack_outcomes(
     """One row per image: where the stack's walk ended and how far that is from the truth.
 
     Columns: label, predicted (the deepest class reached; the root if the first node was
-    unsure), correct (predicted == label), distance (edges in the tree between them).
+    unsure), path (the walk, classes joined by "/"), correct (predicted == label),
+    distance (edges in the tree between predicted and label).
     """
     predicted = [walk[-1] if walk else taxonomy.root for walk in walks]
     return pd.DataFrame(
         {
             "label": list(labels),
             "predicted": predicted,
+            "path": ["/".join(walk) for walk in walks],
             "correct": [p == t for p, t in zip(predicted, labels, strict=True)],
             "distance": [taxonomy.distance(p, t) for p, t in zip(predicted, labels, strict=True)],
         }

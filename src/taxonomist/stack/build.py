@@ -55,6 +55,7 @@ def evaluate_stack(
     walks = [p.path for p in predictor.predict(test.images)]
     outcomes = stack_outcomes(predictor.taxonomy, test.index["label"], walks)
     outcomes.insert(0, "id", test.index["id"].to_numpy())
+    outcomes.insert(1, "set_id", test.index["set_id"].to_numpy())
     return stack_metrics(predictor.taxonomy, outcomes, walks), outcomes
 
 

@@ -1,0 +1,16 @@
+"""The promotion gate: paired statistics, three outcomes, one atomic pointer."""
+
+from taxonomist.promote.rule import INVESTIGATE, PROMOTE, REJECT, Decision, compare, first_promotion
+from taxonomist.promote.stage import LIVE, live_version_of, promote
+
+__all__ = [
+    "INVESTIGATE",
+    "LIVE",
+    "PROMOTE",
+    "REJECT",
+    "Decision",
+    "compare",
+    "first_promotion",
+    "live_version_of",
+    "promote",
+]

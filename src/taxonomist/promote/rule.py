@@ -1,0 +1,179 @@
+"""The promotion rule: three outcomes from paired statistics, all thresholds in YAML."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from taxonomist.config import PromotionConfig
+from taxonomist.errors import ConfigError
+from taxonomist.promote.stats import PairedComparison, holm, margin_test, paired_comparison
+from taxonomist.taxonomy import Taxonomy
+
+PROMOTE, REJECT, INVESTIGATE = "promote", "reject", "investigate"
+OK, REGRESSION, INCONCLUSIVE = "ok", "regression", "inconclusive"
+DEPTH_METRIC = re.compile(r"accuracy_depth_(\d+)")
+
+
+@dataclass(frozen=True)
+class Check:
+    """A node's accuracy or a class's recall, challenger vs live, after Holm correction."""
+
+    scope: str
+    name: str
+    challenger: float
+    live: float
+    difference: float
+    margin: float
+    n_images: int
+    p_value: float  # one-sided, for a drop beyond the margin
+    p_value_adjusted: float
+    status: str  # OK (shown non-inferior), REGRESSION (shown worse), INCONCLUSIVE
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: str  # PROMOTE, REJECT or INVESTIGATE
+    reason: str
+    difference: float | None = None
+    comparison: PairedComparison | None = None
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def failing(self) -> list[Check]:
+        return [c for c in self.checks if c.status != OK]
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["failing"] = [asdict(c) for c in self.failing]
+        return data
+
+
+def first_promotion(rule: PromotionConfig, metrics: dict) -> Decision:
+    """Nothing is live: the challenger must still clear the absolute floor."""
+    score = metric_value(rule, metrics)
+    if score < rule.min_metric:
+        reason = (f"{rule.metric} {score:.4f} is below the floor min_metric="
+                  f"{rule.min_metric} for a first promotion")
+        return Decision(INVESTIGATE, reason)
+    return Decision(PROMOTE, f"nothing is live yet and {rule.metric} {score:.4f} "
+                             f">= min_metric {rule.min_metric}")
+
+
+def compare(
+    rule: PromotionConfig,
+    taxonomy: Taxonomy,
+    challenger: pd.DataFrame,
+    live: pd.DataFrame,
+    seed: int = 0,
+) -> Decision:
+    """Decide from both stacks' per-image outcomes on the same test images.
+
+    ``promote``: significantly better (exact McNemar), or non-inferior on every node and
+    class and better by more than ``min_improvement``. ``reject``: significantly worse.
+    ``investigate``: anything else, including a node or class shown to regress beyond
+    its margin while the total is not significantly worse.
+    """
+    both = challenger.merge(live, on=["id", "label"], suffixes=("_c", "_l"), validate="1:1")
+    rows, chal_ok, live_ok = _primary(rule, taxonomy, both)
+    groups = both.loc[rows, "set_id_c"].to_numpy() if "set_id_c" in both else None
+    comparison = paired_comparison(
+        chal_ok, live_ok, groups, rule.confidence, rule.n_resamples, seed
+    )
+    checks = _margin_checks(rule, taxonomy, both)
+    return _decide(rule, comparison, checks)
+
+
+def metric_value(rule: PromotionConfig, metrics: dict) -> float:
+    value = metrics.get(rule.metric)
+    if not isinstance(value, int | float):
+        valid = sorted(k for k, v in metrics.items() if isinstance(v, int | float))
+        raise ConfigError(
+            "conf/promotion", "metric", f"'{rule.metric}' is not a stack metric",
+            f"use one of: {', '.join(valid)}",
+        )
+    return float(value)
+
+
+def _decide(rule: PromotionConfig, comp: PairedComparison, checks: list[Check]) -> Decision:
+    def made(decision: str, reason: str) -> Decision:
+        return Decision(decision, reason, comp.difference, comp, checks)
+
+    numbers = (f"{rule.metric} {comp.difference:+.4f} "
+               f"[{comp.confidence:.0%} CI {comp.ci_low:+.4f}, {comp.ci_high:+.4f}], "
+               f"McNemar p={comp.p_value:.4g}")
+    regressions = [c for c in checks if c.status == REGRESSION]
+    named = _names(regressions)
+    if comp.p_value < rule.alpha and comp.difference < 0:
+        worse = f"; worse: {named}" if named else ""
+        return made(REJECT, f"significantly worse: {numbers}{worse}")
+    if regressions:
+        return made(INVESTIGATE, f"regression beyond the margin in {named}; {numbers}")
+    if comp.p_value < rule.alpha and comp.difference > 0:
+        return made(PROMOTE, f"significantly better: {numbers}")
+    if all(c.status == OK for c in checks) and comp.difference > rule.min_improvement:
+        return made(PROMOTE, f"non-inferior on every node and class and better by more "
+                             f"than {rule.min_improvement}: {numbers}")
+    unproven = _names([c for c in checks if c.status == INCONCLUSIVE])
+    detail = f"; not shown non-inferior: {unproven}" if unproven else ""
+    return made(INVESTIGATE, f"inconclusive: {numbers}{detail}")
+
+
+def _primary(rule: PromotionConfig, taxonomy: Taxonomy, both: pd.DataFrame):
+    """Rows that count for the metric and each stack's per-image correctness there."""
+    if rule.metric == "leaf_accuracy":
+        rows = both["label"].isin(taxonomy.leaves).to_numpy()
+        challenger = both.loc[rows, "correct_c"].to_numpy()
+        return rows, challenger, both.loc[rows, "correct_l"].to_numpy()
+    match = DEPTH_METRIC.fullmatch(rule.metric)
+    if not match:
+        raise ConfigError(
+            "conf/promotion", "metric",
+            f"'{rule.metric}' cannot be compared image by image",
+            "use leaf_accuracy or accuracy_depth_<N>",
+        )
+    depth = int(match.group(1))
+    truth = [taxonomy.path(label)[1:] for label in both["label"]]
+    rows = np.array([len(t) >= depth for t in truth])
+    wanted = [t[depth - 1] for t, keep in zip(truth, rows, strict=True) if keep]
+    challenger = _reached(both.loc[rows, "path_c"], wanted)
+    return rows, challenger, _reached(both.loc[rows, "path_l"], wanted)
+
+
+def _reached(paths: pd.Series, wanted: list[str]) -> np.ndarray:
+    return np.array([w in p.split("/") for p, w in zip(paths, wanted, strict=True)], bool)
+
+
+def _margin_checks(rule: PromotionConfig, taxonomy: Taxonomy, both: pd.DataFrame) -> list[Check]:
+    tests = []
+    for node in taxonomy.inner_nodes:
+        truth = [taxonomy.child_for_label(node, label) for label in both["label"]]
+        rows = np.array([t is not None for t in truth])
+        wanted = [t for t in truth if t is not None]
+        margin = rule.margins.get(node, rule.margin)
+        tests.append(margin_test(
+            "node", node, _reached(both.loc[rows, "path_c"], wanted),
+            _reached(both.loc[rows, "path_l"], wanted), margin,
+        ))
+    for leaf in taxonomy.leaves:
+        rows = (both["label"] == leaf).to_numpy()
+        if rows.any():
+            tests.append(margin_test(
+                "class", leaf, both.loc[rows, "correct_c"].to_numpy(),
+                both.loc[rows, "correct_l"].to_numpy(), rule.margins.get(leaf, rule.margin),
+            ))
+    adjusted_reg = holm([t.p_regression for t in tests])
+    adjusted_ni = holm([t.p_noninferior for t in tests])
+    return [
+        Check(t.scope, t.name, t.challenger, t.live, t.difference, t.margin, t.n_images,
+              round(t.p_regression, 6), round(reg, 6),
+              REGRESSION if reg < rule.alpha else OK if ni < rule.alpha else INCONCLUSIVE)
+        for t, reg, ni in zip(tests, adjusted_reg, adjusted_ni, strict=True)
+    ]
+
+
+def _names(checks: list[Check]) -> str:
+    return ", ".join(f"{c.scope} '{c.name}' ({c.difference:+.3f})" for c in checks)

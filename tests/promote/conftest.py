@@ -1,0 +1,58 @@
+"""A real, small trained stack on the sample digits, shared by the promotion tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from taxonomist.config import Paths, compose_config
+from taxonomist.data import build_cache, ingest, source_for, split, write_sample
+from taxonomist.pipeline import write
+from taxonomist.train.fit import train_node
+from tests.conftest import REPO
+
+SMALL = {
+    "backbone": {"name": "test_resnet", "pretrained": False, "unfreeze_last": -1},
+    "image_size": 16,
+    "epochs": 6,
+    "batch_size": 32,
+    "augment": [],
+    "threshold": 0.0,
+    "min_images": 2,
+    "optim": {"lr": 0.01},
+}
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Path:
+    """A project folder with data, four trained nodes and an MLflow store (no stack yet)."""
+    root = tmp_path_factory.mktemp("trained")
+    shutil.copytree(REPO / "conf", root / "conf")
+    (root / "conf" / "classifiers" / "_default.yaml").write_text(yaml.safe_dump(SMALL))
+    (root / "conf" / "classifiers" / "round.yaml").unlink()
+    sample = root / "conf" / "data" / "sample.yaml"
+    sample.write_text(sample.read_text().replace("per_class: null", "per_class: 30"))
+    promotion = root / "conf" / "promotion" / "default.yaml"
+    promotion.write_text(promotion.read_text().replace("lock_timeout_s: 600", "lock_timeout_s: 3"))
+    config = compose_config(root / "conf")
+    paths = Paths(root)
+    write(config, paths)
+    write_sample(config.project.data, config.project.seed, root / config.project.data.root)
+    ingest(source_for(config.project.data, root), config.taxonomy, paths)
+    split(config.project.split, config.project.seed, paths)
+    build_cache(16, paths)
+    for node in config.taxonomy.inner_nodes:
+        train_node(node, config, paths)
+    return root
+
+
+@pytest.fixture
+def project(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the trained project (its own registry), as cwd."""
+    root = tmp_path / "project"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("checkpoints"))
+    monkeypatch.chdir(root)
+    return root
