@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-PROMOTE = "promote"
+if TYPE_CHECKING:
+    from taxonomist.registry import LiveEvent
+
+PROMOTE, REJECT, ROLLBACK = "promote", "reject", "rollback"
 
 
 @dataclass(frozen=True)
@@ -14,7 +17,8 @@ class Notification:
     """One decision, ready to send.
 
     Attributes:
-        decision: ``"promote"`` or ``"needs_investigation"``.
+        decision: ``"promote"``, ``"reject"``, ``"investigate"`` (older records:
+            ``"needs_investigation"``), or ``"rollback"`` for a manual move back.
         title: one readable line, e.g. a chat message or an email subject.
         text: a few lines with the reason and the numbers.
         card_path: the model card to open for details.
@@ -75,8 +79,11 @@ def notification_from_promotion(promotion: dict[str, Any], card_path: Path) -> N
 
 def _title(promotion: dict[str, Any], metrics: dict[str, float]) -> str:
     who = f"{promotion.get('registered_model', '?')} v{_version(promotion)}"
-    if promotion.get("decision") != PROMOTE:
-        return f"{who} needs investigation: {promotion.get('reason', 'no reason given')}"
+    reason = promotion.get("reason") or "no reason given"
+    if promotion.get("decision") == REJECT:
+        return f"{who} rejected: {reason}"
+    if promotion.get("decision") != PROMOTE:  # investigate, needs_investigation, unknown
+        return f"{who} needs investigation: {reason}"
     metric = promotion.get("metric", "leaf_accuracy")
     score = f"{metric} {_fmt(metrics.get(metric))}"
     live, difference = promotion.get("live_before"), promotion.get("difference")
@@ -102,6 +109,45 @@ def _text(promotion: dict[str, Any], metrics: dict[str, float], card_path: Path)
     if promotion.get("tracking_uri"):
         lines.append(f"MLflow: {promotion['tracking_uri']}")
     return "\n".join(lines)
+
+
+def notification_from_rollback(
+    model: str,
+    event: LiveEvent,
+    card_path: Path,
+    metrics: dict[str, float] | None = None,
+    metric: str = "leaf_accuracy",
+) -> Notification:
+    """Tell people that ``live`` was moved back by hand.
+
+    Args:
+        model: the registered model, e.g. ``"digits.stack"``.
+        event: what :func:`taxonomist.registry.rollback` recorded.
+        card_path: the model card of the version now live.
+        metrics: that version's scalar metrics, if known.
+        metric: the metric to quote, e.g. ``"leaf_accuracy"``.
+
+    Example:
+        >>> from taxonomist.registry import LiveEvent
+        >>> event = LiveEvent("2", "3", "rollback", "ana", "six misread", "2025-01-02T03:04:05Z")
+        >>> notification_from_rollback("digits.stack", event, Path("card.html")).title
+        'digits.stack rolled back to v2 (from v3) by ana: six misread'
+    """
+    metrics = {k: float(v) for k, v in (metrics or {}).items() if _is_number(v)}
+    came_from = f" (from v{event.previous})" if event.previous else ""
+    title = f"{model} rolled back to v{event.version}{came_from} by {event.actor}: {event.reason}"
+    lines = [
+        f"Decision: rollback ({event.reason})",
+        f"Live now: v{event.version}: {metric} {_fmt(metrics.get(metric))}",
+        f"Rolled back from: {'v' + event.previous if event.previous else 'nothing'}",
+        f"By {event.actor or 'unknown'} at {event.at}",
+        f"Model card: {card_path}",
+    ]
+    return Notification(
+        decision=ROLLBACK, title=title, text="\n".join(lines), card_path=Path(card_path),
+        model=model, version=str(event.version), metrics=metrics, timestamp=event.at,
+        reason=event.reason, metric=metric,
+    )
 
 
 def _version(promotion: dict[str, Any]) -> str:
