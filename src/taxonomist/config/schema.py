@@ -24,7 +24,11 @@ class Balance(StrEnum):
 class Head(StrEnum):
     """What sits on top of the backbone's pooled features."""
 
-    linear = "linear"
+    linear = "linear"  # trained with the network
+    # "Go old school": scikit-learn on embeddings of the frozen backbone, extracted once
+    knn = "knn"
+    svm = "svm"
+    logreg = "logreg"
 
 
 class DataKind(StrEnum):
@@ -57,6 +61,8 @@ class ClassifierConfig:
 
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     head: Head = Head.linear
+    pca: int | None = None  # classical heads: reduce embeddings to this many dimensions
+    neighbors: int = 5  # knn head only
     image_size: int = 224
     # kornia.augmentation classes by name, each a one-key mapping to its arguments,
     # e.g. ``- RandomAffine: {degrees: 10}``; applied to whole batches, training only.

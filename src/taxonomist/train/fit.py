@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-import yaml
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import MLFlowLogger
 
@@ -17,23 +15,13 @@ from taxonomist.cached import load_split
 from taxonomist.config import Config, Paths, resolve_tracking_uri
 from taxonomist.config.schema import Balance, ClassifierConfig
 from taxonomist.errors import DataError
-from taxonomist.tracking import artifact_location, client_for, register_version, run_artifact_uri
+from taxonomist.tracking import artifact_location
 from taxonomist.train.augment import build_augmentation
+from taxonomist.train.classical import CLASSICAL, train_classical
 from taxonomist.train.datamodule import NodeDataModule, NodeSplit, class_weights, node_split
 from taxonomist.train.model import NodeSpec, create_backbone, freeze, save_node_model
 from taxonomist.train.module import NodeClassifier, optimizer_class
-
-RUN_FILE = "run.json"
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    node: str
-    run_id: str
-    registered_model: str
-    version: str
-    best_val_loss: float
-    epochs: int
+from taxonomist.train.publish import TrainResult, publish_node
 
 
 def classifier_source(config_dir: Path, node: str) -> str:
@@ -50,6 +38,8 @@ def train_node(node: str, config: Config, paths: Paths) -> TrainResult:
     """
     cfg = config.classifiers[node]
     source = classifier_source(paths.conf, node)
+    if cfg.head in CLASSICAL:
+        return train_classical(node, config, paths, source)
     pl.seed_everything(config.project.seed, workers=True)
     classes = list(config.taxonomy.children[node])
     model = create_backbone(cfg.backbone, len(classes), source)
@@ -139,23 +129,11 @@ def _load_best(module: NodeClassifier, checkpoint: ModelCheckpoint) -> None:
 
 
 def _publish(node, config, paths, module, spec, cfg, logger, trainer, checkpoint) -> TrainResult:
-    folder = paths.model_dir(node)
-    shutil.rmtree(folder, ignore_errors=True)
-    save_node_model(module.model, spec, folder)
-    (folder / "classifier.yaml").write_text(yaml.safe_dump(config.params()["nodes"][node]))
-    client = client_for(config.project.mlflow, paths)
-    run_id = logger.run_id
-    client.log_artifacts(run_id, str(folder), artifact_path="model")
-    name = f"{config.taxonomy.name}.{node}"
-    version = register_version(
-        client, name, run_artifact_uri(client, run_id, "model"), run_id,
-        {"node": node, "backbone": cfg.backbone.name},
+    return publish_node(
+        node, config, paths, logger.run_id,
+        lambda folder: save_node_model(module.model, spec, folder),
+        float(checkpoint.best_model_score), trainer.current_epoch,
     )
-    result = TrainResult(
-        node, run_id, name, version, float(checkpoint.best_model_score), trainer.current_epoch
-    )
-    (folder / RUN_FILE).write_text(json.dumps(asdict(result), indent=2))
-    return result
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:

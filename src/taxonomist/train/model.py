@@ -36,6 +36,7 @@ class NodeSpec:
     mean: list[float]
     std: list[float]
     threshold: float
+    head: str = "linear"
 
     def save(self, folder: Path) -> None:
         (folder / SPEC_FILE).write_text(json.dumps(asdict(self), indent=2))
@@ -127,6 +128,10 @@ def save_node_model(model: nn.Module, spec: NodeSpec, folder: Path) -> None:
 def load_node_model(folder: Path) -> tuple[NodeSpec, nn.Module]:
     """Rebuild a trained node classifier in eval mode from its folder (no pickle)."""
     spec = NodeSpec.load(folder)
+    if spec.head != "linear":
+        from taxonomist.train.classical import load_classical  # it builds on this module
+
+        return spec, load_classical(folder, spec).eval()
     model = timm.create_model(spec.backbone, pretrained=False, num_classes=len(spec.classes))
     model.load_state_dict(load_file(folder / WEIGHTS_FILE))
     return spec, model.eval()

@@ -1,0 +1,54 @@
+"""What every trained node ends with, neural or classical: models/<node>/, MLflow, registry."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from taxonomist.config import Config, Paths
+from taxonomist.tracking import client_for, register_version, run_artifact_uri
+
+RUN_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    node: str
+    run_id: str
+    registered_model: str
+    version: str
+    best_val_loss: float
+    epochs: int
+
+
+def publish_node(
+    node: str,
+    config: Config,
+    paths: Paths,
+    run_id: str,
+    write_model: Callable[[Path], None],
+    best_val_loss: float,
+    epochs: int,
+) -> TrainResult:
+    """Write ``models/<node>/`` with ``write_model``, log it to the run, register it."""
+    folder = paths.model_dir(node)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    write_model(folder)
+    (folder / "classifier.yaml").write_text(yaml.safe_dump(config.params()["nodes"][node]))
+    client = client_for(config.project.mlflow, paths)
+    client.log_artifacts(run_id, str(folder), artifact_path="model")
+    name = f"{config.taxonomy.name}.{node}"
+    classifier = config.classifiers[node]
+    version = register_version(
+        client, name, run_artifact_uri(client, run_id, "model"), run_id,
+        {"node": node, "backbone": classifier.backbone.name, "head": str(classifier.head)},
+    )
+    result = TrainResult(node, run_id, name, version, best_val_loss, epochs)
+    (folder / RUN_FILE).write_text(json.dumps(asdict(result), indent=2))
+    return result
