@@ -44,6 +44,10 @@ def promotion(decision: str, live: bool, reason: str = "leaf_accuracy improved")
      "digits.stack v3 promoted to live: leaf_accuracy 0.962 (first live version)"),
     (promotion("needs_investigation", live=True, reason="class recall fell: six (-0.100)"),
      "digits.stack v3 needs investigation: class recall fell: six (-0.100)"),
+    (promotion("investigate", live=True, reason="inconclusive: leaf_accuracy +0.0010"),
+     "digits.stack v3 needs investigation: inconclusive: leaf_accuracy +0.0010"),
+    (promotion("reject", live=True, reason="significantly worse; worse: node 'round'"),
+     "digits.stack v3 rejected: significantly worse; worse: node 'round'"),
 ])
 def test_titles_read_as_a_sentence(record: dict, title: str) -> None:
     assert notification_from_promotion(record, CARD).title == title

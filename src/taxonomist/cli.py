@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = verbs.add_parser(verb, help=helptext)
         sub.add_argument("node", help="an inner node of the taxonomy")
         sub.set_defaults(run=_staged(stage))
+    _add_registry_verbs(verbs)
     return parser
 
 
@@ -215,6 +216,87 @@ def _notify(config: Config, paths: Paths, args) -> None:
     notifier_for(config.project.notify, paths.root).send(notification)
     channels = ", ".join(channel_names(config.project.notify))
     print(f"notified ({channels}): {notification.title}")
+
+
+def _add_registry_verbs(verbs) -> None:
+    """rollback, history and ``report --markdown``: they read or move @live, not DVC stages,
+    so they run whatever the state of params.yaml (no stale-params check)."""
+    rollback = verbs.add_parser("rollback", help="move @live back and tell people why")
+    rollback.add_argument("--to", metavar="VERSION", help="default: the previous live version")
+    rollback.add_argument("--reason", required=True, help="why, for the history and the message")
+    rollback.set_defaults(run=_rollback)
+    verbs.add_parser("history", help="the versions that held @live: who, when, why").set_defaults(
+        run=_history
+    )
+    report = verbs.choices["report"]
+    report.add_argument(
+        "--markdown", action="store_true",
+        help="print a Markdown summary for a pull request instead (writes nothing)",
+    )
+    report.set_defaults(run=_markdown_or(report.get_default("run")))
+
+
+def _stack_model(config: Config) -> str:
+    return f"{config.taxonomy.name}.stack"
+
+
+def _rollback(args: argparse.Namespace) -> None:
+    from taxonomist.notify import notification_from_rollback, notifier_for
+    from taxonomist.promote.lock import promotion_lock
+    from taxonomist.registry import current_actor, rollback, version_metrics
+    from taxonomist.tracking import client_for
+
+    config, paths = compose_config(args.config_dir), _paths(args)
+    client, name = client_for(config.project.mlflow, paths), _stack_model(config)
+    # the same lock as promote: a rollback never interleaves with a promotion's move
+    with promotion_lock(client, name, config.project.promotion.lock_timeout_s):
+        event = rollback(client, name, to=args.to, reason=args.reason, actor=current_actor())
+    came_from = f"from v{event.previous} " if event.previous else ""
+    print(f"{name}: @live moved {came_from}back to v{event.version}")
+    card = _point_live_card(paths, str(event.version))
+    notification = notification_from_rollback(
+        name, event, card, version_metrics(client, name, str(event.version)),
+        config.project.promotion.metric,
+    )
+    notifier_for(config.project.notify, paths.root).send(notification)
+    print(f"notified: {notification.title}")
+
+
+def _point_live_card(paths: Paths, version: str) -> Path:
+    """Make reports/live/ describe the version now live again, if its card is here."""
+    import shutil
+
+    kept, live = paths.reports / version, paths.reports / "live"
+    if not (kept / "model_card.html").is_file():
+        where = kept.relative_to(paths.root)
+        print(f"note: no {where}/model_card.html here, so reports/live/ is left as it was")
+        return kept / "model_card.html"
+    shutil.rmtree(live, ignore_errors=True)
+    shutil.copytree(kept, live)
+    return live / "model_card.html"
+
+
+def _history(args: argparse.Namespace) -> None:
+    from taxonomist.report.history import format_history, history_rows
+    from taxonomist.tracking import client_for
+
+    config, paths = compose_config(args.config_dir), _paths(args)
+    client, name = client_for(config.project.mlflow, paths), _stack_model(config)
+    metric = config.project.promotion.metric
+    print(format_history(name, history_rows(client, name, metric), metric))
+
+
+def _markdown_or(staged: Callable[[argparse.Namespace], int | None]):
+    def run(args: argparse.Namespace) -> int | None:
+        if not args.markdown:
+            return staged(args)
+        from taxonomist.report.markdown import markdown_summary
+
+        config = compose_config(args.config_dir)
+        print(markdown_summary(_paths(args), config.taxonomy), end="")
+        return 0
+
+    return run
 
 
 def _check_node(config: Config, node: str) -> None:

@@ -68,7 +68,10 @@ def dvc_yaml(config: Config) -> dict[str, Any]:
             "cmd": "taxonomist promote",
             "deps": [str(REL.stack_dir), str(REL.cache)],
             "params": ["promotion"],
-            "outs": [{str(REL.promotion): {"cache": False}}],
+            "outs": [
+                {str(REL.promotion): {"cache": False}},
+                {str(REL.reports / "outcomes.parquet"): {"cache": False}},
+            ],
         },
         "report": _report_stage(nodes),
         "notify": {
@@ -190,6 +193,7 @@ def _report_stage(nodes: list[str]) -> dict[str, Any]:
         "cmd": "taxonomist report",
         "deps": [
             str(REL.promotion),
+            str(REL.reports / "outcomes.parquet"),
             str(REL.stack_metrics),
             str(REL.validation),
             str(REL.rejects),

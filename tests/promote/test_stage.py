@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from safetensors.torch import load_file, save_file
 
 from taxonomist.config import Paths, compose_config
-from taxonomist.promote import INVESTIGATE, PROMOTE, REJECT, live_version_of, promote
+from taxonomist.promote import INVESTIGATE, PROMOTE, REJECT, live_version, promote
 from taxonomist.stack.build import build_stack
 
 NAME = "digits.stack"
@@ -49,7 +49,7 @@ def test_first_promotion_goes_live_and_writes_the_evidence(project: Path) -> Non
     version = register_stack(project)
     record = run_promote(project)
     assert record["decision"] == PROMOTE and record["live_after"] == version
-    assert live_version_of(client(project), NAME) == version
+    assert live_version(client(project), NAME) == version
     outcomes = pd.read_parquet(project / "reports" / "outcomes.parquet")
     assert {"challenger_correct", "live_correct", "set_id"} <= set(outcomes.columns)
 
@@ -61,7 +61,7 @@ def test_identical_challenger_is_not_promoted(project: Path) -> None:
     record = run_promote(project)
     assert record["decision"] in (INVESTIGATE, REJECT)
     assert record["comparison"]["difference"] == 0.0
-    assert live_version_of(client(project), NAME) == live
+    assert live_version(client(project), NAME) == live
     tags = client(project).get_model_version(NAME, twin).tags
     assert tags["compared_with_version"] == live and tags["decision"] == record["decision"]
 
@@ -75,7 +75,7 @@ def test_damaged_node_is_rejected_with_the_node_named(project: Path) -> None:
     assert record["decision"] == REJECT, record["reason"]
     assert "node 'round'" in record["reason"]
     assert "round" in {c["name"] for c in record["failing"]}
-    assert live_version_of(client(project), NAME) == live
+    assert live_version(client(project), NAME) == live
 
 
 def test_clearly_better_challenger_is_promoted(project: Path) -> None:
@@ -89,7 +89,7 @@ def test_clearly_better_challenger_is_promoted(project: Path) -> None:
     record = run_promote(project)
     assert record["decision"] == PROMOTE, record["reason"]
     assert record["comparison"]["ci_low"] > 0
-    assert live_version_of(client(project), NAME) == better
+    assert live_version(client(project), NAME) == better
 
 
 def promote_in_subprocess(root: Path) -> subprocess.Popen:
@@ -123,7 +123,7 @@ def test_concurrent_promotions_have_exactly_one_winner(project: Path) -> None:
     winners = [r for r in records if r["decision"] == PROMOTE]
     assert len(winners) == 1, [r["reason"] for r in records]
     winner, loser = winners[0], next(r for r in records if r is not winners[0])
-    live = live_version_of(client(project), NAME)
+    live = live_version(client(project), NAME)
     assert live == winner["challenger"]["version"] and {first, second} >= {live}
     assert loser["live_before"]["version"] == live  # it compared with the winner
     assert client(project).search_registered_models(f"name='{NAME}.promotion-lock'") == []
@@ -150,7 +150,7 @@ def test_killed_promotion_leaves_live_on_a_complete_stack(project: Path, moment:
     damage(project, "round")  # a worse challenger: it must not go live half-way
     new = register_stack(project)
     kill_when(promote_in_subprocess(project), moment, client(project))
-    live = live_version_of(client(project), NAME)
+    live = live_version(client(project), NAME)
     assert live in (old, new)
     assert client(project).get_model_version(NAME, live).status == "READY"
     record = run_promote(project)  # a stale lock left by the kill does not block this one

@@ -15,6 +15,22 @@ TREE = {"digit": {"round": ["zero", "six"], "straight": ["one", "four"]}}
 MANIFEST_MD5 = "0123456789abcdef0123456789abcdef"
 SPLITS_MD5 = "fedcba9876543210fedcba9876543210"
 CHALLENGER_RUN = "c0ffee00c0ffee00c0ffee00c0ffee00"
+LABELS = ["zero", "zero", "six", "one", "four", "four", "round"]
+COMPARISON = {"difference": 0.012, "ci_low": 0.004, "ci_high": 0.0205, "confidence": 0.95,
+              "p_value": 0.0031, "n_images": 312, "challenger_only_correct": 9,
+              "live_only_correct": 2, "resampled": "set_id"}
+# One row per test image (the ids of the manifest): what each stack predicted and took.
+# 0: wrong branch (distance 4), 2: right parent, 3: stopped at its parent, 5: wrong
+# branch, 6: labelled only "round" and the stack went deeper, which is no mistake.
+CHALLENGER_OUTCOMES = [
+    ("one", "straight/one"), ("zero", "round/zero"), ("zero", "round/zero"),
+    ("straight", "straight"), ("four", "straight/four"), ("six", "round/six"),
+    ("six", "round/six"),
+]
+LIVE_OUTCOMES = [
+    ("zero", "round/zero"), ("zero", "round/zero"), ("six", "round/six"), ("one", "straight/one"),
+    ("four", "straight/four"), ("one", "straight/one"), ("round", "round"),
+]
 
 
 def taxonomy() -> Taxonomy:
@@ -30,6 +46,41 @@ def stack_metrics(leaf_accuracy: float, six_recall: float = 0.9) -> dict:
         "n_test": 80,
         "per_class_recall": {"zero": 0.95, "six": six_recall, "one": 1.0, "four": 0.97},
     }
+
+
+def check(scope: str, name: str, chal: float, live: float, status: str = "ok") -> dict:
+    """One entry of promotion.json's ``checks``, as the promote stage writes it."""
+    return {"scope": scope, "name": name, "challenger": chal, "live": live,
+            "difference": round(chal - live, 4), "margin": 0.05, "n_images": 80,
+            "p_value": 0.01 if status == "regression" else 0.4,
+            "p_value_adjusted": 0.02 if status == "regression" else 0.8, "status": status}
+
+
+def checks() -> list[dict]:
+    return [
+        check("node", "digit", 0.99, 0.98), check("node", "round", 0.90, 0.95, "inconclusive"),
+        check("node", "straight", 0.97, 0.96), check("class", "zero", 0.95, 0.95),
+        check("class", "six", 0.80, 0.95, "regression"), check("class", "one", 1.0, 1.0),
+        check("class", "four", 0.97, 0.96),
+    ]
+
+
+def new_promotion(decision: str = "investigate", live: bool = True) -> dict:
+    """promotion.json as the three-outcome promote stage writes it."""
+    record = promotion("promote" if decision == "promote" else "investigate", live)
+    del record["class_recall_drops"]
+    if decision != "promote":
+        record["decision"] = decision
+        record["reason"] = ("regression beyond the margin in class 'six' (-0.150); "
+                            "leaf_accuracy +0.0120 [95% CI +0.0040, +0.0205], McNemar p=0.0031")
+    if live:
+        record["live_before"]["run_id"] = "beef" * 8
+        record["comparison"] = COMPARISON
+        record["checks"] = checks()
+    else:
+        record["comparison"], record["checks"] = None, []
+    record["failing"] = [c for c in record["checks"] if c["status"] != "ok"]
+    return record
 
 
 def promotion(decision: str = "promote", live: bool = True, reason: str = "") -> dict:
@@ -71,11 +122,28 @@ def write_png(path: Path, colour: str) -> bytes:
     return path.read_bytes()
 
 
-def write_inputs(root: Path, decision: str = "promote", live: bool = True) -> Paths:
-    """Every input of the model card, for the taxonomy in :data:`TREE`."""
+def write_digit(path: Path, shade: int) -> None:
+    """An 8x8 grey PNG like the sample's digits, its stroke at a row set by ``shade``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new("L", (8, 8), shade)
+    for x in range(1, 7):
+        image.putpixel((x, shade % 8), 255 - shade)
+    image.save(path)
+
+
+def write_inputs(
+    root: Path, decision: str = "promote", live: bool = True, new_shape: bool = False
+) -> Paths:
+    """Every input of the model card, for the taxonomy in :data:`TREE`.
+
+    ``new_shape`` writes promotion.json as the three-outcome promote stage does (with a
+    ``comparison`` block and per-node/class ``checks``); else the older shape.
+    """
     paths = Paths(root)
     tree = taxonomy()
-    _write_json(paths.promotion, promotion(decision, live))
+    record = new_promotion(decision, live) if new_shape else promotion(decision, live)
+    _write_json(paths.promotion, record)
+    _write_outcomes(paths, live)
     _write_json(paths.stack_metrics, stack_metrics(0.962))
     for node in tree.inner_nodes:
         _write_json(paths.node_metrics(node), node_metrics(list(tree.children[node])))
@@ -95,16 +163,49 @@ def write_inputs(root: Path, decision: str = "promote", live: bool = True) -> Pa
     return paths
 
 
+def image_id(i: int) -> str:
+    return f"{i:064x}"
+
+
+def stored(i: int) -> str:
+    return f"data/images/{image_id(i)[-2:]}/{image_id(i)}.png"
+
+
 def _write_manifest(paths: Paths) -> None:
-    labels = ["zero", "zero", "six", "one", "four", "four", "round"]
     sources = ["sample", "sample", "sample", "scanner", "scanner", "sample", "sample"]
     paths.data.mkdir(parents=True, exist_ok=True)
+    for i in range(len(LABELS)):
+        write_digit(paths.root / stored(i), shade=20 * i + 10)
     pd.DataFrame({
-        "id": [f"{i:064x}" for i in range(len(labels))],
-        "path": [f"images/{i}.png" for i in range(len(labels))],
-        "label": labels, "source": sources, "set_id": [f"s{i // 2}" for i in range(len(labels))],
-        "taken_at": pd.Timestamp("2024-05-01"), "width": 8, "height": 8, "stored": True,
+        "id": [image_id(i) for i in range(len(LABELS))],
+        "path": [f"images/{i}.png" for i in range(len(LABELS))],
+        "label": LABELS, "source": sources, "set_id": [f"s{i // 2}" for i in range(len(LABELS))],
+        "taken_at": pd.Timestamp("2024-05-01"), "width": 8, "height": 8,
+        "stored": [stored(i) for i in range(len(LABELS))],
     }).to_parquet(paths.manifest)
+
+
+def _write_outcomes(paths: Paths, live: bool) -> None:
+    """reports/outcomes.parquet: both stacks on the manifest's images (live: None if none)."""
+    tree = taxonomy()
+    table = pd.DataFrame({
+        "id": [image_id(i) for i in range(len(LABELS))],
+        "set_id": [f"s{i // 2}" for i in range(len(LABELS))],
+        "label": LABELS,
+    })
+    for side, outcomes in (("challenger", CHALLENGER_OUTCOMES), ("live", LIVE_OUTCOMES)):
+        if side == "live" and not live:
+            for column in ("predicted", "correct", "distance", "path"):
+                table[f"live_{column}"] = None
+            continue
+        table[f"{side}_predicted"] = [p for p, _ in outcomes]
+        table[f"{side}_correct"] = [p == t for (p, _), t in zip(outcomes, LABELS, strict=True)]
+        table[f"{side}_distance"] = [
+            tree.distance(p, t) for (p, _), t in zip(outcomes, LABELS, strict=True)
+        ]
+        table[f"{side}_path"] = [path for _, path in outcomes]
+    paths.reports.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(paths.reports / "outcomes.parquet", index=False)
 
 
 def _write_json(path: Path, data: dict) -> None:

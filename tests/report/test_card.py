@@ -32,41 +32,109 @@ def text_of(html: str) -> str:
     return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
 
 
-def test_decision_and_its_numbers_come_first(tmp_path: Path) -> None:
-    paths = write_inputs(tmp_path)
-    card = write_model_card(paths, taxonomy())
-    html = card_html(paths)
+def section(html: str, name: str, inline: bool = False) -> str:
+    """The text of one ``<section id=name>``; ``inline`` drops tags without a space."""
+    match = re.search(rf'<section id="{name}".*?</section>', html, re.S)
+    assert match is not None, f"no section {name}"
+    if inline:
+        return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", match.group())))
+    return text_of(match.group())
+
+
+@pytest.fixture(scope="module")
+def old_card(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelCard, str]:
+    """The card of a promotion.json from before three outcomes; no PDF (see test_pdf)."""
+    paths = write_inputs(tmp_path_factory.mktemp("old"))
+    write_png(paths.node_plots("round") / "confusion.png", "blue")
+    return write_model_card(paths, taxonomy(), pdf=None), card_html(paths)
+
+
+@pytest.fixture(scope="module")
+def new_card(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelCard, str]:
+    """The card of an ``investigate`` decision with the paired comparison and checks."""
+    paths = write_inputs(tmp_path_factory.mktemp("new"), "investigate", new_shape=True)
+    return write_model_card(paths, taxonomy(), pdf=None), card_html(paths)
+
+
+def test_decision_and_its_numbers_come_first(old_card: tuple[ModelCard, str]) -> None:
+    card, html = old_card
     text = text_of(html)
     assert card.decision == "promote"
-    assert "Decision: promoted to live" in text
+    assert "PROMOTE Decision: promoted to live" in text
     assert "leaf_accuracy improved by +0.0120" in text
     assert "challenger v3 0.9620" in text
     assert "live before, v2 0.9500" in text
     assert "difference +0.0120" in text
     assert "live now v3" in text
-    assert html.index('id="decision"') < html.index('id="data"') < html.index('id="lineage"')
+    order = ['id="decision"', 'id="comparison"', 'id="mistakes"', 'id="data"', 'id="lineage"']
+    assert [html.index(o) for o in order] == sorted(html.index(o) for o in order)
 
 
-def test_investigation_shows_reason_and_recall_drops(tmp_path: Path) -> None:
+def test_paired_difference_interval_and_p_value_up_front(new_card: tuple[ModelCard, str]) -> None:
+    card, html = new_card
+    decision = section(html, "decision")
+    assert card.decision == "investigate"
+    assert "INVESTIGATE Decision: needs investigation" in decision
+    assert ("leaf_accuracy +0.0120 vs live v2 (95% CI +0.0040 to +0.0205), "
+            "McNemar exact p = 0.0031, on 312 paired test images") in section(
+        html, "decision", inline=True)
+    assert "95% confidence interval (bootstrap over set_id) +0.0040 to +0.0205" in decision
+    assert "McNemar exact p-value 0.0031" in decision
+    assert "images only the challenger / only live got right 9 / 2" in decision
+    assert 'class="badge investigate"' in html
+
+
+def test_failing_checks_are_named_in_the_decision(new_card: tuple[ModelCard, str]) -> None:
+    decision = section(new_card[1], "decision")
+    assert "Checks that did not pass" in decision
+    assert "class six 0.8000 0.9500 -0.1500 0.050 0.02 regression" in decision
+    assert "node round 0.9000 0.9500 -0.0500 0.050 0.8 inconclusive" in decision
+    assert "node digit" not in decision  # it passed
+
+
+def test_challenger_and_live_side_by_side(new_card: tuple[ModelCard, str]) -> None:
+    html = new_card[1]
+    comparison = section(html, "comparison")
+    assert "node v3 v2 difference margin Holm-adjusted p check" in comparison
+    assert "digit 0.9900 0.9800 +0.0100 0.050 0.8 ok" in comparison
+    assert "six 0.8000 0.9500 -0.1500 0.050 0.02 regression" in comparison
+    for alt in ("per-node accuracy", "per-class recall"):
+        chart = re.search(rf'src="data:image/png;base64,([^"]+)" alt="{alt}', html)
+        assert chart is not None, alt
+        assert base64.b64decode(chart.group(1)).startswith(b"\x89PNG")
+
+
+def test_summary_line_carries_the_interval(new_card: tuple[ModelCard, str]) -> None:
+    assert new_card[0].summary.startswith(
+        "digits.stack v3 needs investigation: leaf_accuracy 0.9620 (+0.0120 vs v2, 95% CI "
+        "+0.0040 to +0.0205, McNemar p=0.0031). regression beyond the margin in class 'six'"
+    )
+
+
+def test_old_investigation_still_renders_with_recall_drops(tmp_path: Path) -> None:
     paths = write_inputs(tmp_path, decision="needs_investigation")
-    card = write_model_card(paths, taxonomy())
-    text = text_of(card_html(paths))
-    assert card.decision == "needs_investigation"
-    assert "Decision: needs investigation" in text
+    card = write_model_card(paths, taxonomy(), pdf=None)
+    html = card_html(paths)
+    text = text_of(html)
+    assert card.decision == "investigate"
+    assert "INVESTIGATE Decision: needs investigation" in text
     assert "class recall fell more than 0.05: six (-0.200)" in text
     assert "Classes whose recall fell class recall drop six 0.2000" in text
     assert "live now v2" in text
+    comparison = section(html, "comparison")
+    assert "No per-node comparison" in comparison
+    assert "six 0.9000 0.8000 +0.1000" in comparison  # recall from both stacks' metrics
+    assert 'alt="per-class recall' in html
 
 
-@pytest.mark.parametrize(("decision", "live_written"), [
-    ("promote", True),
-    ("needs_investigation", False),
-])
+@pytest.mark.parametrize(("decision", "live_written"), [("promote", True), ("reject", False)])
 def test_copies_per_version_and_live_only_on_promotion(
     tmp_path: Path, decision: str, live_written: bool
 ) -> None:
-    paths = write_inputs(tmp_path, decision=decision)
-    card = write_model_card(paths, taxonomy())
+    paths = write_inputs(tmp_path, decision=decision, new_shape=True)
+    card = write_model_card(paths, taxonomy(), pdf=None)
+    if decision == "reject":
+        assert "REJECT Decision: rejected" in section(card_html(paths), "decision")
     assert card.path == tmp_path / "reports" / "model_card.html"
     assert card.version_path == tmp_path / "reports" / "3" / "model_card.html"
     assert card.version_path.read_text() == card.path.read_text()
@@ -75,25 +143,22 @@ def test_copies_per_version_and_live_only_on_promotion(
     assert all(p.is_file() for p in card.written)
 
 
-def test_images_are_embedded_and_nothing_loads_from_elsewhere(tmp_path: Path) -> None:
-    paths = write_inputs(tmp_path)
-    confusion = write_png(paths.node_plots("round") / "confusion.png", "blue")
-    write_model_card(paths, taxonomy())
-    html = card_html(paths)
+def test_images_are_embedded_and_nothing_loads_from_elsewhere(
+    old_card: tuple[ModelCard, str],
+) -> None:
+    card, html = old_card
+    confusion = (card.path.parents[1] / "plots" / "round" / "confusion.png").read_bytes()
     assert "data:image/png;base64," + base64.b64encode(confusion).decode() in html
-    chart = re.search(r'src="(data:image/png;base64,[^"]+)" alt="per-class recall', html)
-    assert chart is not None
-    assert base64.b64decode(chart.group(1).split(",", 1)[1]).startswith(b"\x89PNG")
     assert re.search(r'(src|href)="(?!data:)', html) is None
     assert "<script" not in html and "<link" not in html and "<style>" in html
+    assert "@font-face" not in html  # the print fonts are for the PDF only
 
 
-def test_per_node_and_stack_metrics(tmp_path: Path) -> None:
-    paths = write_inputs(tmp_path)
-    write_model_card(paths, taxonomy())
-    text = text_of(card_html(paths))
+def test_per_node_and_stack_metrics(old_card: tuple[ModelCard, str]) -> None:
+    html = old_card[1]
+    text = text_of(html)
     for node in ("digit", "round", "straight"):
-        assert f'id="node-{node}"' in card_html(paths)
+        assert f'id="node-{node}"' in html
     assert "accuracy 0.9375 · macro F1 0.8765 · 40 test images" in text
     assert "six 0.9200 0.8200 0.8600 11" in text  # precision, recall, F1, support
     assert "leaf accuracy 0.9620" in text
@@ -101,10 +166,8 @@ def test_per_node_and_stack_metrics(tmp_path: Path) -> None:
     assert "mistake severity 1.7500" in text
 
 
-def test_data_summary_and_validation(tmp_path: Path) -> None:
-    paths = write_inputs(tmp_path)
-    write_model_card(paths, taxonomy())
-    text = text_of(card_html(paths))
+def test_data_summary_and_validation(old_card: tuple[ModelCard, str]) -> None:
+    text = text_of(old_card[1])
     assert "7 images in the manifest; 3 rejected at ingest" in text
     assert "label images round 1 zero 2 six 1 one 1 four 2" in text  # taxonomy order
     assert "source images sample 5 scanner 2" in text
@@ -114,10 +177,8 @@ def test_data_summary_and_validation(tmp_path: Path) -> None:
     assert "class 'four' has 12 images, fewer than the recommended 1000" in text
 
 
-def test_lineage(tmp_path: Path) -> None:
-    paths = write_inputs(tmp_path)
-    write_model_card(paths, taxonomy())
-    html = card_html(paths)
+def test_lineage(old_card: tuple[ModelCard, str]) -> None:
+    html = old_card[1]
     text = text_of(html)
     assert "git commit unknown" in text  # tmp_path is not a git repository
     assert f"data/manifest.parquet (DVC md5) {MANIFEST_MD5}" in text
@@ -136,24 +197,30 @@ def test_git_commit_of_the_project(tmp_path: Path) -> None:
     subprocess.run([*git, "commit", "-q", "-m", "x"], cwd=tmp_path, check=True)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, check=True,
                           capture_output=True, text=True).stdout.strip()
-    write_model_card(paths, taxonomy())
+    write_model_card(paths, taxonomy(), pdf=None)
     assert f"git commit {head}" in text_of(card_html(paths))
 
 
-def test_first_promotion_has_no_live_side(tmp_path: Path) -> None:
-    paths = write_inputs(tmp_path, live=False)
-    card = write_model_card(paths, taxonomy())
-    text = text_of(card_html(paths))
-    assert "live before nothing was live" in text
+@pytest.mark.parametrize("new_shape", [False, True])
+def test_first_promotion_has_no_live_side(tmp_path: Path, new_shape: bool) -> None:
+    paths = write_inputs(tmp_path, "promote", live=False, new_shape=new_shape)
+    card = write_model_card(paths, taxonomy(), pdf=None)
+    html = card_html(paths)
+    assert "live before nothing was live" in section(html, "decision")
+    assert "McNemar" not in section(html, "decision")
+    assert "nothing was live to compare with" in section(html, "comparison")
+    assert "class v3 zero 0.9500 six 0.9000" in section(html, "comparison")
+    assert "wrong; live got" not in section(html, "mistakes")
     assert card.summary.startswith("digits.stack v3 promoted to live: leaf_accuracy 0.9620")
 
 
 def test_optional_inputs_may_be_missing(tmp_path: Path) -> None:
     paths = write_inputs(tmp_path)
     for optional in (paths.manifest, paths.rejects, paths.validation, paths.params,
-                     tmp_path / "dvc.lock", paths.node_plots("round") / "confusion.png"):
+                     tmp_path / "dvc.lock", paths.node_plots("round") / "confusion.png",
+                     paths.reports / "outcomes.parquet"):
         optional.unlink()
-    write_model_card(paths, taxonomy())
+    write_model_card(paths, taxonomy(), pdf=None)
     text = text_of(card_html(paths))
     assert "No manifest found" in text
     assert "Rejected at ingest None." in text
@@ -161,6 +228,7 @@ def test_optional_inputs_may_be_missing(tmp_path: Path) -> None:
     assert "No confusion matrix (plots/round/confusion.png)" in text
     assert "data/manifest.parquet (DVC md5) not in dvc.lock" in text
     assert "params.yaml not found" in text
+    assert "No per-image outcomes (reports/outcomes.parquet)" in text
 
 
 @pytest.mark.parametrize(("missing", "message"), [
@@ -174,23 +242,24 @@ def test_required_inputs_say_which_stage_to_run(
     paths = write_inputs(tmp_path)
     (tmp_path / missing).unlink()
     with pytest.raises(DataError, match=re.compile(message, re.S)):
-        write_model_card(paths, taxonomy())
+        write_model_card(paths, taxonomy(), pdf=None)
 
 
 def test_text_from_inputs_is_escaped(tmp_path: Path) -> None:
     paths = write_inputs(tmp_path)
     record = make_inputs.promotion(reason="<script>alert(1)</script> & more")
     paths.promotion.write_text(json.dumps(record))
-    write_model_card(paths, taxonomy())
+    write_model_card(paths, taxonomy(), pdf=None)
     html = card_html(paths)
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
 
 
-def test_model_card_is_a_plain_record(tmp_path: Path) -> None:
-    card = write_model_card(write_inputs(tmp_path), taxonomy())
+def test_model_card_is_a_plain_record(old_card: tuple[ModelCard, str]) -> None:
+    card = old_card[0]
     assert isinstance(card, ModelCard)
     assert (card.model, card.version) == ("digits.stack", "3")
+    assert (card.pdf_path, card.pdf_engine, card.pdf_warning) == (None, None, None)
     assert card.summary == (
         "digits.stack v3 promoted to live: leaf_accuracy 0.9620 (+0.0120 vs v2). "
         "leaf_accuracy improved by +0.0120"

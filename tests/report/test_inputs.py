@@ -7,7 +7,7 @@ import pytest
 
 from taxonomist.errors import DataError
 from taxonomist.report.data_summary import load_rejects
-from taxonomist.report.inputs import load_node_metrics, load_stack_metrics
+from taxonomist.report.inputs import load_node_metrics, load_promotion, load_stack_metrics
 from taxonomist.report.lineage import dvc_hashes
 from tests.report.make_inputs import MANIFEST_MD5, write_inputs
 
@@ -67,3 +67,38 @@ def test_rejects_group_by_kind_when_reasons_name_other_files(tmp_path: Path) -> 
         ("duplicate", 2, ["b.png", "d.png"]),
         ("empty", 1, ["e.png"]),
     ]
+
+
+@pytest.mark.parametrize(("written", "read"), [
+    ("promote", "promote"), ("reject", "reject"), ("investigate", "investigate"),
+    ("needs_investigation", "investigate"),  # promotion.json before three outcomes
+])
+def test_decisions_old_and_new(tmp_path: Path, written: str, read: str) -> None:
+    paths = write_inputs(tmp_path, decision=written)
+    assert load_promotion(paths.promotion).decision == read
+
+
+def test_an_unknown_decision_names_the_known_ones(tmp_path: Path) -> None:
+    paths = write_inputs(tmp_path)
+    record = json.loads(paths.promotion.read_text()) | {"decision": "ship it"}
+    paths.promotion.write_text(json.dumps(record))
+    with pytest.raises(DataError, match="decision must be one of promote, reject, investigate, "
+                                        "got 'ship it'"):
+        load_promotion(paths.promotion)
+
+
+def test_new_promotion_record_carries_comparison_checks_and_failing(tmp_path: Path) -> None:
+    promotion = load_promotion(write_inputs(tmp_path, "investigate", new_shape=True).promotion)
+    assert promotion.comparison is not None and promotion.comparison.p_value == 0.0031
+    assert len(promotion.checks) == 7
+    assert [(c.scope, c.name) for c in promotion.failing] == [("node", "round"), ("class", "six")]
+    assert promotion.live_run_id == "beef" * 8
+    assert promotion.class_recall_drops == {}
+
+
+def test_failing_is_derived_from_checks_when_not_recorded(tmp_path: Path) -> None:
+    paths = write_inputs(tmp_path, "investigate", new_shape=True)
+    record = json.loads(paths.promotion.read_text())
+    del record["failing"]
+    paths.promotion.write_text(json.dumps(record))
+    assert [c.name for c in load_promotion(paths.promotion).failing] == ["round", "six"]

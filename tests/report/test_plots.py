@@ -5,17 +5,36 @@ import io
 import pytest
 from PIL import Image
 
-from taxonomist.report.plots import png_data_uri, recall_chart
+from taxonomist.report.comparison import SideBySide
+from taxonomist.report.plots import axis_start, comparison_chart, png_data_uri
 
-CLASSES = ["zero", "six", "one"]
+
+def rows(n: int, live: bool, margin: float | None = None) -> list[SideBySide]:
+    return [SideBySide(f"c{i}", 0.9, 0.95 if live else None, margin,
+                       "regression" if i == 0 else "ok") for i in range(n)]
 
 
-@pytest.mark.parametrize("live", [None, {"zero": 0.5, "six": 0.7, "one": 1.0}])
-def test_recall_chart_is_a_png_that_grows_with_the_classes(live: dict | None) -> None:
-    small = Image.open(io.BytesIO(recall_chart(CLASSES, {"zero": 0.9, "six": 0.8}, live)))
-    large = Image.open(io.BytesIO(recall_chart([f"c{i}" for i in range(30)], {}, live)))
+@pytest.mark.parametrize("live", [False, True])
+def test_comparison_chart_is_a_png_that_grows_with_the_rows(live: bool) -> None:
+    small = Image.open(io.BytesIO(comparison_chart(rows(3, live, 0.05), "recall")))
+    large = Image.open(io.BytesIO(comparison_chart(rows(12, live, 0.05), "recall")))
     assert small.format == large.format == "PNG"
     assert large.height > small.height
+
+
+def test_a_side_without_a_number_draws_no_bar() -> None:
+    png = comparison_chart([SideBySide("six", None, 0.8), SideBySide("zero", 0.9, None)], "x")
+    assert png.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("row", "start"), [
+    (SideBySide("a", 0.97, 0.99, margin=0.05), 0.9),  # the floor 0.94 counts too
+    (SideBySide("a", 0.9, 0.95), 0.8),  # a round number below the lowest bar
+    (SideBySide("a", 0.03, None), 0.0),
+    (SideBySide("a", None, None), 0.0),
+])
+def test_axis_starts_just_below_every_bar_and_floor(row: SideBySide, start: float) -> None:
+    assert axis_start([row]) == pytest.approx(start)
 
 
 def test_png_data_uri() -> None:

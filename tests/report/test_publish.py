@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -25,12 +26,18 @@ def registered_stack(tmp_path: Path) -> tuple[MlflowClient, str, str]:
 
 def test_card_lands_on_the_run_and_the_version(tmp_path: Path) -> None:
     client, run_id, version = registered_stack(tmp_path)
-    card = write_model_card(write_inputs(tmp_path / "project"), taxonomy())
+    card = write_model_card(write_inputs(tmp_path / "project"), taxonomy(), pdf=None)
+    pdf = card.path.with_suffix(".pdf")
+    pdf.write_bytes(b"%PDF-1.4 made by write_model_card (see test_pdf)")
+    card = replace(card, pdf_path=pdf)
     log_card_to_mlflow(card, client.tracking_uri, run_id, "digits.stack", version)
     artifacts = [a.path for a in client.list_artifacts(run_id, "model_card")]
-    assert artifacts == ["model_card/model_card.html"]
+    assert artifacts == ["model_card/model_card.html", "model_card/model_card.pdf"]
     local = Path(client.download_artifacts(run_id, "model_card/model_card.html", str(tmp_path)))
     assert local.read_text() == card.path.read_text()
+    local_pdf = client.download_artifacts(run_id, "model_card/model_card.pdf", str(tmp_path))
+    assert Path(local_pdf).read_bytes() == pdf.read_bytes()
     description = client.get_model_version("digits.stack", version).description
     assert description == card.summary
     assert description.startswith("digits.stack v3 promoted to live: leaf_accuracy 0.9620")
+

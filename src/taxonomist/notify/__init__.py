@@ -25,7 +25,11 @@ from taxonomist.notify.channels import (
     channel_names,
     notifier_for,
 )
-from taxonomist.notify.message import Notification, notification_from_promotion
+from taxonomist.notify.message import (
+    Notification,
+    notification_from_promotion,
+    notification_from_rollback,
+)
 from taxonomist.notify.outbox import OutboxNotifier
 from taxonomist.notify.slack import SlackNotifier, slack_message
 from taxonomist.notify.smtp import EmailNotifier, email_message
@@ -44,6 +48,7 @@ __all__ = [
     "channel_names",
     "email_message",
     "notification_from_promotion",
+    "notification_from_rollback",
     "notifier_for",
     "slack_message",
 ]

@@ -1,7 +1,8 @@
 """The promotion gate: paired statistics, three outcomes, one atomic pointer."""
 
 from taxonomist.promote.rule import INVESTIGATE, PROMOTE, REJECT, Decision, compare, first_promotion
-from taxonomist.promote.stage import LIVE, live_version_of, promote
+from taxonomist.promote.stage import promote
+from taxonomist.registry import LIVE, live_version
 
 __all__ = [
     "INVESTIGATE",
@@ -11,6 +12,6 @@ __all__ = [
     "Decision",
     "compare",
     "first_promotion",
-    "live_version_of",
+    "live_version",
     "promote",
 ]

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 from taxonomist.config import Config, Paths, resolve_tracking_uri
 from taxonomist.promote.lock import promotion_lock
 from taxonomist.promote.rule import INVESTIGATE, PROMOTE, Decision, compare, first_promotion
+from taxonomist.registry import LIVE, current_actor, live_version, move_live
+from taxonomist.registry import PROMOTE as MOVE_PROMOTE
 from taxonomist.stack.build import StackVersion, evaluate_stack
 
-LIVE = "live"
 OUTCOMES_FILE = "outcomes.parquet"
 
 
@@ -38,14 +38,14 @@ def promote(config: Config, paths: Paths) -> dict[str, object]:
     chal_metrics, chal_out = _evaluate_version(paths, challenger.name, challenger.version)
     compared_with: object = object()  # nothing compared yet
     while True:
-        live = live_version_of(client, challenger.name)
+        live = live_version(client, challenger.name)
         if live != compared_with:
             live_metrics, live_out, decision = _judge(
                 config, paths, challenger, chal_metrics, chal_out, live
             )
             compared_with = live
         with promotion_lock(client, challenger.name, rule.lock_timeout_s):
-            if live_version_of(client, challenger.name) == compared_with:
+            if live_version(client, challenger.name) == compared_with:
                 _record_on_registry(client, challenger, decision, live)
                 break
     paths.promotion.parent.mkdir(parents=True, exist_ok=True)
@@ -54,14 +54,6 @@ def promote(config: Config, paths: Paths) -> dict[str, object]:
     record["tracking_uri"] = client.tracking_uri
     paths.promotion.write_text(json.dumps(record, indent=2))
     return record
-
-
-def live_version_of(client: MlflowClient, name: str) -> str | None:
-    """The version holding alias ``live``, as text (sqlite gives int, HTTP gives str)."""
-    try:
-        return str(client.get_model_version_by_alias(name, LIVE).version)
-    except MlflowException:
-        return None
 
 
 def _judge(config, paths, challenger, chal_metrics, chal_out, live):
@@ -98,7 +90,10 @@ def _record_on_registry(client, challenger: StackVersion, decision: Decision, li
     for key, value in tags.items():
         client.set_model_version_tag(challenger.name, challenger.version, key, value)
     if decision.decision == PROMOTE and live != challenger.version:
-        client.set_registered_model_alias(challenger.name, LIVE, challenger.version)
+        move_live(
+            client, challenger.name, challenger.version,
+            reason=decision.reason, actor=current_actor(), kind=MOVE_PROMOTE,
+        )
 
 
 def _write_outcomes(paths: Paths, chal_out: pd.DataFrame, live_out: pd.DataFrame | None):

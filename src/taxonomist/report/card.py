@@ -1,23 +1,31 @@
-"""The model card: one self-contained HTML file per stack version.
+"""The model card: one self-contained HTML file and a PDF per stack version.
 
 Everything the card shows is read from files the earlier stages wrote (see
 :mod:`taxonomist.report.inputs`), so the report stage reruns whenever any of them
-changes and never recomputes a number itself. Images are embedded as data URIs and the
-CSS is inline: the file opens the same from a laptop, an MLflow artifact view or an
-email attachment, with no network.
+changes and never recomputes a statistic itself. Images are embedded as data URIs and
+the CSS is inline: the file opens the same from a laptop, an MLflow artifact view or an
+email attachment, with no network. The PDF (see :mod:`taxonomist.report.pdf`) is the
+same card for people who sign off on paper or attach it to a release ticket.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shutil
+import warnings
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
 from taxonomist.config import Paths
+from taxonomist.report.comparison import (
+    CLASS,
+    NODE,
+    SideBySide,
+    rows_from_checks,
+    rows_from_metrics,
+)
 from taxonomist.report.data_summary import DataSummary, load_data_summary
+from taxonomist.report.gallery import Gallery, build_gallery
 from taxonomist.report.inputs import (
     NodeMetrics,
     Promotion,
@@ -29,12 +37,18 @@ from taxonomist.report.inputs import (
     load_validation,
 )
 from taxonomist.report.lineage import Lineage, load_lineage
-from taxonomist.report.plots import png_data_uri, recall_chart
+from taxonomist.report.mistakes import MistakeSummary, load_outcomes, summarise_mistakes
+from taxonomist.report.pdf import PdfWarning, write_pdf
+from taxonomist.report.plots import comparison_chart, png_data_uri
+from taxonomist.report.render import VERDICTS, fmt, render_html, signed
 from taxonomist.taxonomy import Taxonomy
 
-TEMPLATE = "model_card.html.j2"
+AUTO = "auto"
 CARD_NAME = "model_card.html"
+PDF_NAME = "model_card.pdf"
 LIVE_FOLDER = "live"
+NODE_AXIS = "accuracy in the stack (right branch taken), frozen test split"
+CLASS_AXIS = "recall on the frozen test split"
 
 
 @dataclass(frozen=True)
@@ -45,8 +59,11 @@ class ModelCard:
         path: ``reports/model_card.html``, the copy DVC tracks.
         version_path: ``reports/<version>/model_card.html``, kept for every version.
         live_path: ``reports/live/model_card.html`` when this version went live, else None.
-        decision: ``"promote"`` or ``"needs_investigation"``.
+        decision: ``"promote"``, ``"reject"`` or ``"investigate"``.
         summary: one line for a registry description or a notification.
+        pdf_path: ``reports/model_card.pdf`` (copied beside each HTML copy), or None
+            when no PDF could be made; ``pdf_warning`` then says why.
+        pdf_engine: what made the PDF: a TeX engine's name or ``"xhtml2pdf"``.
     """
 
     path: Path
@@ -56,50 +73,92 @@ class ModelCard:
     model: str
     version: str
     summary: str
+    pdf_path: Path | None = None
+    pdf_engine: str | None = None
+    pdf_warning: str | None = None
+
+    @property
+    def html_paths(self) -> list[Path]:
+        return [p for p in (self.path, self.version_path, self.live_path) if p is not None]
+
+    @property
+    def pdf_paths(self) -> list[Path]:
+        """The PDF beside each HTML copy; empty when no PDF was made."""
+        if self.pdf_path is None:
+            return []
+        return [p.with_name(PDF_NAME) for p in self.html_paths]
 
     @property
     def written(self) -> list[Path]:
-        return [p for p in (self.path, self.version_path, self.live_path) if p is not None]
+        return [*self.html_paths, *self.pdf_paths]
 
 
 @dataclass(frozen=True)
 class CardContext:
-    """Everything the template renders, already loaded and typed."""
+    """Everything the templates render, already loaded and typed."""
 
     taxonomy: str
     promotion: Promotion
+    verdict: str
     summary: str
+    node_rows: list[SideBySide]
+    class_rows: list[SideBySide]
+    node_chart: str | None
+    class_chart: str | None
+    mistakes: MistakeSummary | None
+    gallery: Gallery | None
     data: DataSummary
     validation: Validation | None
     nodes: list[NodeMetrics]
     stack: StackMetrics
-    recall_chart: str
     lineage: Lineage
     generated_at: str
 
 
-def write_model_card(paths: Paths, taxonomy: Taxonomy) -> ModelCard:
-    """Render the model card for the challenger in ``reports/promotion.json``.
+def write_model_card(paths: Paths, taxonomy: Taxonomy, pdf: str | None = AUTO) -> ModelCard:
+    """Render the model card, HTML and PDF, for the challenger in ``reports/promotion.json``.
 
     Writes ``reports/model_card.html`` and ``reports/<version>/model_card.html``, and
     ``reports/live/model_card.html`` too when the decision was to promote, so that
-    ``reports/live/`` always describes the stack holding the ``live`` alias.
+    ``reports/live/`` always describes the stack holding the ``live`` alias. A
+    ``model_card.pdf`` goes beside each. When no PDF can be made, the HTML is still
+    written, a :class:`~taxonomist.report.pdf.PdfWarning` says why and any PDF left
+    there by an earlier version is removed, so it cannot be mistaken for this one.
+
+    Args:
+        paths: the project layout.
+        taxonomy: the tree the stack classifies into.
+        pdf: how to make the PDF: ``"auto"`` (a TeX engine on PATH, else xhtml2pdf),
+            one engine by name (``"pdflatex"``, ``"xelatex"``, ``"tectonic"``,
+            ``"xhtml2pdf"``), or None for no PDF.
+
+    Example:
+        >>> card = write_model_card(Paths(Path(".")), taxonomy)  # doctest: +SKIP
+        >>> card.pdf_path, card.pdf_engine  # no TeX engine on PATH here
+        (PosixPath('reports/model_card.pdf'), 'xhtml2pdf')
 
     Raises:
         DataError: promotion.json, stack.json or a node's metrics is missing or broken.
     """
     context = build_context(paths, taxonomy)
-    html = render_card(context)
     promotion = context.promotion
-    version_path = paths.reports / promotion.version / CARD_NAME
-    live_path = paths.reports / LIVE_FOLDER / CARD_NAME if promotion.promoted else None
     card = ModelCard(
-        paths.model_card, version_path, live_path,
+        paths.model_card, paths.reports / promotion.version / CARD_NAME,
+        paths.reports / LIVE_FOLDER / CARD_NAME if promotion.promoted else None,
         promotion.decision, promotion.model, promotion.version, context.summary,
     )
-    for target in card.written:
+    html = render_html(context)
+    for target in card.html_paths:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html, encoding="utf-8")
+    if pdf is not None:
+        result = write_pdf(context, paths.model_card.with_name(PDF_NAME),
+                           None if pdf == AUTO else pdf)
+        card = replace(card, pdf_path=result.path, pdf_engine=result.engine,
+                       pdf_warning=result.warning)
+        if result.warning:
+            warnings.warn(result.warning, PdfWarning, stacklevel=2)
+    _place_pdf_copies(card)
     return card
 
 
@@ -107,69 +166,78 @@ def build_context(paths: Paths, taxonomy: Taxonomy) -> CardContext:
     """Load every input of the card (see :mod:`taxonomist.report.inputs`)."""
     promotion = load_promotion(paths.promotion)
     stack = load_stack_metrics(paths.stack_metrics)
+    nodes = [load_node_metrics(paths, node) for node in taxonomy.inner_nodes]  # fail early
+    node_rows, class_rows = side_by_side(taxonomy, promotion, stack)
+    outcomes = load_outcomes(paths)
     return CardContext(
         taxonomy=taxonomy.name,
         promotion=promotion,
+        verdict=VERDICTS[promotion.decision],
         summary=summary_line(promotion),
+        node_rows=node_rows,
+        class_rows=class_rows,
+        node_chart=_chart(node_rows, NODE_AXIS, promotion),
+        class_chart=_chart(class_rows, CLASS_AXIS, promotion),
+        mistakes=None if outcomes is None else summarise_mistakes(taxonomy, outcomes),
+        gallery=None if outcomes is None else build_gallery(paths, taxonomy, outcomes),
         data=load_data_summary(paths, taxonomy.nodes),
         validation=load_validation(paths.validation),
-        nodes=[load_node_metrics(paths, node) for node in taxonomy.inner_nodes],
+        nodes=nodes,
         stack=stack,
-        recall_chart=_recall_chart(taxonomy, promotion, stack),
         lineage=load_lineage(paths, promotion),
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
 
-def render_card(context: CardContext) -> str:
-    """The card's HTML for ``context``."""
-    return _environment().get_template(TEMPLATE).render(card=context)
+def side_by_side(
+    taxonomy: Taxonomy, promotion: Promotion, stack: StackMetrics
+) -> tuple[list[SideBySide], list[SideBySide]]:
+    """Rows per node and per class: from the promote stage's checks where it made them,
+    else per-class recall as both stacks recorded it (and no node rows)."""
+    if promotion.checks:
+        return rows_from_checks(promotion.checks, NODE), rows_from_checks(promotion.checks, CLASS)
+    live = (promotion.live_metrics or {}).get("per_class_recall")
+    live = live if isinstance(live, dict) else None
+    return [], rows_from_metrics(list(taxonomy.leaves), stack.per_class_recall, live)
 
 
 def summary_line(promotion: Promotion) -> str:
     """One line saying what happened, e.g. for the registry's version description.
 
-    Example: ``"digits.stack v3 promoted to live: leaf_accuracy 0.9620 (+0.0120 vs v2)"``.
+    Example: ``"digits.stack v3 promoted to live: leaf_accuracy 0.9620 (+0.0120 vs v2,
+    95% CI +0.0040 to +0.0205, McNemar p=0.0031). significantly better: ..."``.
     """
-    verdict = "promoted to live" if promotion.promoted else "needs investigation"
-    line = f"{promotion.model} v{promotion.version} {verdict}: {promotion.metric} " + _fmt(
-        promotion.challenger_value
-    )
-    if promotion.live_version is not None and promotion.difference is not None:
+    line = (f"{promotion.model} v{promotion.version} {VERDICTS[promotion.decision]}: "
+            f"{promotion.metric} {fmt(promotion.challenger_value)}")
+    comparison = promotion.comparison
+    if promotion.live_version is not None and comparison is not None:
+        line += (f" ({signed(comparison.difference)} vs v{promotion.live_version}, "
+                 f"{comparison.confidence:.0%} CI {signed(comparison.ci_low)} to "
+                 f"{signed(comparison.ci_high)}, McNemar p={comparison.p_value:.3g})")
+    elif promotion.live_version is not None and promotion.difference is not None:
         line += f" ({promotion.difference:+.4f} vs v{promotion.live_version})"
     elif promotion.live_version is None:
         line += " (nothing was live)"
     return f"{line}. {promotion.reason}".strip()
 
 
-def _recall_chart(taxonomy: Taxonomy, promotion: Promotion, stack: StackMetrics) -> str:
-    live = (promotion.live_metrics or {}).get("per_class_recall")
-    live = live if isinstance(live, dict) else None
-    classes = list(taxonomy.leaves)
-    classes += sorted(set(stack.per_class_recall).union(live or {}) - set(classes))
-    png = recall_chart(
-        classes,
-        stack.per_class_recall,
-        live,
+def _chart(rows: list[SideBySide], axis: str, promotion: Promotion) -> str | None:
+    if not rows:
+        return None
+    png = comparison_chart(
+        rows, axis,
         challenger_label=f"v{promotion.version} (challenger)",
         live_label=f"v{promotion.live_version} (live before)",
     )
     return png_data_uri(png)
 
 
-@cache
-def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("taxonomist.report", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("j2",), default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = _fmt
-    env.filters["signed"] = lambda value, digits=4: "—" if value is None else f"{value:+.{digits}f}"
-    return env
-
-
-def _fmt(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+def _place_pdf_copies(card: ModelCard) -> None:
+    """Copy the PDF beside each HTML copy, or remove stale PDFs when there is none:
+    an older version's PDF beside this HTML would be mistaken for this one."""
+    for html in card.html_paths:
+        target = html.with_name(PDF_NAME)
+        if card.pdf_path is None:
+            target.unlink(missing_ok=True)
+        elif target != card.pdf_path:
+            shutil.copyfile(card.pdf_path, target)

@@ -15,15 +15,27 @@ from typing import Any
 
 from taxonomist.config import Paths
 from taxonomist.errors import DataError
+from taxonomist.report.comparison import Check, Comparison, parse_checks, parse_comparison
 from taxonomist.report.plots import image_data_uri
 
-PROMOTE = "promote"
+PROMOTE, REJECT, INVESTIGATE = "promote", "reject", "investigate"
+DECISIONS = (PROMOTE, REJECT, INVESTIGATE)
+_OLD_DECISIONS = {"needs_investigation": INVESTIGATE}  # promotion.json before three outcomes
 _DEPTH_KEY = re.compile(r"accuracy_depth_(\d+)")
 
 
 @dataclass(frozen=True)
 class Promotion:
-    """``reports/promotion.json``: the decision and both sides of the comparison."""
+    """``reports/promotion.json``: the decision and both sides of the comparison.
+
+    Attributes:
+        decision: ``"promote"``, ``"reject"`` or ``"investigate"`` (an older file's
+            ``"needs_investigation"`` reads as ``"investigate"``).
+        comparison: the paired statistics, None for a first promotion or an older file.
+        checks: every node/class non-inferiority check, empty when there were none.
+        failing: the checks whose status is not ``ok``.
+        class_recall_drops: an older file's drops in recall per class, else empty.
+    """
 
     decision: str
     reason: str
@@ -39,6 +51,10 @@ class Promotion:
     class_recall_drops: dict[str, float]
     tracking_uri: str
     timestamp: str
+    live_run_id: str | None = None
+    comparison: Comparison | None = None
+    checks: list[Check] = field(default_factory=list)
+    failing: list[Check] = field(default_factory=list)
 
     @property
     def promoted(self) -> bool:
@@ -104,8 +120,10 @@ def load_promotion(path: Path) -> Promotion:
     record = read_json(path, "promote")
     challenger = _key(record, "challenger", path)
     live = record.get("live_before") or None
+    checks = parse_checks(record.get("checks"))
+    failing = parse_checks(record["failing"]) if "failing" in record else None
     return Promotion(
-        decision=str(_key(record, "decision", path)),
+        decision=read_decision(record, path),
         reason=str(record.get("reason", "")),
         metric=str(record.get("metric", "leaf_accuracy")),
         model=str(_key(record, "registered_model", path)),
@@ -119,7 +137,27 @@ def load_promotion(path: Path) -> Promotion:
         class_recall_drops=dict(record.get("class_recall_drops") or {}),
         tracking_uri=str(record.get("tracking_uri", "")),
         timestamp=str(record.get("timestamp", "")),
+        live_run_id=None if live is None or not live.get("run_id") else str(live["run_id"]),
+        comparison=parse_comparison(record),
+        checks=checks,
+        failing=[c for c in checks if c.failed] if failing is None else failing,
     )
+
+
+def read_decision(record: dict[str, Any], path: Path) -> str:
+    """The record's decision as one of :data:`DECISIONS`.
+
+    Raises:
+        DataError: no decision, or one the card does not know.
+    """
+    raw = str(_key(record, "decision", path))
+    decision = _OLD_DECISIONS.get(raw, raw)
+    if decision not in DECISIONS:
+        raise DataError(
+            f"{path}: decision must be one of {', '.join(DECISIONS)}, got '{raw}'; "
+            "rerun `dvc repro promote` to rewrite it"
+        )
+    return decision
 
 
 def load_node_metrics(paths: Paths, node: str) -> NodeMetrics:

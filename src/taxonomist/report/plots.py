@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-CHALLENGER_COLOUR, LIVE_COLOUR = "#2b6cb0", "#a0aec0"
+from taxonomist.report.comparison import INCONCLUSIVE, REGRESSION, SideBySide
+
+CHALLENGER_COLOUR, LIVE_COLOUR, FLOOR_COLOUR = "#2b6cb0", "#a0aec0", "#c53030"
+STATUS_COLOURS = {REGRESSION: "#c53030", INCONCLUSIVE: "#c05621"}
 
 
 def png_data_uri(png: bytes) -> str:
@@ -28,46 +32,77 @@ def image_data_uri(path: Path) -> str | None:
     return png_data_uri(path.read_bytes()) if path.is_file() else None
 
 
-def recall_chart(
-    classes: Sequence[str],
-    challenger: Mapping[str, float],
-    live: Mapping[str, float] | None,
+def comparison_chart(
+    rows: Sequence[SideBySide],
+    xlabel: str,
     challenger_label: str = "challenger",
     live_label: str = "live",
 ) -> bytes:
-    """Horizontal bars of per-class recall, challenger beside live, as PNG bytes.
+    """Grouped horizontal bars, challenger above live per row, as PNG bytes.
 
-    Horizontal so that long class names stay readable and the figure grows with the
-    number of classes instead of squeezing the labels.
+    Where a row carries a non-inferiority margin, a dashed red tick marks live minus the
+    margin: the challenger's bar must reach past it. Names of rows whose check failed are
+    coloured (red: regression, orange: inconclusive). The axis starts just below the
+    lowest value, so that differences of a point or two stay visible; horizontal, so
+    long names stay readable and the figure grows with the rows.
 
     Args:
-        classes: the classes to show, top to bottom (e.g. the taxonomy's leaves).
-        challenger: recall per class of the new stack; a missing class counts as 0.
-        live: recall per class of the stack that was live, or None when nothing was.
+        rows: top to bottom, e.g. the nodes in taxonomy order.
+        xlabel: what the values are, e.g. ``"recall on the frozen test split"``.
         challenger_label: legend text for the challenger, e.g. ``"v3 (challenger)"``.
         live_label: legend text for live, e.g. ``"v2 (live)"``.
     """
-    figure = Figure(figsize=(7.0, max(2.0, 0.45 * len(classes) + 1.0)), dpi=100)
+    has_live = any(r.live is not None for r in rows)
+    figure = Figure(figsize=(7.0, max(2.0, (0.5 if has_live else 0.35) * len(rows) + 1.2)),
+                    dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    rows = list(range(len(classes)))[::-1]  # first class at the top
-    height = 0.4 if live is not None else 0.7
-    offset = height / 2 if live is not None else 0.0
-    axes.barh(
-        [r + offset for r in rows], [challenger.get(c, 0.0) for c in classes],
-        height=height, color=CHALLENGER_COLOUR, label=challenger_label,
-    )
-    if live is not None:
-        axes.barh(
-            [r - offset for r in rows], [live.get(c, 0.0) for c in classes],
-            height=height, color=LIVE_COLOUR, label=live_label,
-        )
-    axes.set_yticks(rows, list(classes))
-    axes.set_xlim(0.0, 1.0)
-    axes.set_xlabel("recall on the frozen test split")
+    ys = list(range(len(rows)))[::-1]  # first row at the top
+    height = 0.38 if has_live else 0.6
+    offset = height / 2 if has_live else 0.0
+    axes.barh([y + offset for y in ys], [_value(r.challenger) for r in rows], height=height,
+              color=CHALLENGER_COLOUR, label=challenger_label)
+    if has_live:
+        axes.barh([y - offset for y in ys], [_value(r.live) for r in rows], height=height,
+                  color=LIVE_COLOUR, label=live_label)
+    _draw_floors(axes, rows, ys)
+    axes.set_yticks(ys, [r.name for r in rows])
+    for label, row in zip(axes.get_yticklabels(), rows, strict=True):
+        label.set_color(STATUS_COLOURS.get(row.status or "", "black"))
+    axes.set_xlim(axis_start(rows), 1.0)
+    axes.set_ylim(-0.6, len(rows) - 0.4)
+    axes.set_xlabel(xlabel)
     axes.grid(axis="x", alpha=0.3)
-    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False,
+                fontsize="small")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def axis_start(rows: Sequence[SideBySide]) -> float:
+    """A round start for the value axis just below every bar and floor (0 at the lowest).
+
+    Example:
+        >>> axis_start([SideBySide("six", 0.93, 0.95, margin=0.05)])
+        0.8
+    """
+    values = [v for r in rows for v in (r.challenger, r.live, r.floor) if v is not None]
+    lowest = min(values, default=0.0)
+    return max(0.0, math.floor(lowest * 10 - 1e-9) / 10)
+
+
+def _draw_floors(axes, rows: Sequence[SideBySide], ys: Sequence[int]) -> None:
+    labelled = False
+    for row, y in zip(rows, ys, strict=True):
+        if row.floor is None:
+            continue
+        axes.plot([row.floor, row.floor], [y - 0.45, y + 0.45], color=FLOOR_COLOUR,
+                  linestyle="--", linewidth=1.5,
+                  label=None if labelled else "live − margin (non-inferiority)")
+        labelled = True
+
+
+def _value(value: float | None) -> float:
+    return math.nan if value is None else value  # no bar where a side has no number

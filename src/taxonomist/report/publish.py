@@ -15,9 +15,10 @@ def log_card_to_mlflow(
 ) -> None:
     """Attach the card to the stack's run and describe the registered version with it.
 
-    The HTML lands as ``model_card/model_card.html`` among the run's artifacts, and the
-    version's description becomes the card's one-line summary, so the registry page says
-    what was decided without opening anything.
+    The HTML lands as ``model_card/model_card.html`` among the run's artifacts (and the
+    PDF as ``model_card/model_card.pdf`` when one was made), and the version's
+    description becomes the card's one-line summary, so the registry page says what was
+    decided without opening anything.
 
     Args:
         card: what :func:`~taxonomist.report.write_model_card` returned.
@@ -28,6 +29,8 @@ def log_card_to_mlflow(
     """
     client = MlflowClient(tracking_uri=tracking_uri)
     client.log_artifact(run_id, str(card.path), artifact_path=ARTIFACT_FOLDER)
+    if card.pdf_path is not None and card.pdf_path.is_file():
+        client.log_artifact(run_id, str(card.pdf_path), artifact_path=ARTIFACT_FOLDER)
     client.update_model_version(
         model_name, str(version), description=card.summary[:MAX_DESCRIPTION]
     )
