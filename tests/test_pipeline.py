@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,7 +10,7 @@ import yaml
 
 from taxonomist.cli import main
 from taxonomist.config import Paths, compose_config
-from taxonomist.errors import StaleParamsError
+from taxonomist.errors import ConfigError, StaleParamsError
 from taxonomist.pipeline import check_current, diff_generated, dvc_yaml, write
 from tests.conftest import REPO
 
@@ -20,17 +22,63 @@ def test_committed_params_and_dvc_yaml_are_current(monkeypatch) -> None:
 
 def test_one_train_and_evaluate_stage_per_inner_node(project: Path) -> None:
     stages = dvc_yaml(compose_config())["stages"]
-    assert stages["train"]["foreach"] == ["digit", "round", "straight", "curved"]
-    assert stages["evaluate"]["foreach"] == stages["train"]["foreach"]
-    assert stages["train"]["do"]["deps"] == ["data/cache"]  # not a folder of images
+    assert list(stages["train"]["foreach"]) == ["digit", "round", "straight", "curved"]
+    assert stages["evaluate"]["foreach"] == list(stages["train"]["foreach"])
+    # not a folder of images; the second slot is for a node's init_from model
+    assert stages["train"]["do"]["deps"] == ["data/cache", "${item.starts_from}"]
+    assert {i["starts_from"] for i in stages["train"]["foreach"].values()} == {"data/cache"}
 
 
 def test_train_params_are_only_what_training_reads(project: Path) -> None:
     params = dvc_yaml(compose_config())["stages"]["train"]["do"]["params"]
-    assert "nodes.${item}.classifier.epochs" in params
-    assert "nodes.${item}.classifier.backbone" in params
-    assert "nodes.${item}.classifier.threshold" not in params  # the stack reads it
+    assert "nodes.${key}.classifier.epochs" in params
+    assert "nodes.${key}.classifier.backbone" in params
+    assert "nodes.${key}.classifier.focal_gamma" in params
+    assert "nodes.${key}.classifier.threshold" not in params  # the stack reads it
     assert not any(p.startswith("nodes.round") for p in params)
+
+
+def test_a_node_starting_from_another_depends_on_its_model(project: Path) -> None:
+    config = compose_config(overrides=["classifiers.round.backbone.init_from=digit"])
+    items = dvc_yaml(config)["stages"]["train"]["foreach"]
+    assert items["round"] == {"starts_from": "models/digit"}
+    assert items["digit"] == {"starts_from": "data/cache"}
+
+
+def test_dvc_names_the_stages_train_at_node_and_orders_init_from(project: Path) -> None:
+    """What DVC 3 itself makes of the generated dict-foreach."""
+    config = compose_config(overrides=["classifiers.round.backbone.init_from=digit"])
+    write(config, Paths(project))
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run([*dvc, "init", "--no-scm", "-q"], check=True)
+    dag = subprocess.run([*dvc, "dag", "train@round"], capture_output=True, text=True)
+    assert dag.returncode == 0, dag.stderr
+    assert "train@digit" in dag.stdout and "cache" in dag.stdout
+    assert "train@straight" not in dag.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["classifiers.round.backbone.init_from=digit",
+             "classifiers.digit.backbone.init_from=curved",
+             "classifiers.curved.backbone.init_from=round"],
+            "round.yaml: backbone.init_from: the nodes start from each other in a cycle: "
+            "digit -> curved -> round -> digit",
+        ),
+        (["classifiers.round.backbone.init_from=round"], "cycle: round -> round"),
+        (["classifiers.round.backbone.init_from=six"], "'six' is not an inner node"),
+        (
+            ["classifiers.round.backbone.init_from=digit",
+             "classifiers.round.backbone.name=test_resnet"],
+            "'digit' uses backbone 'resnet10t', this node 'test_resnet'",
+        ),
+    ],
+)
+def test_bad_init_from_is_a_config_error(project: Path, overrides, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        dvc_yaml(compose_config(overrides=overrides))
 
 
 def test_params_yaml_has_one_section_per_node(project: Path) -> None:
@@ -63,3 +111,20 @@ def test_check_flag_exits_nonzero_with_a_diff(project: Path, capsys) -> None:
     assert "+++ params.yaml (from conf/)" in capsys.readouterr().out
     assert main(["pipeline"]) == 0
     assert main(["pipeline", "--check"]) == 0
+
+
+def test_validate_runs_after_the_split_and_gates_the_cache(project: Path) -> None:
+    stages = dvc_yaml(compose_config())["stages"]
+    order = list(stages)
+    assert order.index("split") < order.index("validate") < order.index("cache")
+    assert stages["split"]["deps"] == ["data/manifest.parquet"]
+    assert {"data/manifest.parquet", "data/splits.parquet"} <= set(stages["validate"]["deps"])
+    assert "reports/data/validation.json" in stages["cache"]["deps"]
+    outs = [next(iter(out)) for out in stages["validate"]["outs"]]
+    assert outs == ["reports/data/validation.json", "reports/data/docs"]
+    params = stages["validate"]["params"]
+    assert "split.near_duplicate_distance" in params
+    assert "nodes.round.classifier.max_source_share" in params
+    assert "nodes.curved.classifier.fail_on_divergence" in params
+    train = stages["train"]["do"]["params"]
+    assert not any("max_split_divergence" in p or "max_month_share" in p for p in train)

@@ -48,8 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     for verb, helptext, stage in (
         ("sample", "write the bundled digits as PNGs + manifest", _sample),
         ("ingest", "check and store images, write data/manifest.parquet", _ingest),
-        ("validate", "great-expectations checks on the manifest", _validate),
         ("split", "grouped, stratified train/val/test (test frozen)", _split),
+        ("validate", "great-expectations checks on the manifest and splits", _validate),
         ("cache", "decode and resize every split once into uint8 arrays", _cache),
         ("stack", "compose, test and register the stack", _stack),
         ("promote", "challenger vs live; move @live or flag for a human", _promote),
@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("node", help="an inner node of the taxonomy")
         sub.set_defaults(run=_staged(stage))
     _add_registry_verbs(verbs)
+    _add_augment_preview_verb(verbs)
+    _add_sweep_verb(verbs)
     return parser
 
 
@@ -112,19 +114,22 @@ def _sample(config: Config, paths: Paths, args) -> None:
 
 
 def _ingest(config: Config, paths: Paths, args) -> None:
-    from taxonomist.data import ingest, source_for
+    from taxonomist.data import ImagePolicy, ingest, source_for
 
-    result = ingest(source_for(config.project.data, paths.root), config.taxonomy, paths)
+    data = config.project.data
+    policy = ImagePolicy.from_config(data)
+    result = ingest(source_for(data, paths.root), config.taxonomy, paths, policy)
     print(result.summary())
 
 
 def _validate(config: Config, paths: Paths, args) -> int:
-    import pandas as pd
+    from taxonomist.checks import read_inputs, validate
 
-    from taxonomist.checks import validate
-
+    found = read_inputs(paths)
     report = validate(
-        pd.read_parquet(paths.manifest), config.taxonomy, config.classifiers, paths.validation
+        found.manifest, found.splits, config.taxonomy, config.classifiers, paths.validation,
+        rejects=found.rejects, max_distance=config.project.split.near_duplicate_distance,
+        docs_dir=paths.data_docs,
     )
     print(report.summary())
     return 0 if report.success else 1
@@ -297,6 +302,85 @@ def _markdown_or(staged: Callable[[argparse.Namespace], int | None]):
         return 0
 
     return run
+
+
+def _add_augment_preview_verb(verbs) -> None:
+    """Not a DVC stage: it reads the cache and writes a picture, so no stale-params check."""
+    preview = verbs.add_parser(
+        "augment-preview", help="write a PNG grid of one node's augmented training images"
+    )
+    preview.add_argument("node", help="an inner node of the taxonomy")
+    preview.add_argument("--n", type=int, default=32, help="how many images (default 32)")
+    preview.add_argument("--out", type=Path, help="default: reports/augment/NODE.png")
+    preview.set_defaults(run=_augment_preview)
+
+
+def _augment_preview(args: argparse.Namespace) -> None:
+    config, paths = compose_config(args.config_dir), _paths(args)
+    _check_node(config, args.node)
+    from taxonomist.train.preview import augment_preview
+
+    out = augment_preview(args.node, config, paths, args.n, args.out)
+    print(f"{args.node}: augmented training images in {out}")
+
+
+def _add_sweep_verb(verbs) -> None:
+    """Not a DVC stage: trials publish nothing; ``--apply`` edits conf/, like a person."""
+    sweep = verbs.add_parser(
+        "sweep", help="Hydra multirun over one node's classifier definition",
+        description="Train NODE once per combination (or Optuna trial) of the overrides, "
+        "each a child of one MLflow run, and rank them. Options go before NODE or after "
+        "the overrides.",
+    )
+    sweep.add_argument("node", help="an inner node of the taxonomy")
+    sweep.add_argument(
+        "overrides", nargs="*",
+        help="keys of the node's definition, e.g. optim.lr=1e-3,3e-4 backbone.name=a,b, "
+        "and Hydra's own, e.g. hydra/sweeper=optuna hydra.sweeper.n_trials=20",
+    )
+    sweep.add_argument("-m", "--multirun", action="store_true",
+                       help="accepted out of Hydra habit: a sweep is always a multirun")
+    sweep.add_argument("--metric", choices=["val_loss", "val_acc"], default="val_loss",
+                       help="what ranks the trials: the best epoch's value (default val_loss)")
+    sweep.add_argument("--apply", action="store_true",
+                       help="write the winner's values into conf/classifiers/NODE.yaml")
+    sweep.add_argument("--with", dest="project_overrides", action="append", default=[],
+                       metavar="OVERRIDE",
+                       help="a project override for every trial, e.g. --with trainer=gpu")
+    sweep.set_defaults(run=_sweep)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from taxonomist.config import resolve_config_dir
+    from taxonomist.sweep import Objective, format_table, run_sweep
+
+    config, paths = compose_config(args.config_dir, args.project_overrides), _paths(args)
+    config_dir, objective = resolve_config_dir(args.config_dir), Objective(args.metric)
+    result = run_sweep(args.node, args.overrides, config, paths, config_dir, objective)
+    if result.parent_run_id is not None:
+        print(f"\nsweep {args.node}: {len(result.trials)} trials finished, MLflow parent "
+              f"run {result.parent_run_id}")
+    if result.trials:
+        print(format_table(result.trials, objective))
+    if result.error is not None:
+        raise result.error
+    if args.apply and result.winner is not None:
+        _apply_winner(args.node, result.winning_values(), config, config_dir)
+    return 0
+
+
+def _apply_winner(node: str, values: dict, config: Config, config_dir: Path) -> None:
+    from taxonomist.sweep import apply_values
+
+    target = config_dir / "classifiers" / f"{node}.yaml"
+    changes = apply_values(config_dir, node, values, config.classifiers[node])
+    if not changes:
+        print(f"the current definition of {node} won: {target} is unchanged")
+        return
+    print(f"wrote {target}:")
+    for change in changes:
+        print(f"  {change}")
+    print("next: taxonomist pipeline && dvc repro  (retrains this node only)")
 
 
 def _check_node(config: Config, node: str) -> None:

@@ -7,7 +7,8 @@ import math
 import pandas as pd
 
 from taxonomist.checks import class_counts, imbalance
-from tests.checks.shapes import GOOD, TAXONOMY, make_manifest
+from taxonomist.checks.tables import node_rows, split_counts, with_splits
+from tests.checks.shapes import GOOD, TAXONOMY, make_dataset, make_manifest
 
 
 def _as_dict(counts: pd.DataFrame) -> dict[tuple[str, str], int]:
@@ -56,3 +57,34 @@ def test_imbalance_is_largest_over_smallest_and_infinite_for_an_empty_class():
     assert table.loc["round", ["largest_class", "smallest_class"]].tolist() == ["oval", "circle"]
     assert math.isinf(table.loc["angular", "ratio"])
     assert table.loc["angular", "smallest_class"] == "triangle"
+
+
+def test_split_counts_list_every_class_in_every_split_in_use():
+    manifest, splits = make_dataset({"train": {"circle": 2, "oval": 1}, "test": {"circle": 1}})
+    images = with_splits(manifest, splits)
+    rows = node_rows(images, TAXONOMY, ["split"])
+    table = split_counts(rows, TAXONOMY, images["split"].dropna().unique())
+    counts = table.set_index(["node", "class", "split"])["count"]
+    assert set(table["split"]) == {"all", "train", "test"}  # no val images: no val rows
+    assert len(table) == 6 * 3
+    assert counts[("round", "circle", "all")] == 3
+    assert counts[("round", "oval", "test")] == 0
+    assert counts[("shape", "round", "train")] == 3
+    assert counts[("angular", "square", "all")] == 0
+
+
+def test_with_splits_keeps_the_manifest_rows_and_marks_the_unsplit():
+    manifest, splits = make_dataset({"train": {"circle": 3}})
+    images = with_splits(manifest, splits.iloc[1:])
+    assert list(images.index) == list(manifest.index)
+    assert images["split"].isna().tolist() == [True, False, False]
+
+
+def test_node_rows_give_each_image_its_class_at_every_node_above_it():
+    manifest = make_manifest({"oval": 1, "round": 1, "hexagon": 1})
+    rows = node_rows(manifest, TAXONOMY, ["path"]).astype(str)
+    assert sorted(map(tuple, rows[["node", "class", "path"]].values.tolist())) == [
+        ("round", "oval", "images/000.png"),
+        ("shape", "round", "images/000.png"),
+        ("shape", "round", "images/001.png"),
+    ]

@@ -1,7 +1,7 @@
 """validate(): the great-expectations gate on the manifest, one case per kind of problem.
 
-Importing great-expectations takes seconds, so each manifest is validated once per module
-and the tests read the cached report.
+The cases are in :mod:`tests.checks.cases`; each is validated once per session (see
+``conftest.py``). The leakage and bias cases are in ``test_validate_splits.py``.
 """
 
 from __future__ import annotations
@@ -9,50 +9,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from taxonomist.checks import ValidationReport, validate
+from taxonomist.checks import validate
 from taxonomist.errors import ConfigError
-from tests.checks.shapes import CLASSIFIERS, GOOD, TAXONOMY, make_manifest
-
-
-def _bad_rows() -> pd.DataFrame:
-    manifest = make_manifest({**GOOD, "hexagon": 2})
-    manifest.loc[1, "id"] = manifest.loc[0, "id"]  # images/000.png and images/001.png
-    manifest.loc[2, "id"] = None  # images/002.png
-    manifest.loc[3, "label"] = ""  # images/003.png; ingest writes a missing label as ""
-    return manifest
-
-
-CASES: dict[str, Callable[[], pd.DataFrame]] = {
-    "good": lambda: make_manifest(GOOD),
-    "too_few": lambda: make_manifest({**GOOD, "circle": 2}),
-    "zero": lambda: make_manifest({**GOOD, "triangle": 0}),
-    "unbalanced": lambda: make_manifest({**GOOD, "triangle": 20}),
-    "below_recommended": lambda: make_manifest({**GOOD, "oval": 4}),
-    "bad_rows": _bad_rows,
-    "missing_columns": lambda: make_manifest(GOOD).drop(columns=["label", "width"]),
-}
-
-
-@pytest.fixture(scope="module")
-def validated(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], ValidationReport]:
-    """Validate each case once; ``validated("zero")`` returns its report."""
-    out = tmp_path_factory.mktemp("checks")
-    reports: dict[str, ValidationReport] = {}
-
-    def run(case: str) -> ValidationReport:
-        if case not in reports:
-            path = out / case / "reports" / "data" / "validation.json"
-            reports[case] = validate(CASES[case](), TAXONOMY, CLASSIFIERS, path)
-        return reports[case]
-
-    run.out = out  # type: ignore[attr-defined]
-    return run
+from tests.checks.shapes import CLASSIFIERS, GOOD, TAXONOMY, all_train, make_manifest
 
 
 def test_a_good_manifest_passes(validated):
@@ -69,13 +32,16 @@ def test_a_good_manifest_passes(validated):
             "too_few",
             [
                 "node 'round', class 'circle'",
-                "2 images",
+                "2 images in all splits (train 2),",
                 "min_images 3",
                 "add images of 'circle'",
                 "lower min_images in conf/classifiers/round.yaml",
             ],
         ),
-        ("zero", ["node 'angular', class 'triangle'", "no images (0)", "min_images 3"]),
+        (
+            "zero",
+            ["node 'angular', class 'triangle'", "no images (0) in all splits", "min_images 3"],
+        ),
         ("zero", ["node 'angular'", "'triangle' 0 images = infinite", "max_imbalance 3"]),
         (
             "unbalanced",
@@ -110,6 +76,7 @@ def test_each_problem_fails_with_a_message_that_names_it(validated, case, expect
         ("below_recommended", 0, 1),
         ("bad_rows", 4, 0),  # an empty label is missing, not also unknown
         ("missing_columns", 1, 0),  # no label column: class counts are not checked
+        ("balanced", 0, 0),
     ],
 )
 def test_no_other_messages(validated, case, n_errors, n_warnings):
@@ -135,36 +102,75 @@ def test_below_recommended_is_a_warning_that_does_not_fail(validated):
         assert piece in warning
 
 
-def test_the_summary_shows_counts_then_warnings_then_errors(validated):
-    report = validated("zero")
-    text = report.summary()
-    assert text.startswith("validation FAILED")
-    assert "angular  square 6  triangle 0" in text
-    assert text.index("images per class") < text.index("errors (2)")
-    assert "warnings" not in validated("zero").summary()
-    warned = validated("below_recommended").summary()
-    assert warned.startswith("validation passed") and "warnings (1)" in warned
-
-
 def test_the_json_report_is_written(validated):
     report = validated("too_few")
-    path = validated.out / "too_few" / "reports" / "data" / "validation.json"
+    path = validated.folder("too_few") / "validation.json"
     written = json.loads(path.read_text())
     assert written == report.to_json()
     assert written["success"] is False
     assert written["n_images"] == report.n_images
     assert written["errors"] == report.errors and written["warnings"] == report.warnings
     assert {"node": "round", "class": "circle", "count": 2} in written["counts"]
-    assert set(written["statistics"]) == {"manifest", "class_counts", "imbalance"}
+    assert {"node": "round", "class": "circle", "split": "train", "count": 2} in written[
+        "split_counts"
+    ]
+    assert {"manifest", "class_counts", "imbalance", "sets"} <= set(written["statistics"])
     stats = written["statistics"]["class_counts"]
     assert stats["evaluated_expectations"] == 2  # min_images and recommended_images
     assert stats["unsuccessful_expectations"] >= 1
+    json.dumps(written, allow_nan=False)
+
+
+def test_data_docs_are_built_beside_the_json_and_recorded_in_it(validated):
+    validated("too_few")
+    folder = validated.folder("too_few")
+    written = json.loads((folder / "validation.json").read_text())
+    assert written["data_docs"] == "docs/index.html"
+    index = folder / written["data_docs"]
+    assert index.is_file() and "class_counts" in index.read_text()
+    pages = list((folder / "docs" / "validations").rglob("*.html"))
+    assert {p.parts[-4] for p in pages} >= {"manifest", "class_counts", "imbalance"}
+
+
+def test_a_rerun_replaces_the_old_data_docs(tmp_path: Path):
+    manifest = make_manifest(GOOD)
+    for _ in range(2):
+        validate(manifest, all_train(manifest), TAXONOMY, CLASSIFIERS, tmp_path / "v.json")
+    runs = list((tmp_path / "docs" / "validations" / "manifest").glob("*/*"))
+    assert len(runs) == 1, runs
 
 
 def test_a_node_without_a_classifier_definition_is_a_config_error(tmp_path: Path):
     partial = {node: CLASSIFIERS[node] for node in ("shape", "round")}
+    manifest = make_manifest(GOOD)
     with pytest.raises(ConfigError, match="no classifier definition for inner node.*angular"):
-        validate(make_manifest(GOOD), TAXONOMY, partial, tmp_path / "v.json")
+        validate(manifest, all_train(manifest), TAXONOMY, partial, tmp_path / "v.json")
+
+
+@pytest.mark.parametrize(
+    "key, value, match",
+    [
+        ("max_source_share", 0.0, "round.yaml .*max_source_share: expected a fraction"),
+        ("max_month_share", 1.5, "max_month_share: expected a fraction from above 0 to 1"),
+        ("max_split_divergence", -0.1, "max_split_divergence: expected a fraction from 0"),
+    ],
+)
+def test_a_threshold_out_of_range_is_a_config_error(tmp_path: Path, key, value, match):
+    import dataclasses
+
+    bad = {**CLASSIFIERS, "round": dataclasses.replace(CLASSIFIERS["round"], **{key: value})}
+    manifest = make_manifest(GOOD)
+    with pytest.raises(ConfigError, match=match):
+        validate(manifest, all_train(manifest), TAXONOMY, bad, tmp_path / "v.json")
+
+
+def test_a_near_duplicate_distance_out_of_range_is_a_config_error(tmp_path: Path):
+    manifest = make_manifest(GOOD)
+    with pytest.raises(ConfigError, match="split.near_duplicate_distance: expected 0 to 10"):
+        validate(
+            manifest, all_train(manifest), TAXONOMY, CLASSIFIERS, tmp_path / "v.json",
+            max_distance=11,
+        )
 
 
 def test_importing_the_package_does_not_import_great_expectations():

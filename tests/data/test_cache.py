@@ -25,7 +25,7 @@ def encoded(mode: str, size: tuple[int, int], fmt: str, seed: int) -> bytes:
 
 
 KINDS = [("RGB", (9, 7), "PNG"), ("L", (5, 5), "PNG"), ("RGBA", (12, 20), "PNG"),
-         ("P", (8, 8), "GIF"), ("RGB", (16, 16), "JPEG")]
+         ("P", (8, 8), "PNG"), ("RGB", (16, 16), "JPEG")]
 
 
 @pytest.fixture

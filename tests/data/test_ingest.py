@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -27,7 +28,7 @@ REJECTS = {
     "text named .jpg": ([("a.jpg", "circle", b"not an image\n")], "unreadable", "not an image"),
     "dot-dot path": ([("../outside.png", "circle", PNG)], "bad_path", r"climbs out .* '\.\.'"),
     "absolute path": ([("{tmp}/outside.png", "circle", None)], "bad_path", "the path is absolute"),
-    "missing file": ([("gone.png", "circle", None)], "missing", r"no such file: .*gone\.png"),
+    "missing file": ([("gone.png", "circle", None)], "missing", r"gone\.png: No such file"),
     "unknown label": ([("a.png", "circel", PNG)], "unknown_label", "did you mean 'circle'"),
     "duplicate bytes": (
         [("a.png", "circle", PNG), ("b.png", "circle", PNG)],
@@ -77,17 +78,17 @@ def test_truncated_images_stay_rejected_globally() -> None:
 def test_stores_images_by_content_and_records_them(
     folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
 ) -> None:
-    folder.add("x/one.jpg", "round", PNG, set_id="s1", bbox="1 2 3 4")  # a PNG named .jpg
+    folder.add("x/one.jpg", "round", PNG, set_id="s1", note="by the gate")  # a PNG named .jpg
     folder.add("x/two.png", "square", image_bytes(5, size=(6, 4)))
 
     ingest(folder.source(), taxonomy, paths)
 
     manifest = pd.read_parquet(paths.manifest)
-    assert list(manifest.columns) == [*MANIFEST_COLUMNS, "bbox"]
+    assert list(manifest.columns) == [*MANIFEST_COLUMNS, "note"]
     one, two = manifest.to_dict("records")
     assert one["stored"] == f"data/images/{one['id'][:2]}/{one['id']}.png"
     assert (paths.root / one["stored"]).read_bytes() == PNG
-    assert (one["label"], one["set_id"], one["bbox"]) == ("round", "s1", "1 2 3 4")
+    assert (one["label"], one["set_id"], one["note"]) == ("round", "s1", "by the gate")
     assert (two["width"], two["height"]) == (6, 4)
     assert two["set_id"] == two["id"], "an image without a set is a set of its own"
 
@@ -184,3 +185,125 @@ def test_missing_manifest_csv_says_how_to_make_one(
 ) -> None:
     with pytest.raises(DataError, match=r"nowhere/list\.csv: manifest CSV not found.*sample"):
         ingest(FolderSource(tmp_path / "nowhere", "list.csv"), taxonomy, paths)
+
+
+def test_label_source_defaults_to_import(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("a.png", "circle", PNG, label_source="expert")
+    folder.add("b.png", "oval", OTHER_PNG, label_source=" ")
+    ingest(folder.source(), taxonomy, paths)
+    assert pd.read_parquet(paths.manifest)["label_source"].tolist() == ["expert", "import"]
+
+
+def test_without_a_label_source_column_every_label_was_imported(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("a.png", "circle", PNG)
+    ingest(folder.source(), taxonomy, paths)
+    assert pd.read_parquet(paths.manifest)["label_source"].tolist() == ["import"]
+
+
+def box(x0: str, y0: str, x1: str, y1: str) -> dict[str, str]:
+    return {"bbox_x0": x0, "bbox_y0": y0, "bbox_x1": x1, "bbox_y1": y1}
+
+
+def test_a_bbox_is_stored_as_four_nullable_ints(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("a.png", "circle", PNG, **box("1", "2", "8", "8"))
+    folder.add("b.png", "oval", OTHER_PNG, **box("", "", "", ""))
+    ingest(folder.source(), taxonomy, paths)
+    manifest = pd.read_parquet(paths.manifest)
+    boxes = manifest[["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"]]
+    assert all(str(dtype) == "Int64" for dtype in boxes.dtypes)
+    assert boxes.iloc[0].tolist() == [1, 2, 8, 8]
+    assert boxes.iloc[1].isna().all()
+
+
+BAD_BOXES = {
+    "partial": (box("1", "2", "", ""), r"has bbox_x0, bbox_y0 but bbox_x1, bbox_y1 blank"),
+    "not a number": (box("1", "2", "3.5", "4"), r"bbox_x1 is '3\.5', expected a whole number"),
+    "reversed": (box("5", "2", "3", "4"), r"\(5, 2, 3, 4\) is empty or reversed"),
+    "outside": (box("0", "0", "9", "8"), r"\(0, 0, 9, 8\) is outside the 8x8 image"),
+    "negative": (box("-1", "0", "4", "4"), r"outside the 8x8 image"),
+}
+
+
+@pytest.mark.parametrize(("cells", "reason"), BAD_BOXES.values(), ids=BAD_BOXES.keys())
+def test_a_bad_bbox_is_rejected_naming_the_row(
+    cells: dict[str, str], reason: str, folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("good.png", "circle", PNG)
+    folder.add("boxed.png", "oval", OTHER_PNG, **cells)
+
+    result = ingest(folder.source(), taxonomy, paths)
+
+    assert (result.added, result.rejected) == (1, 1)
+    reject = pd.read_csv(paths.rejects, dtype=str).iloc[0]
+    assert (reject["kind"], reject["line"], reject["path"]) == ("bad_bbox", "3", "boxed.png")
+    assert re.search(rf"boxed\.png: .*{reason}", reject["reason"]), reject["reason"]
+
+
+def test_a_manifest_from_before_phash_and_provenance_is_upgraded(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("a.png", "circle", PNG)
+    ingest(folder.source(), taxonomy, paths)
+    full = pd.read_parquet(paths.manifest)
+    old = full[list(MANIFEST_COLUMNS[: MANIFEST_COLUMNS.index("stored") + 1])]
+    old.to_parquet(paths.manifest, index=False)
+
+    result = ingest(folder.source(), taxonomy, paths)
+
+    assert (result.added, result.already_present) == (0, 1)
+    upgraded = pd.read_parquet(paths.manifest)
+    assert list(upgraded.columns) == list(MANIFEST_COLUMNS)
+    assert upgraded.equals(full)
+
+
+def test_a_journal_line_cut_short_by_a_crash_is_skipped(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths
+) -> None:
+    folder.add("a.png", "circle", PNG)
+    folder.add("b.png", "oval", OTHER_PNG)
+    ingest(folder.source(), taxonomy, paths)
+    rows = pd.read_parquet(paths.manifest)
+    paths.manifest.unlink()  # as if the run died before writing it
+    journal = paths.data / ".manifest.journal.jsonl"
+    first = rows.iloc[0].to_dict() | {f"bbox_{c}": None for c in ("x0", "y0", "x1", "y1")}
+    journal.write_text(json.dumps({k: _plain(v) for k, v in first.items()}) + "\n"
+                       + '{"id": "abc", "path": "b.p')
+
+    result = ingest(folder.source(), taxonomy, paths)
+
+    assert (result.added, result.already_present, result.resumed) == (1, 1, 1)
+    assert pd.read_parquet(paths.manifest)["path"].tolist() == ["a.png", "b.png"]
+    assert not journal.exists()
+
+
+def _plain(value):
+    return None if value is pd.NA else (value.item() if hasattr(value, "item") else value)
+
+
+def test_an_interrupted_folder_ingest_keeps_what_it_stored(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(4):
+        folder.add(f"{i}.png", "circle", image_bytes(40 + i))
+    source = folder.source()
+    reads = []
+
+    def read_bytes(path: str) -> bytes:
+        if len(reads) == 2:
+            raise KeyboardInterrupt
+        reads.append(path)
+        return FolderSource.read_bytes(source, path)
+
+    monkeypatch.setattr(source, "read_bytes", read_bytes)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(source, taxonomy, paths)
+
+    assert pd.read_parquet(paths.manifest)["path"].tolist() == ["0.png", "1.png"]
+    result = ingest(folder.source(), taxonomy, paths)
+    assert (result.added, result.already_present) == (2, 2)

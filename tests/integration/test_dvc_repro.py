@@ -30,7 +30,9 @@ TINY_CLASSIFIER = {
     "image_size": 16,
     "epochs": 1,
     "batch_size": 32,
-    "min_images": 2,
+    # a dozen originals per digit leave some digit out of val or test, which validate
+    # rightly fails per split; the gate itself is tested in tests/checks
+    "min_images": 0,
     "max_imbalance": 20.0,
     "augment": [{"RandomAffine": {"degrees": 5, "p": 0.5}}],
     "threshold": 0.0,  # one epoch is unsure of everything; walk to the leaves anyway

@@ -23,7 +23,7 @@ def overrides(head: str, *extra: str) -> list[str]:
 
 
 @pytest.fixture
-def paths(project: Path) -> Paths:
+def paths(project: Path, mlflow_store: Path) -> Paths:
     paths = Paths(project)
     fake_cache(paths, {"train": 80, "val": 20, "test": 40})
     return paths

@@ -32,7 +32,7 @@ def fake_cache(paths: Paths, per_split: dict[str, int], seed: int = 0) -> None:
 
 
 @pytest.fixture
-def tiny(project: Path):
+def tiny(project: Path, mlflow_store: Path):
     overrides = [
         "classifiers.round.backbone.name=test_resnet",
         "classifiers.round.image_size=16",

@@ -2,27 +2,31 @@
 
 Each message says what was checked, what was found (the node and class, or the rows),
 the threshold, and how to fix it. Works on the result objects' attributes only, so this
-module does not import great-expectations.
+module does not import great-expectations. The wording of each kind of check is in
+:mod:`~.coverage_messages` and :mod:`~.leakage_messages`; the manifest's is here.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
+from taxonomist.checks import coverage_messages, leakage_messages
+from taxonomist.checks.phrases import (
+    EXAMPLES,
+    REINGEST,
+    Message,
+    failing_count,
+    failing_rows,
+    images,
+    more,
+    paths,
+    quoted,
+)
 from taxonomist.checks.tables import REQUIRED_COLUMNS
 
-EXAMPLES = 5  # rows or values named in one message
-REINGEST = "re-run `taxonomist ingest` (`dvc repro ingest`)"
-
-
-class Message(NamedTuple):
-    """One finding: what it is about (e.g. a node and class) and the text for the user."""
-
-    subject: tuple[str, ...]
-    text: str
-
+__all__ = ["Message", "messages_for", "sort_messages"]
 
 def sort_messages(results: Iterable[Any]) -> tuple[list[str], list[str]]:
     """Split the failed results' messages into errors and warnings by their severity.
@@ -72,7 +76,7 @@ def _missing_columns(meta: Mapping, result: dict, column: str) -> list[Message]:
     return [
         Message(
             ("manifest", "columns"),
-            f"manifest: missing column(s) {_quoted(missing)} (expected "
+            f"manifest: missing column(s) {quoted(missing)} (expected "
             f"{', '.join(REQUIRED_COLUMNS)}); it was written by an older or a different "
             f"ingest: {REINGEST} to rewrite it",
         )
@@ -84,112 +88,94 @@ def _missing(meta: Mapping, result: dict, column: str) -> list[Message]:
         "id": f"ingest sets the id to the sha256 of the image's bytes: {REINGEST}",
         "label": f"give them a label in the source manifest, then {REINGEST}",
     }.get(column, f"fill in {column}, then {REINGEST}")
-    found = _images(result.get("unexpected_count", 0))
-    text = f"manifest: {found} without {column} ({_paths(result)}); {fix}"
+    text = f"manifest: {images(failing_count(result))} without {column} ({paths(result)}); {fix}"
     return [Message(("manifest", "missing", column), text)]
 
 
 def _duplicates(meta: Mapping, result: dict, column: str) -> list[Message]:
-    repeated = Counter(result.get("unexpected_list", []))
+    rows = failing_rows(result)
+    labels: dict[Any, set[str]] = defaultdict(set)
+    for row in rows:
+        labels[row.get(column)].add(str(row.get("label", "")))
+    conflicts = [value for value, found in labels.items() if len(found) > 1]
+    messages = [_label_conflict(value, rows, column) for value in conflicts[:EXAMPLES]]
+    repeated = Counter(row.get(column) for row in rows if row.get(column) not in conflicts)
+    if not repeated:
+        return messages
     shown = [
-        f"'{value}' ({times} rows: {_paths(result, column, value)})"
+        f"'{value}' ({times} rows: {paths(result, column, value)})"
         for value, times in repeated.most_common(EXAMPLES)
     ]
     text = (
         f"manifest: {len(repeated)} {column}(s) used by more than one row: "
-        f"{', '.join(shown)}{_more(len(repeated))}; every image needs its own {column}: "
+        f"{', '.join(shown)}{more(len(repeated))}; every image needs its own {column}: "
         f"{REINGEST}, which keeps one row per image"
     )
-    return [Message(("manifest", "unique", column), text)]
+    return [*messages, Message(("manifest", "unique", column), text)]
+
+
+def _label_conflict(value: Any, rows: list[dict], column: str) -> Message:
+    same = [row for row in rows if row.get(column) == value]
+    labelled = ", ".join(f"{row.get('path', '?')} as '{row.get('label')}'" for row in same)
+    text = (
+        f"manifest: label conflict: the same bytes ({column} '{value}') are labelled "
+        f"differently: {labelled}; decide on one label, fix the other rows in the source "
+        f"manifest, then {REINGEST}"
+    )
+    return Message(("manifest", "conflict", str(value)), text)
 
 
 def _unknown_labels(meta: Mapping, result: dict, column: str) -> list[Message]:
     labels = Counter(str(v) for v in result.get("unexpected_list", []))
-    shown = [f"'{label}' ({_images(n)})" for label, n in labels.most_common(EXAMPLES)]
+    shown = [f"'{label}' ({images(n)})" for label, n in labels.most_common(EXAMPLES)]
     text = (
         f"manifest: {column}(s) that are not classes of taxonomy '{meta.get('taxonomy')}': "
-        f"{', '.join(shown)}{_more(len(labels))}; add the class to {meta.get('file')}, or "
+        f"{', '.join(shown)}{more(len(labels))}; add the class to {meta.get('file')}, or "
         f"fix the labels in the source manifest and {REINGEST}"
     )
     return [Message(("manifest", "known", column), text)]
 
 
-def _too_few(meta: Mapping, result: dict, column: str) -> list[Message]:
-    return [
-        Message(
-            (row["node"], row["class"]),
-            f"node '{row['node']}', class '{row['class']}': {_images(int(row['count']))}, "
-            f"fewer than min_images {row['min_images']}; add images of '{row['class']}', or "
-            f"lower min_images in conf/classifiers/{row['node']}.yaml",
-        )
-        for row in result.get("unexpected_index_list", [])
-    ]
+def _no_split(meta: Mapping, result: dict, column: str) -> list[Message]:
+    text = (
+        f"splits: {images(failing_count(result))} of the manifest in no split "
+        f"({paths(result)}); data/splits.parquet is older than the manifest: run "
+        f"`taxonomist split` (`dvc repro split`), which adds new images and keeps the rest"
+    )
+    return [Message(("splits", "missing"), text)]
 
 
-def _below_recommended(meta: Mapping, result: dict, column: str) -> list[Message]:
-    return [
-        Message(
-            (row["node"], row["class"]),
-            f"node '{row['node']}', class '{row['class']}': {_images(int(row['count']))}, "
-            f"fewer than recommended_images {row['recommended_images']}; more images of "
-            f"'{row['class']}' usually help, or lower recommended_images in "
-            f"conf/classifiers/{row['node']}.yaml",
-        )
-        for row in result.get("unexpected_index_list", [])
-    ]
+def _bad_phash(meta: Mapping, result: dict, column: str) -> list[Message]:
+    text = (
+        f"manifest: {images(failing_count(result))} with a phash that is not 16 hex digits "
+        f"({paths(result)}); they are left out of the near-duplicate check: {REINGEST} "
+        f"to hash them again"
+    )
+    return [Message(("manifest", "phash"), text)]
 
 
-def _unbalanced(meta: Mapping, result: dict, column: str) -> list[Message]:
-    return [
-        Message(
-            (row["node"],),
-            f"node '{row['node']}': classes unbalanced, '{row['largest_class']}' "
-            f"{row['largest_count']} / '{row['smallest_class']}' {row['smallest_count']} "
-            f"images = {_ratio(row)}, above max_imbalance {float(row['max_imbalance']):g}; "
-            f"add images of '{row['smallest_class']}', or raise max_imbalance in "
-            f"conf/classifiers/{row['node']}.yaml (and keep `balance: weights` or `sampler` "
-            f"to compensate)",
-        )
-        for row in result.get("unexpected_index_list", [])
-    ]
+def _bad_bbox(meta: Mapping, result: dict, column: str) -> list[Message]:
+    text = (
+        f"manifest: {images(failing_count(result))} whose bbox is empty or outside the image "
+        f"({paths(result)}); a box needs 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height "
+        f"in pixels of the upright image: fix it in the source manifest, then {REINGEST}"
+    )
+    return [Message(("manifest", "bbox"), text)]
 
 
-_WRITERS: dict[str, Callable[[Mapping, dict, str], list[Message]]] = {
+Writer = Callable[[Mapping, dict, str], list[Message]]
+_WRITERS: dict[str, Writer] = {
     "columns": _missing_columns,
     "missing": _missing,
     "unique": _duplicates,
     "known_label": _unknown_labels,
-    "min_images": _too_few,
-    "recommended_images": _below_recommended,
-    "max_imbalance": _unbalanced,
+    "no_split": _no_split,
+    "phash": _bad_phash,
+    "bbox": _bad_bbox,
+    **coverage_messages.WRITERS,
+    **leakage_messages.WRITERS,
 }
 
-
-def _images(count: int) -> str:
-    return "no images (0)" if count == 0 else f"{count} image{'' if count == 1 else 's'}"
-
-
-def _quoted(names: Iterable[str]) -> str:
-    return ", ".join(f"'{name}'" for name in names)
-
-
-def _more(total: int) -> str:
-    return f" and {total - EXAMPLES} more" if total > EXAMPLES else ""
-
-
-def _ratio(row: Mapping) -> str:
-    return f"{float(row['ratio']):.1f}" if int(row["smallest_count"]) else "infinite"
-
-
-def _paths(result: dict, column: str = "", value: Any = None) -> str:
-    """Paths of a few failing rows (of those whose ``column`` is ``value``, if given)."""
-    rows = [
-        row
-        for row in result.get("unexpected_index_list", [])
-        if not column or row.get(column) == value
-    ]
-    paths = [str(row["path"]) for row in rows if "path" in row]
-    return ", ".join(paths[:EXAMPLES]) + _more(len(paths)) if paths else "no path column"
 
 
 def _exception_message(info: Any) -> str:

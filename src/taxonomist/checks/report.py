@@ -1,4 +1,4 @@
-"""What the validate stage found: the verdict, the messages and the images per class."""
+"""What the validate stage found: the verdict, the messages and the tables behind them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from taxonomist.checks.tables import ALL
+
 SHOWN_WARNINGS = 10  # summary() lists this many; the JSON has them all
 SHOWN_ERRORS = 20
 WIDTH = 100
@@ -17,7 +19,7 @@ WIDTH = 100
 
 @dataclass
 class ValidationReport:
-    """The data gate's verdict on a manifest.
+    """The data gate's verdict on a manifest and its splits.
 
     Attributes:
         success: True when there are no errors; warnings never fail validation.
@@ -26,6 +28,15 @@ class ValidationReport:
         counts: images per class of each inner node: columns ``node``, ``class``, ``count``.
         n_images: rows in the manifest.
         statistics: great-expectations' result statistics, per suite name.
+        split_counts: ``counts`` per split: ``node``, ``class``, ``split``, ``count``
+            (``split`` is ``all`` for the total).
+        notes: what was not checked and why (e.g. no ``phash`` column).
+        tables: the tables the checks ran on, by name (``imbalance``, ``divergence``,
+            ``source_shares``, ``month_shares``, ``label_sources``), for the JSON.
+        near_duplicates: the near-duplicate search's summary, None when it was skipped.
+        data_docs: great-expectations' Data Docs index, relative to the JSON's folder
+            (``docs/index.html``), so a page beside the JSON can link it.
+        folder: the JSON's folder, to show where the Data Docs are; not in the JSON.
     """
 
     success: bool
@@ -34,23 +45,31 @@ class ValidationReport:
     counts: pd.DataFrame
     n_images: int = 0
     statistics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    split_counts: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    near_duplicates: dict[str, Any] | None = None
+    data_docs: str | None = None
+    folder: Path | None = None
 
     def summary(self) -> str:
-        """One screen of text: a node x class table of counts, then warnings, then errors."""
+        """One screen of text: node x class counts per split, then warnings, then errors."""
         verdict = "passed" if self.success else "FAILED"
         lines = [
-            f"validation {verdict}: {self.n_images} images, "
+            f"validation {verdict}: {self.n_images} images{self._split_sizes()}, "
             f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)",
             "",
-            "images per class",
+            f"images per class{self._cell_legend()}",
             *self._count_lines(),
+            *self._facts(),
         ]
+        lines += _listed("notes", self.notes, SHOWN_WARNINGS)
         lines += _listed("warnings", self.warnings, SHOWN_WARNINGS)
         lines += _listed("errors", self.errors, SHOWN_ERRORS)
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: success, errors, warnings, n_images, counts, statistics."""
+        """A JSON-ready dict; see the README's "validation.json" for every key."""
         table = self.counts[["node", "class", "count"]].itertuples(index=False)
         counts = [
             {"node": str(node), "class": str(cls), "count": int(count)}
@@ -59,10 +78,16 @@ class ValidationReport:
         return {
             "success": self.success,
             "n_images": self.n_images,
+            "splits": self._split_totals(),
             "errors": list(self.errors),
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
             "counts": counts,
+            "split_counts": _records(self._per_split()),
+            **{name: _records(frame) for name, frame in self.tables.items()},
+            "near_duplicates": _finite(self.near_duplicates),
             "statistics": _finite(self.statistics),
+            "data_docs": self.data_docs,
         }
 
     def write(self, path: Path) -> None:
@@ -70,17 +95,91 @@ class ValidationReport:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
 
+    def _per_split(self) -> pd.DataFrame:
+        if self.split_counts is None:
+            return pd.DataFrame(columns=["node", "class", "split", "count"])
+        return self.split_counts[["node", "class", "split", "count"]]
+
+    def _split_names(self) -> list[str]:
+        names = self._per_split()["split"]
+        return list(dict.fromkeys(n for n in names if n != ALL))
+
+    def _split_totals(self) -> dict[str, int]:
+        """Images per split: the counts at the root node, whose classes cover every image."""
+        rows = self._per_split()
+        if rows.empty:
+            return {}
+        root = rows[rows["node"] == rows["node"].iloc[0]]
+        return {s: int(root.loc[root["split"] == s, "count"].sum()) for s in self._split_names()}
+
+    def _split_sizes(self) -> str:
+        totals = self._split_totals()
+        return f" ({', '.join(f'{s} {n}' for s, n in totals.items())})" if totals else ""
+
+    def _cell_legend(self) -> str:
+        names = self._split_names()
+        return f": all ({'/'.join(names)})" if names else ""
+
     def _count_lines(self) -> list[str]:
         if self.counts.empty:
             return ["  (no classes)"]
+        per_split = self._per_split()
+        wide = per_split.pivot_table(
+            index=["node", "class"], columns="split", values="count", aggfunc="sum"
+        )
+        names = self._split_names()
         nodes = list(dict.fromkeys(self.counts["node"]))
         pad = max(len(str(node)) for node in nodes)
         lines = []
         for node in nodes:
             rows = self.counts[self.counts["node"] == node]
-            pairs = zip(rows["class"], rows["count"], strict=True)
-            lines += _wrapped(f"  {node:<{pad}}  ", [f"{cls} {count}" for cls, count in pairs])
+            cells = [
+                f"{cls} {count}{_by_split(wide, node, cls, names)}"
+                for cls, count in zip(rows["class"], rows["count"], strict=True)
+            ]
+            lines += _wrapped(f"  {node:<{pad}}  ", cells)
         return lines
+
+    def _facts(self) -> list[str]:
+        """One line each: near-duplicates, label sources, where the Data Docs are."""
+        lines = []
+        found = self.near_duplicates
+        if found is not None:
+            lines.append(
+                f"near-duplicates: {found['pairs']} pair(s) in different sets within "
+                f"{found['max_distance']} bits ({found['train_test']} across train and test)"
+                f", {found['hashed']} images hashed"
+            )
+        sources = self.tables.get("label_sources")
+        if sources is not None and not sources.empty:
+            root = sources[sources["node"] == sources["node"].iloc[0]]
+            overall = root.groupby("value")["count"].sum().sort_values(ascending=False)
+            parts = [f"{v} {n / overall.sum():.0%}" for v, n in overall.items()]
+            lines.append(f"label sources: {', '.join(parts)}")
+        if self.data_docs:
+            docs = (self.folder or Path()) / self.data_docs
+            lines.append(f"Data Docs: {_shown(docs)}")
+        return [""] + lines if lines else []
+
+
+def _by_split(wide: pd.DataFrame, node: str, cls: str, names: list[str]) -> str:
+    if not names or (node, cls) not in wide.index:
+        return ""
+    row = wide.loc[(node, cls)]
+    return " (" + "/".join(str(int(row.get(s, 0))) for s in names) + ")"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (numpy numbers as Python ones, NaN as None)."""
+    return json.loads(frame.to_json(orient="records")) if len(frame) else []
 
 
 def _wrapped(lead: str, cells: list[str]) -> list[str]:

@@ -59,6 +59,11 @@ class Paths:
         return self.root / "reports" / "data" / "validation.json"
 
     @property
+    def data_docs(self) -> Path:
+        """great-expectations' Data Docs site, built by the validate stage."""
+        return self.validation.parent / "docs"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports"
 

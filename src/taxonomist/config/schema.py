@@ -19,6 +19,15 @@ class Balance(StrEnum):
     none = "none"
     weights = "weights"  # inverse-frequency class weights in the loss
     sampler = "sampler"  # inverse-frequency weighted sampling of the training set
+    focal = "focal"  # focal loss: down-weights easy images (``focal_gamma``)
+
+
+class Strategy(StrEnum):
+    """Which parts of a pretrained backbone train (transfer learning)."""
+
+    head_only = "head_only"  # the new head only; the backbone is a fixed feature extractor
+    last_n = "last_n"  # the head and the last ``unfreeze_last`` blocks (timm's grouping)
+    full = "full"  # everything, deeper blocks at smaller learning rates (``layer_decay``)
 
 
 class Head(StrEnum):
@@ -36,6 +45,7 @@ class DataKind(StrEnum):
 
     sample = "sample"  # scikit-learn's bundled digits, written out by `taxonomist sample`
     folder = "folder"  # a folder of images plus a manifest CSV
+    s3 = "s3"  # an S3 bucket (or any S3-compatible store) plus a manifest CSV in it
 
 
 @dataclass
@@ -46,6 +56,11 @@ class BackboneConfig:
     pretrained: bool = True  # timm / Hugging Face hub weights (needs network)
     weights: str | None = None  # local .pth / .safetensors file instead of the hub
     unfreeze_last: int = 0  # 0: head only; N: also the last N blocks; -1: everything
+    # null: head_only when unfreeze_last is 0, else last_n (which reads unfreeze_last)
+    strategy: Strategy | None = None
+    layer_decay: float = 0.75  # full only: block k below the head trains at lr * decay**k
+    unfreeze_every: int = 0  # >0: start with the head, open one more block every N epochs
+    init_from: str | None = None  # a node: start from its trained backbone, not hub/weights
 
 
 @dataclass
@@ -64,18 +79,27 @@ class ClassifierConfig:
     pca: int | None = None  # classical heads: reduce embeddings to this many dimensions
     neighbors: int = 5  # knn head only
     image_size: int = 224
-    # kornia.augmentation classes by name, each a one-key mapping to its arguments,
-    # e.g. ``- RandomAffine: {degrees: 10}``; applied to whole batches, training only.
+    # kornia.augmentation classes by name, or taxonomist's BBoxCropJitter / SamplePairing,
+    # each a one-key mapping to its arguments, e.g. ``- RandomAffine: {degrees: 10}``;
+    # applied to whole batches, training only (`taxonomist augment-preview NODE` shows them).
     augment: list[dict[str, Any]] = field(default_factory=list)
     optim: OptimConfig = field(default_factory=OptimConfig)
     epochs: int = 10
     batch_size: int = 32
     balance: Balance = Balance.weights
+    focal_gamma: float = 2.0  # balance: focal only; 0 is plain cross-entropy
     patience: int = 3  # early stopping on val_loss
     threshold: float = 0.5  # the stack stops at this node below this probability
     min_images: int = 10  # per class; fewer fails validation
     recommended_images: int = 1000  # per class; fewer is a warning
     max_imbalance: float = 10.0  # largest/smallest class count
+    # a class with more than this share of its images from one source (or one month)
+    # is a warning, unless that source (month) holds as much of the whole node
+    max_source_share: float = 0.9
+    max_month_share: float = 0.9
+    # Jensen-Shannon distance (0..1) of a split's class and source mix from train's
+    max_split_divergence: float = 0.2
+    fail_on_divergence: bool = False  # true: a divergent split fails validation
 
 
 @dataclass
@@ -88,15 +112,29 @@ class TaxonomyConfig:
 class DataConfig:
     kind: DataKind = DataKind.sample
     root: str = "data/sample"  # folder with the images and the manifest CSV
-    manifest: str = "manifest.csv"  # relative to root
+    manifest: str = "manifest.csv"  # relative to root (s3: a key relative to prefix)
     # sample only: how many images of each digit to write (null: all ~180)
     per_class: int | None = None
+    # s3 only; credentials come from the AWS environment / profile chain, never from here
+    bucket: str = ""
+    prefix: str = ""  # the manifest's paths are keys relative to this prefix
+    endpoint_url: str | None = None  # null: AWS; e.g. http://127.0.0.1:9000 for MinIO
+    region: str | None = None  # null: from the AWS environment / profile
+    workers: int = 8  # concurrent downloads
+    max_attempts: int = 5  # tries per request (botocore's standard retry mode), first included
+    read_timeout: float = 60.0  # seconds of silence before a request counts as failed
+    # every source: what ingest accepts before it decodes an image fully
+    formats: list[str] = field(default_factory=lambda: ["JPEG", "PNG", "WEBP"])
+    max_pixels: int = 50_000_000  # width x height; larger is rejected from the header alone
 
 
 @dataclass
 class SplitConfig:
     val: float = 0.15
     test: float = 0.2
+    # perceptual hashes at most this many bits (of 64) apart are near-duplicates;
+    # validate fails when such a pair in different sets spans train and test
+    near_duplicate_distance: int = 4
 
 
 @dataclass
@@ -105,9 +143,15 @@ class TrainerConfig:
 
     accelerator: str = "cpu"
     devices: Any = 1
+    # Lightning strategy: auto, or ddp (conf/trainer/ddp.yaml): one process per device,
+    # the command run again for each rank unless torchrun / SLURM's srun started them.
+    # Not ddp_spawn: its ranks finish in child processes, so nothing would be published.
+    strategy: str = "auto"
+    num_nodes: int = 1  # machines in a multi-node DDP run (torchrun / SLURM set the rest)
     precision: str = "32-true"
     num_workers: int = 0
     deterministic: bool = True
+    compile: bool = False  # torch.compile the network (slow first epoch, faster after)
 
 
 @dataclass

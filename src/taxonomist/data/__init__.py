@@ -3,14 +3,17 @@
 Each stage is a plain function of typed config and :class:`~taxonomist.config.Paths`::
 
     write_sample(data, seed, out_dir)        # scikit-learn digits -> a source folder
-    ingest(source_for(data, root), taxonomy, paths)   # -> manifest.parquet, images/
+    ingest(source_for(data, root), taxonomy, paths, ImagePolicy.from_config(data))
+                                             # -> manifest.parquet, images/, rejects.csv
     split(split_config, seed, paths)         # -> splits.parquet (test frozen)
     build_cache(image_size, paths)           # -> cache/<split>.npy + .parquet
 """
 
 from taxonomist.data.cache import INDEX_COLUMNS, build_cache
+from taxonomist.data.images import ImagePolicy
 from taxonomist.data.ingest import IngestResult, ingest
 from taxonomist.data.manifest import MANIFEST_COLUMNS, SOURCE_COLUMNS, read_manifest
+from taxonomist.data.rejects import REJECT_COLUMNS
 from taxonomist.data.sample import write_sample
 from taxonomist.data.sources import FolderSource, Source, read_manifest_csv, source_for
 from taxonomist.data.split import SPLIT_COLUMNS, split
@@ -18,9 +21,11 @@ from taxonomist.data.split import SPLIT_COLUMNS, split
 __all__ = [
     "INDEX_COLUMNS",
     "MANIFEST_COLUMNS",
+    "REJECT_COLUMNS",
     "SOURCE_COLUMNS",
     "SPLIT_COLUMNS",
     "FolderSource",
+    "ImagePolicy",
     "IngestResult",
     "Source",
     "build_cache",

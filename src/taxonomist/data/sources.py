@@ -2,20 +2,22 @@
 
 A source is a list of manifest rows plus a way to fetch the bytes each row points at.
 Ingest does everything else (checking, hashing, storing), so a new kind of source, such
-as an S3 bucket, fills in two hooks and inherits the same checks.
+as an S3 bucket (:class:`taxonomist.data.s3.S3Source`), fills in two hooks and inherits
+the same checks.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, ClassVar
 
 import pandas as pd
 
-from taxonomist.config import DataConfig
+from taxonomist.config import DataConfig, DataKind
 from taxonomist.data.manifest import SOURCE_COLUMNS, require_columns
-from taxonomist.errors import DataError
+from taxonomist.errors import ConfigError, DataError
 
 
 class Source(ABC):
@@ -25,7 +27,15 @@ class Source(ABC):
     ``__str__`` may be overridden so messages name an item (and the manifest) the way the
     user would find it. A bucket source, say, parses its CSV with
     ``read_manifest_csv(io.BytesIO(body), "s3://bucket/manifest.csv")`` and turns a
-    missing key into ``FileNotFoundError``.
+    missing key into ``FileNotFoundError``. A source whose reads are slow overrides
+    :meth:`fetch_many` to fetch concurrently, and sets :attr:`refetch_recorded` to False.
+
+    Attributes:
+        refetch_recorded: whether ingest reads a row again when the manifest already has
+            its path under its label, to notice bytes that changed in place. Cheap for a
+            folder; a bucket source says False, so a rerun or a resumed run downloads only
+            what is not stored yet (and a changed object needs a new key, or a ``sha256``
+            column that says so).
 
     Example:
         >>> class InMemory(Source):
@@ -38,6 +48,8 @@ class Source(ABC):
         ...             raise FileNotFoundError(path)
         ...         return self.blobs[path]
     """
+
+    refetch_recorded: ClassVar[bool] = True
 
     @abstractmethod
     def entries(self) -> pd.DataFrame:
@@ -60,6 +72,23 @@ class Source(ABC):
             FileNotFoundError: nothing exists at ``path``; ingest rejects the row.
             OSError: it exists but cannot be read; ingest rejects the row.
         """
+
+    def fetch_many(self, paths: Sequence[str]) -> Iterator[tuple[str, bytes | OSError]]:
+        """The bytes of each of ``paths``, in the same order, one ``read_bytes`` at a time.
+
+        A row's own failure (``FileNotFoundError``, ``OSError``) is yielded in place of its
+        bytes, so ingest can reject that row and go on; anything else (a
+        :class:`~taxonomist.errors.DataError` for a server that stopped answering, say)
+        is raised and ends the run, keeping what was stored so far.
+
+        Yields:
+            ``(path, bytes or the OSError)`` for each path, in order.
+        """
+        for path in paths:
+            try:
+                yield path, self.read_bytes(path)
+            except OSError as err:
+                yield path, err
 
     def describe(self, path: str) -> str:
         """How to name the item at ``path`` in a message, e.g. its full file name."""
@@ -151,7 +180,39 @@ def outside_reason(path: str) -> str | None:
 def source_for(data: DataConfig, project_root: Path) -> Source:
     """The source that ``conf/data/*.yaml`` describes.
 
-    Both kinds read a folder: ``sample`` the one ``taxonomist sample`` writes, ``folder``
-    the user's own. ``data.root`` is relative to the project root (or absolute).
+    ``sample`` and ``folder`` read a folder: the one ``taxonomist sample`` writes, or the
+    user's own; ``data.root`` is relative to the project root (or absolute). ``s3`` reads
+    ``s3://data.bucket/data.prefix``, with the manifest at ``data.manifest`` under the
+    prefix.
+
+    Raises:
+        ConfigError: ``s3`` without a bucket, or fewer than one worker or attempt.
     """
-    return FolderSource(project_root / data.root, data.manifest)
+    if data.kind is not DataKind.s3:
+        return FolderSource(project_root / data.root, data.manifest)
+    from taxonomist.data.s3 import S3Source, join_key  # boto3 only when a bucket is used
+
+    _check_s3_config(data)
+    return S3Source(
+        data.bucket,
+        data.prefix,
+        join_key(data.prefix, data.manifest),
+        endpoint_url=data.endpoint_url,
+        region=data.region,
+        workers=data.workers,
+        max_attempts=data.max_attempts,
+        read_timeout=data.read_timeout,
+    )
+
+
+def _check_s3_config(data: DataConfig) -> None:
+    file = "conf/data/s3.yaml"
+    if not data.bucket:
+        raise ConfigError(file, "bucket", "expected a bucket name, got none",
+                          "e.g. `taxonomist pipeline data=s3 data.bucket=my-photos`")
+    if data.bucket.startswith("s3://") or "/" in data.bucket:
+        raise ConfigError(file, "bucket", f"expected a bare bucket name, got {data.bucket!r}",
+                          "put the part after the bucket name in data.prefix")
+    for key in ("workers", "max_attempts"):
+        if getattr(data, key) < 1:
+            raise ConfigError(file, key, f"expected at least 1, got {getattr(data, key)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from taxonomist.tracking import client_for, ensure_experiment
 from taxonomist.train.datamodule import NodeSplit, node_split
 from taxonomist.train.model import WEIGHTS_FILE, NodeSpec, create_backbone, normalize, to_input
 from taxonomist.train.publish import TrainResult, publish_node
+from taxonomist.train.trial import Trial
 
 CLASSICAL = {Head.knn, Head.svm, Head.logreg}
 HEAD_FILE = "head.skops"
@@ -70,8 +72,11 @@ def estimator_for(cfg: ClassifierConfig, seed: int) -> Pipeline:
     return make_pipeline(StandardScaler(), *reduce, final)
 
 
-def train_classical(node: str, config: Config, paths: Paths, source: str) -> TrainResult:
-    """Embed the node's train/val images once, fit the estimator, publish like a network."""
+def train_classical(
+    node: str, config: Config, paths: Paths, source: str, trial: Trial | None = None
+) -> TrainResult:
+    """Embed the node's train/val images once, fit the estimator, publish like a network
+    (a sweep ``trial`` is logged, tagged, and not published)."""
     cfg = config.classifiers[node]
     classes = list(config.taxonomy.children[node])
     backbone = create_backbone(cfg.backbone, 0, source).eval()
@@ -96,7 +101,7 @@ def train_classical(node: str, config: Config, paths: Paths, source: str) -> Tra
     )
     model = ClassicalNode(backbone, estimator, len(classes))
     val_loss, val_acc = _score(model, features["val"], splits["val"].targets)
-    run_id = _log_run(node, config, paths, cfg, val_loss, val_acc, len(splits["train"]))
+    run_id = _log_run(node, config, paths, cfg, val_loss, val_acc, len(splits["train"]), trial)
 
     def write(folder: Path) -> None:
         save_file(
@@ -105,7 +110,7 @@ def train_classical(node: str, config: Config, paths: Paths, source: str) -> Tra
         sio.dump(estimator, folder / HEAD_FILE)
         spec.save(folder)
 
-    result = publish_node(node, config, paths, run_id, write, val_loss, 1)
+    result = publish_node(node, config, paths, run_id, write, val_loss, 1, trial)
     client_for(config.project.mlflow, paths).set_terminated(run_id)
     return result
 
@@ -121,7 +126,10 @@ def cached_embeddings(
         return np.load(path)
     folder.mkdir(parents=True, exist_ok=True)
     features = embed(backbone, spec, np.asarray(data.images[data.rows]))
-    np.save(path, features)
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")  # sweep trials share the cache:
+    with open(temp, "wb") as file:  # a reader sees the whole file or none
+        np.save(file, features)
+    os.replace(temp, path)
     return features
 
 
@@ -165,13 +173,13 @@ def _score(model: ClassicalNode, features: np.ndarray, targets: np.ndarray) -> t
     return float(loss), float(accuracy_score(targets, proba.argmax(1)))
 
 
-def _log_run(node, config, paths, cfg, val_loss, val_acc, n_train) -> str:
+def _log_run(node, config, paths, cfg, val_loss, val_acc, n_train, trial) -> str:
     client = client_for(config.project.mlflow, paths)
     experiment = ensure_experiment(client, config.project.mlflow, paths)
     run = client.create_run(
         experiment,
-        run_name=f"train {node}",
-        tags={"taxonomist.stage": "train", "taxonomist.node": node},
+        run_name=trial.name if trial else f"train {node}",
+        tags={"taxonomist.stage": "train", "taxonomist.node": node} | (trial.tags if trial else {}),
     )
     params = {
         "head": str(cfg.head),

@@ -20,6 +20,9 @@ from taxonomist.cached import CachedSplit
 from taxonomist.config.schema import Balance
 from taxonomist.taxonomy import Taxonomy
 
+# Bounding boxes in pixels of the cached images; NaN where an image has none.
+BOX_COLUMNS = ("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1")
+
 
 @dataclass(frozen=True)
 class NodeSplit:
@@ -28,6 +31,7 @@ class NodeSplit:
     images: np.ndarray  # (N, S, S, 3) uint8, possibly a memmap
     rows: np.ndarray  # indices into images
     targets: np.ndarray  # class index per row
+    boxes: np.ndarray | None = None  # (len(rows), 4) float32 per row; None: no boxes at all
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -39,7 +43,15 @@ def node_split(cached: CachedSplit, taxonomy: Taxonomy, node: str) -> NodeSplit:
     child = [taxonomy.child_for_label(node, label) for label in cached.index["label"]]
     rows = np.array([i for i, c in enumerate(child) if c is not None], dtype=np.int64)
     targets = np.array([classes.index(child[i]) for i in rows], dtype=np.int64)
-    return NodeSplit(cached.images, rows, targets)
+    return NodeSplit(cached.images, rows, targets, _boxes(cached, rows))
+
+
+def _boxes(cached: CachedSplit, rows: np.ndarray) -> np.ndarray | None:
+    """The rows' boxes, or None when the index has no box columns or only NaN in them."""
+    if not set(BOX_COLUMNS) <= set(cached.index.columns):
+        return None
+    boxes = cached.index[list(BOX_COLUMNS)].to_numpy(dtype=np.float32, na_value=np.nan)[rows]
+    return boxes if np.isfinite(boxes).any() else None
 
 
 def class_weights(split: NodeSplit, num_classes: int) -> torch.Tensor:
@@ -50,7 +62,10 @@ def class_weights(split: NodeSplit, num_classes: int) -> torch.Tensor:
 
 
 class _Batches(Dataset):
-    """Indexed by a list of positions: returns a whole batch in one memmap slice."""
+    """Indexed by a list of positions: returns a whole batch in one memmap slice.
+
+    A batch is ``(images, targets)``, plus ``boxes`` when the split has any.
+    """
 
     def __init__(self, split: NodeSplit) -> None:
         self.split = split
@@ -58,10 +73,13 @@ class _Batches(Dataset):
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, positions: list[int]) -> tuple[torch.Tensor, ...]:
         positions = np.sort(np.asarray(positions))
         images = np.asarray(self.split.images[self.split.rows[positions]])
-        return torch.from_numpy(images), torch.from_numpy(self.split.targets[positions])
+        batch = (torch.from_numpy(images), torch.from_numpy(self.split.targets[positions]))
+        if self.split.boxes is None:
+            return batch
+        return (*batch, torch.from_numpy(self.split.boxes[positions]))
 
 
 class NodeDataModule(pl.LightningDataModule):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-from pytorch_lightning.loggers import MLFlowLogger
 
 from taxonomist.cached import load_split
 from taxonomist.config import Config, Paths, resolve_tracking_uri
@@ -17,11 +16,25 @@ from taxonomist.config.schema import Balance, ClassifierConfig
 from taxonomist.errors import DataError
 from taxonomist.tracking import artifact_location
 from taxonomist.train.augment import build_augmentation
+from taxonomist.train.checkpointing import (
+    SPOOL_FILE,
+    AtomicCheckpointIO,
+    CheckpointWarning,
+    StampedCheckpoint,
+    checkpoint_dir,
+    clear_checkpoints,
+    resume_point,
+    run_fingerprint,
+)
 from taxonomist.train.classical import CLASSICAL, train_classical
 from taxonomist.train.datamodule import NodeDataModule, NodeSplit, class_weights, node_split
-from taxonomist.train.model import NodeSpec, create_backbone, freeze, save_node_model
+from taxonomist.train.model import NodeSpec, create_backbone, save_node_model
 from taxonomist.train.module import NodeClassifier, optimizer_class
 from taxonomist.train.publish import TrainResult, publish_node
+from taxonomist.train.speed import tune_for_speed
+from taxonomist.train.tracking_buffer import RETRY_ENV, BufferedMLFlowLogger, retry_window_s
+from taxonomist.train.transfer import apply_plan, transfer_plan
+from taxonomist.train.trial import Trial
 
 
 def classifier_source(config_dir: Path, node: str) -> str:
@@ -30,35 +43,51 @@ def classifier_source(config_dir: Path, node: str) -> str:
     return f"conf/classifiers/{own.name if own.exists() else '_default.yaml'}"
 
 
-def train_node(node: str, config: Config, paths: Paths) -> TrainResult:
+def train_node(
+    node: str, config: Config, paths: Paths, trial: Trial | None = None
+) -> TrainResult:
     """Fit ``node``'s classifier on the cached train split, early-stopped on val.
 
     Writes ``models/<node>/`` (weights, spec, resolved definition, run.json), logs the
-    run to MLflow and registers the weights as a version of ``<taxonomy>.<node>``.
+    run to MLflow and registers the weights as a version of ``<taxonomy>.<node>``. A sweep
+    ``trial`` logs the same run (tagged), keeps its checkpoints in ``trial.folder`` and
+    publishes nothing: its result has no registered model or version.
     """
     cfg = config.classifiers[node]
     source = classifier_source(paths.conf, node)
     if cfg.head in CLASSICAL:
-        return train_classical(node, config, paths, source)
+        return train_classical(node, config, paths, source, trial)
     pl.seed_everything(config.project.seed, workers=True)
     classes = list(config.taxonomy.children[node])
-    model = create_backbone(cfg.backbone, len(classes), source)
-    trainable = freeze(model, cfg.backbone.unfreeze_last)
+    plan = transfer_plan(cfg.backbone, source)
+    model = create_backbone(cfg.backbone, len(classes), source, paths)
+    trainable = apply_plan(model, plan)
     spec = _spec(node, classes, cfg, model)
     augment = build_augmentation(cfg.augment, source)
     optimizer_class(cfg.optim.name)  # fail now, not after the data is loaded
     train, val = (_node_data(paths, config, node, s) for s in ("train", "val"))
     weights = class_weights(train, len(classes)) if cfg.balance is Balance.weights else None
-    module = NodeClassifier(model, spec, augment, cfg.optim, weights)
+    focal = cfg.focal_gamma if cfg.balance is Balance.focal else None
+    module = NodeClassifier(model, spec, augment, cfg.optim, weights, plan, focal)
     data = NodeDataModule(
         train, val, len(classes), cfg.batch_size, cfg.balance, config.project.trainer.num_workers
     )
-    logger = _logger(node, config, paths)
+    tune_for_speed(model, config.project.trainer)
+    # Killed before? Go on from the last readable checkpoint of this same configuration.
+    folder = trial.folder if trial else checkpoint_dir(paths, node)
+    start = resume_point(folder, run_fingerprint(config, node, paths))
+    logger = _logger(node, config, paths, folder, start.run_id, trial)
     logger.log_hyperparams(_run_params(cfg, train, val, trainable, weights, classes))
-    trainer, checkpoint = _trainer(node, cfg, config, paths, logger)
-    trainer.fit(module, datamodule=data)
+    trainer, checkpoint = _trainer(folder, cfg, config, logger, start.fingerprint)
+    trainer.fit(module, datamodule=data, ckpt_path=start.checkpoint)
+    if trainer.global_rank > 0:  # `ddp` ran this whole command again for this rank
+        score = float(checkpoint.best_model_score)
+        return TrainResult(node, "", "", "", score, trainer.current_epoch)
     _load_best(module, checkpoint)
-    return _publish(node, config, paths, module, spec, cfg, logger, trainer, checkpoint)
+    logger.flush(hint=_unsent_hint(node))  # MLflow down since? fail here, weights kept
+    result = _publish(node, config, paths, module, spec, logger, trainer, checkpoint, trial)
+    clear_checkpoints(folder)
+    return result
 
 
 def _spec(node: str, classes: list[str], cfg: ClassifierConfig, model) -> NodeSpec:
@@ -84,14 +113,18 @@ def _node_data(paths: Paths, config: Config, node: str, split: str) -> NodeSplit
     return data
 
 
-def _logger(node: str, config: Config, paths: Paths) -> MLFlowLogger:
+def _logger(
+    node: str, config: Config, paths: Paths, folder: Path, run_id: str | None, trial: Trial | None
+) -> BufferedMLFlowLogger:
     uri = resolve_tracking_uri(config.project.mlflow.tracking_uri, paths)
-    return MLFlowLogger(
+    return BufferedMLFlowLogger(
+        run_id=run_id,
+        spool=folder / SPOOL_FILE,
         experiment_name=config.project.mlflow.experiment,
         tracking_uri=uri,
         artifact_location=artifact_location(config.project.mlflow, paths, uri),
-        run_name=f"train {node}",
-        tags={"taxonomist.stage": "train", "taxonomist.node": node},
+        run_name=trial.name if trial else f"train {node}",
+        tags={"taxonomist.stage": "train", "taxonomist.node": node} | (trial.tags if trial else {}),
     )
 
 
@@ -104,19 +137,31 @@ def _run_params(cfg, train: NodeSplit, val: NodeSplit, trainable, weights, class
     return params
 
 
-def _trainer(node, cfg, config, paths, logger) -> tuple[pl.Trainer, ModelCheckpoint]:
-    checkpoints = paths.root / "checkpoints" / node
-    shutil.rmtree(checkpoints, ignore_errors=True)  # a fresh run: no stale "best"
-    checkpoint = ModelCheckpoint(dirpath=checkpoints, monitor="val_loss", save_last=True)
+def _unsent_hint(node: str) -> str:
+    return (
+        "start the tracking server (or fix mlflow.tracking_uri / $MLFLOW_TRACKING_URI), then "
+        f"rerun `taxonomist train {node}`: it resumes from checkpoints/{node}/ without "
+        f"training again and sends them; set ${RETRY_ENV} to wait longer than "
+        f"{retry_window_s():.0f} s"
+    )
+
+
+def _trainer(
+    folder: Path, cfg, config, logger, fingerprint: str
+) -> tuple[pl.Trainer, ModelCheckpoint]:
+    checkpoint = StampedCheckpoint(fingerprint, dirpath=folder, monitor="val_loss", save_last=True)
     trainer_cfg = config.project.trainer
     trainer = pl.Trainer(
         max_epochs=cfg.epochs,
         accelerator=trainer_cfg.accelerator,
         devices=trainer_cfg.devices,
+        strategy=trainer_cfg.strategy,
+        num_nodes=trainer_cfg.num_nodes,
         precision=trainer_cfg.precision,
         deterministic=trainer_cfg.deterministic,
         logger=logger,
         callbacks=[EarlyStopping(monitor="val_loss", patience=cfg.patience), checkpoint],
+        plugins=[AtomicCheckpointIO()],
         log_every_n_steps=1,
         enable_model_summary=False,
     )
@@ -124,15 +169,19 @@ def _trainer(node, cfg, config, paths, logger) -> tuple[pl.Trainer, ModelCheckpo
 
 
 def _load_best(module: NodeClassifier, checkpoint: ModelCheckpoint) -> None:
+    if not Path(checkpoint.best_model_path).is_file():  # set aside as unreadable on resume
+        warnings.warn(f"best checkpoint {checkpoint.best_model_path} is gone; publishing "
+                      "the weights of the last epoch", CheckpointWarning, stacklevel=2)
+        return
     state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
     module.load_state_dict(state["state_dict"])
 
 
-def _publish(node, config, paths, module, spec, cfg, logger, trainer, checkpoint) -> TrainResult:
+def _publish(node, config, paths, module, spec, logger, trainer, checkpoint, trial) -> TrainResult:
     return publish_node(
         node, config, paths, logger.run_id,
         lambda folder: save_node_model(module.model, spec, folder),
-        float(checkpoint.best_model_score), trainer.current_epoch,
+        float(checkpoint.best_model_score), trainer.current_epoch, trial,
     )
 
 

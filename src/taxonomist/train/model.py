@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from timm.models import group_parameters
 from torch import nn
 
+from taxonomist.config import Paths
 from taxonomist.config.schema import BackboneConfig
 from taxonomist.errors import ConfigError
 
@@ -46,19 +47,25 @@ class NodeSpec:
         return cls(**json.loads((folder / SPEC_FILE).read_text()))
 
 
-def create_backbone(cfg: BackboneConfig, num_classes: int, source: str) -> nn.Module:
-    """A timm model for ``num_classes`` with weights from the hub, a file, or random.
+def create_backbone(
+    cfg: BackboneConfig, num_classes: int, source: str, paths: Paths | None = None
+) -> nn.Module:
+    """A timm model for ``num_classes`` with weights from another node, the hub, a file,
+    or random.
 
     Args:
         cfg: the ``backbone`` section of a classifier definition.
         num_classes: size of the new head.
         source: the config file to name in errors.
+        paths: the project, where ``backbone.init_from`` finds the other node's model.
 
     Raises:
-        ConfigError: unknown model name (with close names), missing weights file, or
-            hub weights that cannot be fetched.
+        ConfigError: unknown model name (with close names), missing weights file, hub
+            weights that cannot be fetched, or an ``init_from`` node not trained yet.
     """
     _check_model_name(cfg.name, source)
+    if cfg.init_from:
+        return _from_other_node(cfg, num_classes, source, paths)
     if cfg.weights:
         weights = Path(cfg.weights)
         if not weights.is_file():
@@ -87,6 +94,8 @@ def freeze(model: nn.Module, unfreeze_last: int) -> list[str]:
         The names of the parameters left trainable.
     """
     if unfreeze_last < 0:
+        for param in model.parameters():
+            param.requires_grad = True
         return [name for name, _ in model.named_parameters()]
     groups = list(group_parameters(model, model.group_matcher(coarse=True)).values())
     trainable = {name for group in groups[-(unfreeze_last + 1):] for name in group}
@@ -113,6 +122,12 @@ def to_input(images: torch.Tensor, image_size: int) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
+def to_input_boxes(boxes: torch.Tensor, cached: torch.Size, image_size: int) -> torch.Tensor:
+    """(B, 4) boxes in pixels of the cached (B, H, W, 3) images -> in pixels of ``to_input``."""
+    sx, sy = image_size / cached[2], image_size / cached[1]
+    return boxes.float() * torch.tensor([sx, sy, sx, sy], device=boxes.device)
+
+
 def normalize(x: torch.Tensor, spec: NodeSpec) -> torch.Tensor:
     mean = torch.tensor(spec.mean, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(spec.std, device=x.device).view(1, 3, 1, 1)
@@ -135,6 +150,40 @@ def load_node_model(folder: Path) -> tuple[NodeSpec, nn.Module]:
     model = timm.create_model(spec.backbone, pretrained=False, num_classes=len(spec.classes))
     model.load_state_dict(load_file(folder / WEIGHTS_FILE))
     return spec, model.eval()
+
+
+def _from_other_node(
+    cfg: BackboneConfig, num_classes: int, source: str, paths: Paths | None
+) -> nn.Module:
+    """A new head on the backbone another node trained (``backbone.init_from``)."""
+    key, other = "backbone.init_from", cfg.init_from
+    if paths is None:
+        raise ConfigError(source, key, "works with `head: linear` only",
+                          "a classical head embeds with the backbone as configured")
+    folder = paths.model_dir(other)
+    if not (folder / WEIGHTS_FILE).is_file():
+        raise ConfigError(source, key, f"node '{other}' has no trained model in {folder}",
+                          f"train it first: `dvc repro train@{other}`")
+    trained_with = NodeSpec.load(folder).backbone
+    if trained_with != cfg.name:
+        raise ConfigError(source, key, f"node '{other}' was trained with backbone "
+                          f"'{trained_with}', this node uses '{cfg.name}'",
+                          "give both nodes the same backbone.name")
+    model = timm.create_model(cfg.name, pretrained=False, num_classes=num_classes)
+    head = _head_keys(model)
+    state = {k: v for k, v in load_file(folder / WEIGHTS_FILE).items() if k not in head}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - head:
+        raise ConfigError(source, key, f"the weights in {folder} do not fit '{cfg.name}'",
+                          f"retrain '{other}' (`dvc repro train@{other}`)")
+    return model
+
+
+def _head_keys(model: nn.Module) -> set[str]:
+    """State-dict keys of the classifier layer (``get_classifier``), dropped on transfer."""
+    head = model.get_classifier()
+    prefix = next(name for name, module in model.named_modules() if module is head)
+    return {f"{prefix}.{key}" for key in head.state_dict()}
 
 
 def _check_model_name(name: str, source: str) -> None:

@@ -10,7 +10,16 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from taxonomist.config.schema import OptimConfig
 from taxonomist.errors import ConfigError
-from taxonomist.train.model import NodeSpec, frozen_norm_layers, normalize, to_input
+from taxonomist.train.augment import AugmentationPipeline
+from taxonomist.train.losses import focal_loss
+from taxonomist.train.model import (
+    NodeSpec,
+    frozen_norm_layers,
+    normalize,
+    to_input,
+    to_input_boxes,
+)
+from taxonomist.train.transfer import GradualUnfreezing, TransferPlan, optimizer_groups
 
 
 class NodeClassifier(pl.LightningModule):
@@ -19,9 +28,13 @@ class NodeClassifier(pl.LightningModule):
     Args:
         model: the backbone with its new head (see ``create_backbone`` and ``freeze``).
         spec: image size and normalisation of the network.
-        augment: applied to float batches in training only (``nn.Identity`` for none).
+        augment: applied to float batches in training only (see ``build_augmentation``;
+            any module taking a batch works, e.g. ``nn.Identity``).
         optim: the optimiser section of the classifier definition.
         class_weights: loss weights per class, or None for plain cross-entropy.
+        transfer: which parameters train at which learning rate, and when; None: those
+            with ``requires_grad``, all at ``optim.lr``.
+        focal_gamma: use the focal loss with this gamma instead of cross-entropy.
     """
 
     def __init__(
@@ -31,9 +44,14 @@ class NodeClassifier(pl.LightningModule):
         augment: nn.Module,
         optim: OptimConfig,
         class_weights: torch.Tensor | None = None,
+        transfer: TransferPlan | None = None,
+        focal_gamma: float | None = None,
     ) -> None:
         super().__init__()
+        if not isinstance(augment, AugmentationPipeline):
+            augment = AugmentationPipeline([augment])
         self.model, self.spec, self.augment, self.optim = model, spec, augment, optim
+        self.transfer, self.focal_gamma = transfer, focal_gamma
         self.register_buffer("class_weights", class_weights, persistent=False)
         self.val_acc = MulticlassAccuracy(num_classes=len(spec.classes), average="micro")
 
@@ -41,35 +59,57 @@ class NodeClassifier(pl.LightningModule):
         return self.model(x)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        """uint8 on the device -> augmented (training only), normalised float batch."""
-        images, targets = batch
+        """uint8 on the device -> augmented (training only), normalised float batch.
+
+        A batch is ``(images, targets)`` or ``(images, targets, boxes)`` with boxes in
+        pixels of the cached images (NaN where an image has none).
+        """
+        images, targets, *boxes = batch
         x = to_input(images, self.spec.image_size)
         if self.trainer.training:
-            x = self.augment(x)
+            scaled = to_input_boxes(boxes[0], images.shape, x.shape[-1]) if boxes else None
+            x = self.augment(x, scaled)
         return normalize(x, self.spec), targets
 
     def on_train_epoch_start(self) -> None:
+        self.augment.set_epoch(self.current_epoch, self.trainer.max_epochs)
         for layer in frozen_norm_layers(self.model):
             layer.eval()
 
+    def configure_callbacks(self) -> list[pl.Callback]:
+        if self.transfer is not None and self.transfer.unfreeze_every > 0:
+            return [GradualUnfreezing(self.transfer)]
+        return []
+
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        loss = F.cross_entropy(self(x), y, weight=self.class_weights)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        logits = self(x)
+        if self.focal_gamma is not None:
+            loss = focal_loss(logits, y, self.focal_gamma, self.class_weights)
+        else:
+            loss = F.cross_entropy(logits, y, weight=self.class_weights)
+        # sync_dist: under DDP every rank (and so early stopping and the checkpoint's
+        # "best") sees the mean over all ranks' batches, not its own share; a no-op otherwise
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
-        self.log("val_loss", F.cross_entropy(logits, y), on_epoch=True, prog_bar=True)
+        self.log("val_loss", F.cross_entropy(logits, y), on_epoch=True, prog_bar=True,
+                 sync_dist=True)
         self.val_acc(logits, y)
         self.log("val_acc", self.val_acc, on_epoch=True, prog_bar=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.transfer is None:
+            params = [p for p in self.model.parameters() if p.requires_grad]
+        else:
+            params = optimizer_groups(self.model, self.transfer, self.optim)
         return optimizer_class(self.optim.name)(
             params, lr=self.optim.lr, weight_decay=self.optim.weight_decay
         )
+
 
 
 def optimizer_class(name: str) -> type[torch.optim.Optimizer]:

@@ -12,6 +12,7 @@ import yaml
 
 from taxonomist.config import Config, Paths
 from taxonomist.tracking import client_for, register_version, run_artifact_uri
+from taxonomist.train.trial import Trial
 
 RUN_FILE = "run.json"
 
@@ -34,8 +35,14 @@ def publish_node(
     write_model: Callable[[Path], None],
     best_val_loss: float,
     epochs: int,
+    trial: Trial | None = None,
 ) -> TrainResult:
-    """Write ``models/<node>/`` with ``write_model``, log it to the run, register it."""
+    """Write ``models/<node>/`` with ``write_model``, log it to the run, register it.
+
+    A sweep ``trial`` publishes nothing: its result names no registered model or version.
+    """
+    if trial is not None:
+        return TrainResult(node, run_id, "", "", best_val_loss, epochs)
     folder = paths.model_dir(node)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

@@ -1,0 +1,65 @@
+"""The pieces every message is made of: its subject, counts of images, a few examples.
+
+Works on plain values and the result dicts of great-expectations, never on its classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+EXAMPLES = 5  # rows or values named in one message
+REINGEST = "re-run `taxonomist ingest` (`dvc repro ingest`)"
+RESPLIT = (
+    "delete data/splits.parquet and run `dvc repro split` to split afresh (this unfreezes "
+    "the test split: the next model is compared with live on new test images)"
+)
+
+
+class Message(NamedTuple):
+    """One finding: what it is about (e.g. a node and class) and the text for the user."""
+
+    subject: tuple[str, ...]
+    text: str
+
+
+def images(count: int) -> str:
+    """``"no images (0)"``, ``"1 image"``, ``"12 images"``."""
+    return "no images (0)" if count == 0 else f"{count} image{'' if count == 1 else 's'}"
+
+
+def quoted(names: Iterable[Any]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def more(total: int, shown: int = EXAMPLES) -> str:
+    """``" and 7 more"`` when ``total`` is above what was shown."""
+    return f" and {total - shown} more" if total > shown else ""
+
+
+def share(value: Any) -> str:
+    """A fraction as a whole percentage: ``0.934`` -> ``"93%"``."""
+    return f"{float(value):.0%}"
+
+
+def failing_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The failing rows great-expectations kept: all of them, or the first few."""
+    rows = result.get("unexpected_index_list")
+    if rows is None:
+        rows = result.get("partial_unexpected_index_list") or []
+    return [dict(row) for row in rows]
+
+
+def failing_count(result: Mapping[str, Any]) -> int:
+    """How many rows failed, including those not kept as examples."""
+    return int(result.get("unexpected_count") or len(failing_rows(result)))
+
+
+def paths(result: Mapping[str, Any], column: str = "", value: Any = None) -> str:
+    """Paths of a few failing rows (of those whose ``column`` is ``value``, if given)."""
+    rows = [row for row in failing_rows(result) if not column or row.get(column) == value]
+    found = [str(row["path"]) for row in rows if "path" in row]
+    if not found:
+        return "no path column"
+    total = failing_count(result) if not column else len(found)
+    return ", ".join(found[:EXAMPLES]) + more(total, min(len(found), EXAMPLES))

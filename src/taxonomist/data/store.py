@@ -1,0 +1,184 @@
+"""What ingest writes: content-addressed images, the manifest, and the journal between them.
+
+Each accepted image is written under its sha256 first, then its manifest row is appended
+to a journal beside the manifest (``data/.manifest.journal.jsonl``); the manifest itself
+is rewritten atomically once, when the run ends. A run that dies halfway (Ctrl-C, a lost
+connection, a killed machine) leaves the old manifest intact plus a journal of every image
+stored since, and the next run folds the journal in: nothing stored is lost, and a source
+that skips recorded rows (S3) does not download them again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+from PIL import Image
+
+from taxonomist.cached import to_rgb
+from taxonomist.config import Paths
+from taxonomist.data.images import perceptual_hash
+from taxonomist.data.manifest import (
+    MANIFEST_COLUMNS,
+    empty_manifest,
+    require_columns,
+    to_manifest_types,
+    write_atomic,
+)
+from taxonomist.data.rows import BBOX_COLUMNS, DEFAULT_LABEL_SOURCE
+from taxonomist.errors import DataError
+
+JOURNAL_NAME = ".manifest.journal.jsonl"
+# What a manifest written before phash, label_source and bbox existed still has.
+_FIRST_COLUMNS = MANIFEST_COLUMNS[: MANIFEST_COLUMNS.index("stored") + 1]
+
+
+class Store:
+    """The manifest so far (the journal of an interrupted run included) and the image store.
+
+    Args:
+        paths: the project layout; reads and writes ``manifest``, ``images`` and the
+            journal beside the manifest.
+
+    Attributes:
+        resumed: rows recovered from the journal of an interrupted run.
+    """
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self.journal = paths.manifest.with_name(JOURNAL_NAME)
+        self._old, upgraded = _existing_manifest(paths)
+        self._new: list[dict[str, Any]] = []
+        old = list(self._old[["id", "path", "label"]].itertuples(index=False))
+        self._by_id = {image_id: (path, label) for image_id, path, label in old}
+        self._by_path = {path: (image_id, label) for image_id, path, label in old}
+        self._dirty = upgraded or not paths.manifest.is_file()
+        journal = _journal_rows(self.journal, paths.root)
+        recovered = [row for row in journal if row["id"] not in self._by_id]
+        for row in recovered:
+            self._remember(row)
+        self.resumed = len(recovered)
+        self._log: IO[str] | None = None
+
+    @property
+    def added(self) -> int:
+        """Rows recorded by this run (those recovered from a journal not counted)."""
+        return len(self._new) - self.resumed
+
+    def by_id(self, image_id: str) -> tuple[str, str] | None:
+        """``(path, label)`` recorded for these bytes, or None."""
+        return self._by_id.get(image_id)
+
+    def by_path(self, path: str) -> tuple[str, str] | None:
+        """``(id, label)`` recorded under this path (the last one), or None."""
+        return self._by_path.get(path)
+
+    def put(self, data: bytes, image_id: str, extension: str) -> str:
+        """Write the bytes under their hash (once) and return that path, project-relative."""
+        dest = self.paths.images / image_id[:2] / f"{image_id}{extension}"
+        if not dest.is_file():
+            write_atomic(dest, lambda tmp: tmp.write_bytes(data))
+        return dest.relative_to(self.paths.root).as_posix()
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Add a manifest row for a stored image; it is in the journal when this returns."""
+        if self._log is None:
+            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            self._log = self.journal.open("a", encoding="utf-8")
+        self._log.write(json.dumps(row) + "\n")
+        self._log.flush()
+        self._remember(row)
+
+    def save(self) -> None:
+        """Write the manifest (atomically) when anything changed, then drop the journal."""
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._dirty:
+            combined = _combined(self._old, self._new)
+            write_atomic(self.paths.manifest, lambda tmp: combined.to_parquet(tmp, index=False))
+            self._dirty = False
+        self.journal.unlink(missing_ok=True)
+
+    def _remember(self, row: dict[str, Any]) -> None:
+        self._new.append(row)
+        self._by_id[row["id"]] = (row["path"], row["label"])
+        self._by_path[row["path"]] = (row["id"], row["label"])
+        self._dirty = True
+
+
+def _combined(old: pd.DataFrame, new: list[dict[str, Any]]) -> pd.DataFrame:
+    parts = [frame for frame in (old, pd.DataFrame(new)) if len(frame)] or [old]
+    combined = pd.concat(parts, ignore_index=True)
+    extra = [c for c in combined.columns if c not in MANIFEST_COLUMNS]
+    combined = combined[list(MANIFEST_COLUMNS) + extra]
+    text = [c for c in combined.columns if c not in BBOX_COLUMNS]
+    combined[text] = combined[text].fillna("")
+    return to_manifest_types(combined)
+
+
+def _existing_manifest(paths: Paths) -> tuple[pd.DataFrame, bool]:
+    """The manifest on disk (empty if none) and whether it had to be upgraded."""
+    if not paths.manifest.is_file():
+        return empty_manifest(), False
+    manifest = pd.read_parquet(paths.manifest)
+    fix = "restore it with `dvc checkout data/manifest.parquet`, or delete it to start over"
+    require_columns(manifest, _FIRST_COLUMNS, str(paths.manifest), fix)
+    missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
+    if not missing:
+        return manifest, False
+    return to_manifest_types(_upgraded(manifest, paths)), True
+
+
+def _upgraded(manifest: pd.DataFrame, paths: Paths) -> pd.DataFrame:
+    """A manifest from before label_source, bbox and phash, with them filled in.
+
+    Labels were imported, no box was known, and the pHash (and the upright size) come
+    from the stored images, which are local.
+    """
+    manifest = manifest.copy()
+    if "label_source" not in manifest.columns:
+        manifest["label_source"] = DEFAULT_LABEL_SOURCE
+    for column in BBOX_COLUMNS:
+        if column not in manifest.columns:
+            manifest[column] = pd.array([None] * len(manifest), dtype="Int64")
+    if "phash" not in manifest.columns:
+        measured = [_measure(paths.root / stored) for stored in manifest["stored"]]
+        manifest["width"] = [m[0] for m in measured]
+        manifest["height"] = [m[1] for m in measured]
+        manifest["phash"] = [m[2] for m in measured]
+    extra = [c for c in manifest.columns if c not in MANIFEST_COLUMNS]
+    return manifest[list(MANIFEST_COLUMNS) + extra]
+
+
+def _measure(file: Path) -> tuple[int, int, str]:
+    try:
+        with Image.open(file) as image:
+            rgb = to_rgb(image)
+    except FileNotFoundError:
+        raise DataError(f"{file}: stored image is missing; restore it with "
+                        "`dvc checkout data/images`, then rerun `taxonomist ingest`") from None
+    return rgb.width, rgb.height, perceptual_hash(rgb)
+
+
+def _journal_rows(journal: Path, root: Path) -> list[dict[str, Any]]:
+    """Rows an interrupted run journalled whose image is really stored.
+
+    A line cut short by a crash does not parse and is skipped; so is a row whose image
+    file is missing (the journal line is written only after the image, but a disk may
+    lose both).
+    """
+    if not journal.is_file():
+        return []
+    rows = []
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        complete = isinstance(row, dict) and all(k in row for k in ("id", "path", "label"))
+        if complete and (root / str(row.get("stored", ""))).is_file():
+            rows.append(row)
+    return rows

@@ -1,0 +1,95 @@
+"""``taxonomist sweep --apply``: the winning values into ``conf/classifiers/NODE.yaml``.
+
+The file is edited in place with ruamel.yaml's round trip, so comments, key order and
+layout survive and ``git diff`` shows just the changed values. Only values that differ
+from the node's current definition are written; the next ``taxonomist pipeline`` +
+``dvc repro`` then retrains that node alone.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from taxonomist.config import ClassifierConfig
+from taxonomist.sweep.trial import swept_values
+
+
+@dataclass(frozen=True)
+class Change:
+    """One key of the node's definition that the winner changes."""
+
+    key: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.old!r} -> {self.new!r}"
+
+
+def apply_values(
+    config_dir: Path, node: str, values: dict[str, Any], current: ClassifierConfig
+) -> list[Change]:
+    """Write ``values`` (dotted keys) that differ from ``current`` into ``NODE.yaml``.
+
+    Args:
+        config_dir: the ``conf/`` folder.
+        node: the node whose file is written (created if it does not exist).
+        values: the winning trial's values, e.g. ``{"optim.lr": 0.0003}``.
+        current: the node's definition now, as composed from the YAML.
+
+    Returns:
+        What changed; empty when the current definition already has the winning values
+        (the file is then left untouched).
+    """
+    now = swept_values(current, list(values))
+    changes = [Change(k, now[k], v) for k, v in values.items() if now[k] != v]
+    if not changes:
+        return []
+    path = config_dir / "classifiers" / f"{node}.yaml"
+    yaml = _round_trip()
+    data = _load(yaml, path, node)
+    for change in changes:
+        _set(data, change.key, change.new)
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    _write_atomically(path, buffer.getvalue())
+    return changes
+
+
+def _round_trip() -> YAML:
+    yaml = YAML()  # round trip: comments and order are kept
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)  # the layout of conf/classifiers/*.yaml
+    yaml.width = 4096  # never re-wrap a long line
+    return yaml
+
+
+def _load(yaml: YAML, path: Path, node: str) -> CommentedMap:
+    loaded = yaml.load(path) if path.is_file() else None
+    if loaded is None:
+        loaded = CommentedMap()
+        loaded.yaml_set_start_comment(f"{node}'s classifier: overrides of _default.yaml.")
+    return loaded
+
+
+def _set(data: CommentedMap, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        if not isinstance(data.get(part), dict):
+            data[part] = CommentedMap()
+        data = data[part]
+    data[leaf] = value
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text)
+    os.replace(temp, path)

@@ -1,0 +1,80 @@
+"""The MLflow parent run of a sweep, made by a Hydra callback in the launcher process.
+
+MLflow's ``nested=True`` works only inside one process, and trials may run in others
+(joblib workers, submitit jobs, SLURM nodes). So the parent run is created once, in
+``on_multirun_start``, and its id travels to every trial in an environment variable,
+which each trial turns into the ``mlflow.parentRunId`` tag of its own run.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from mlflow import MlflowClient
+from mlflow.entities import Param
+from omegaconf import DictConfig
+
+from taxonomist.sweep.trial import PARENT_RUN_ENV, Objective
+
+
+class ParentRun(Callback):
+    """Creates the sweep's parent run and ends it when the sweep ends.
+
+    Args:
+        node: the swept node, for the run's name and tags.
+        tracking_uri: the MLflow tracking URI the trials log to.
+        experiment: their experiment, created here if it does not exist yet.
+        artifact_location: for a new experiment (local stores); None lets a server decide.
+        objective: ``val_loss`` or ``val_acc``, recorded as a tag.
+    """
+
+    def __init__(
+        self,
+        node: str,
+        tracking_uri: str,
+        experiment: str,
+        artifact_location: str | None,
+        objective: str,
+    ) -> None:
+        self.node, self.objective = node, Objective(objective)
+        self.tracking_uri, self.experiment = tracking_uri, experiment
+        self.artifact_location = artifact_location
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        # Hydra turns a callback's exception into a warning and goes on; the trials then
+        # find no parent id in the environment and stop before training.
+        client = MlflowClient(self.tracking_uri)
+        run = client.create_run(
+            self._experiment_id(client),
+            run_name=f"sweep {self.node}",
+            tags=_parent_tags(config, self.node, self.objective),
+        )
+        task = [o for o in config.hydra.overrides.task if "=" in o]
+        params = [Param(k, v[:6000]) for k, v in (o.split("=", 1) for o in task)]
+        client.log_batch(run.info.run_id, params=params)
+        os.environ[PARENT_RUN_ENV] = run.info.run_id
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        run_id = os.environ.get(PARENT_RUN_ENV)
+        if run_id:
+            MlflowClient(self.tracking_uri).set_terminated(run_id, "FINISHED")
+
+    def _experiment_id(self, client: MlflowClient) -> str:
+        found = client.get_experiment_by_name(self.experiment)
+        if found is not None:
+            return found.experiment_id
+        return client.create_experiment(self.experiment, artifact_location=self.artifact_location)
+
+
+def _parent_tags(config: DictConfig, node: str, objective: Objective) -> dict[str, str]:
+    choices = config.hydra.runtime.choices
+    return {
+        "taxonomist.stage": "sweep",
+        "taxonomist.node": node,
+        "taxonomist.sweep.objective": objective.value,
+        "taxonomist.sweep.sweeper": str(choices.get("hydra/sweeper")),
+        "taxonomist.sweep.launcher": str(choices.get("hydra/launcher")),
+        "taxonomist.sweep.dir": str(config.hydra.sweep.dir),
+    }
