@@ -11,7 +11,7 @@ import pytest
 from PIL import ImageFile
 
 from taxonomist.config import Paths
-from taxonomist.data import MANIFEST_COLUMNS, FolderSource, ingest
+from taxonomist.data import MANIFEST_COLUMNS, FolderSource, ingest, parallel
 from taxonomist.errors import DataError
 from taxonomist.taxonomy import Taxonomy
 from tests.data.conftest import SourceFolder, image_bytes
@@ -307,3 +307,28 @@ def test_an_interrupted_folder_ingest_keeps_what_it_stored(
     assert pd.read_parquet(paths.manifest)["path"].tolist() == ["0.png", "1.png"]
     result = ingest(folder.source(), taxonomy, paths)
     assert (result.added, result.already_present) == (2, 2)
+
+
+def test_a_process_pool_records_the_same_as_one_process(
+    folder: SourceFolder, taxonomy: Taxonomy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "POOL_FROM", 50)
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)  # a pool even on a one-core runner
+    for i in range(120):
+        folder.add(f"{i}.png", ["circle", "square"][i % 3 == 0], image_bytes(500 + i))
+    folder.add("cut.jpg", "circle", JPEG[:-10])
+    folder.add("copy.png", "square", image_bytes(501))  # bytes of 1.png, labelled circle
+    folder.add("gone.png", "circle")
+    pooled, single = Paths(tmp_path / "pooled"), Paths(tmp_path / "single")
+
+    ingest(folder.source(), taxonomy, pooled)
+    monkeypatch.setattr(parallel, "POOL_FROM", 10_000)
+    ingest(folder.source(), taxonomy, single)
+
+    for name in ("manifest", "rejects"):
+        read = pd.read_parquet if name == "manifest" else pd.read_csv
+        first, second = (read(getattr(p, name)) for p in (pooled, single))
+        pd.testing.assert_frame_equal(first, second)
+    assert len(pd.read_parquet(pooled.manifest)) == 120
+    assert pd.read_csv(pooled.rejects)["kind"].tolist() == ["unreadable", "label_conflict",
+                                                            "missing"]

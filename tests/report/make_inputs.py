@@ -152,7 +152,10 @@ def write_inputs(
         "success": True, "errors": [],
         "warnings": ["class 'four' has 12 images, fewer than the recommended 1000"],
         "counts": [{"node": "straight", "class": "four", "count": 12}], "n_images": 7,
+        "data_docs": "docs/index.html",
     })
+    (paths.validation.parent / "docs").mkdir()
+    (paths.validation.parent / "docs" / "index.html").write_text("<html>Data Docs</html>")
     _write_manifest(paths)
     paths.rejects.write_text(
         "path,label,reason\n"

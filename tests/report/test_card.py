@@ -137,7 +137,8 @@ def test_copies_per_version_and_live_only_on_promotion(
         assert "REJECT Decision: rejected" in section(card_html(paths), "decision")
     assert card.path == tmp_path / "reports" / "model_card.html"
     assert card.version_path == tmp_path / "reports" / "3" / "model_card.html"
-    assert card.version_path.read_text() == card.path.read_text()
+    copy = card.version_path.read_text().replace('href="../data/', 'href="data/')
+    assert copy == card.path.read_text()  # the same card, its one local link one level up
     assert (tmp_path / "reports" / "live").exists() is live_written
     assert (card.live_path is not None) is live_written
     assert all(p.is_file() for p in card.written)
@@ -149,7 +150,8 @@ def test_images_are_embedded_and_nothing_loads_from_elsewhere(
     card, html = old_card
     confusion = (card.path.parents[1] / "plots" / "round" / "confusion.png").read_bytes()
     assert "data:image/png;base64," + base64.b64encode(confusion).decode() in html
-    assert re.search(r'(src|href)="(?!data:)', html) is None
+    assert re.search(r'src="(?!data:)', html) is None
+    assert re.findall(r'href="(?!data:)([^"]+)"', html) == ["data/docs/index.html"]  # a link
     assert "<script" not in html and "<link" not in html and "<style>" in html
     assert "@font-face" not in html  # the print fonts are for the PDF only
 
@@ -175,6 +177,14 @@ def test_data_summary_and_validation(old_card: tuple[ModelCard, str]) -> None:
     assert "unknown label 1 in/c.png" in text
     assert "Passed: 0 error(s), 1 warning(s) on 7 images" in text
     assert "class 'four' has 12 images, fewer than the recommended 1000" in text
+
+
+def test_every_copy_of_the_card_links_the_data_docs(old_card: tuple[ModelCard, str]) -> None:
+    card = old_card[0]
+    for page in card.html_paths:
+        links = re.findall(r'href="([^"]+)">great-expectations Data Docs', page.read_text())
+        assert len(links) == 1, page
+        assert (page.parent / links[0]).resolve().read_text() == "<html>Data Docs</html>"
 
 
 def test_lineage(old_card: tuple[ModelCard, str]) -> None:

@@ -12,7 +12,6 @@ run picks up where it stopped.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
@@ -22,7 +21,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from taxonomist.config import Paths
-from taxonomist.data.images import ImagePolicy, check_image
+from taxonomist.data.images import ImagePolicy
+from taxonomist.data.parallel import Inspection, inspected
 from taxonomist.data.rejects import Rejected, write_rejects
 from taxonomist.data.rows import (
     Bbox,
@@ -155,13 +155,14 @@ class _Run:
         rows = [_Row(i + 2, values) for i, values in enumerate(entries.to_dict("records"))]
         wanted = [row for row in rows if self._wants_bytes(row)]
         fetched = self.source.fetch_many([row.path for row in wanted])
-        bar = tqdm(fetched, total=len(wanted), desc="ingest", unit="img")
-        with closing(fetched), bar as progress:
-            for row, (path, result) in zip(wanted, progress, strict=True):
+        checked = inspected(fetched, self.policy, len(wanted))
+        bar = tqdm(checked, total=len(wanted), desc="ingest", unit="img")
+        with closing(fetched), closing(checked), bar as progress:
+            for row, (path, result, inspection) in zip(wanted, progress, strict=True):
                 if path != row.path:
                     raise RuntimeError(f"{type(self.source).__name__}.fetch_many returned "
                                        f"{path!r} where {row.path!r} was due: out of order")
-                self._guarded(self._accept, row, result)
+                self._guarded(self._accept, row, result, inspection)
 
     def _wants_bytes(self, row: _Row) -> bool:
         """Run the checks that need no bytes; False when the row is settled without them."""
@@ -186,14 +187,14 @@ class _Run:
         expected = row.values.get("sha256", "").strip().lower()
         return label == row.values["label"] and expected in ("", image_id)
 
-    def _accept(self, row: _Row, result: bytes | OSError) -> None:
+    def _accept(self, row: _Row, result: bytes | OSError, inspection: Inspection | None) -> None:
         data = _bytes(result)
-        image_id = hashlib.sha256(data).hexdigest()
+        image_id = inspection.sha256
         _check_sha256(row, image_id)
         if self._already_recorded(image_id, row):
             self.already += 1
             return
-        image = check_image(data, self.policy)
+        image = inspection.checked()
         check_bbox_inside(row.bbox, image.width, image.height)
         stored = self.store.put(data, image_id, image.extension)
         computed = {"id": image_id, "set_id": row.values["set_id"] or image_id,

@@ -147,10 +147,9 @@ def write_model_card(paths: Paths, taxonomy: Taxonomy, pdf: str | None = AUTO) -
         paths.reports / LIVE_FOLDER / CARD_NAME if promotion.promoted else None,
         promotion.decision, promotion.model, promotion.version, context.summary,
     )
-    html = render_html(context)
     for target in card.html_paths:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(html, encoding="utf-8")
+        target.write_text(render_html(context, page_dir=target.parent), encoding="utf-8")
     if pdf is not None:
         result = write_pdf(context, paths.model_card.with_name(PDF_NAME),
                            None if pdf == AUTO else pdf)

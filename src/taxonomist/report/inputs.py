@@ -109,6 +109,7 @@ class Validation:
     errors: list[str]
     warnings: list[str]
     n_images: int
+    docs: Path | None = None  # great-expectations' Data Docs index, when it was built
 
 
 def load_promotion(path: Path) -> Promotion:
@@ -207,11 +208,13 @@ def load_validation(path: Path) -> Validation | None:
     if not path.is_file():
         return None
     data = read_json(path, "validate")
+    docs = path.parent / data["data_docs"] if data.get("data_docs") else None
     return Validation(
         success=bool(data.get("success", False)),
         errors=[str(e) for e in data.get("errors", [])],
         warnings=[str(w) for w in data.get("warnings", [])],
         n_images=int(data.get("n_images", 0)),
+        docs=docs if docs is not None and docs.is_file() else None,
     )
 
 

@@ -8,7 +8,9 @@ LaTeX itself is full of braces and percent signs.
 
 from __future__ import annotations
 
+import os
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -24,7 +26,9 @@ VERDICTS = {
 }
 
 
-def render_html(card: Any, for_print: bool = False, font_dir: str = "") -> str:
+def render_html(
+    card: Any, for_print: bool = False, font_dir: str = "", page_dir: Path | None = None
+) -> str:
     """The card as one HTML page.
 
     Args:
@@ -32,9 +36,14 @@ def render_html(card: Any, for_print: bool = False, font_dir: str = "") -> str:
         for_print: lay out for an HTML-to-PDF converter (tables instead of flexbox,
             fixed image widths, fonts from ``font_dir``) instead of for a browser.
         font_dir: a folder with DejaVu Sans TTF files, for ``for_print``.
+        page_dir: where the page will be written; links to local files (the Data Docs)
+            are made relative to it. None: no such links (a PDF).
     """
+    docs = getattr(card.validation, "docs", None)
+    docs_href = os.path.relpath(docs, page_dir) if docs and page_dir else None
     template = html_environment().get_template(HTML_TEMPLATE)
-    return template.render(card=card, for_print=for_print, font_dir=font_dir)
+    return template.render(card=card, for_print=for_print, font_dir=font_dir,
+                           docs_href=docs_href)
 
 
 def render_latex(card: Any, image: Any, unicode_engine: bool) -> str:
