@@ -113,6 +113,24 @@ def test_check_flag_exits_nonzero_with_a_diff(project: Path, capsys) -> None:
     assert main(["pipeline", "--check"]) == 0
 
 
+@pytest.mark.parametrize(
+    ("yaml_file", "text", "message"),
+    [
+        ("classifiers/round.yaml", "augment:\n  - RandomFlip: {}\n",
+         r"conf/classifiers/round.yaml: augment\[0\].*RandomFlip.*RandomHorizontalFlip"),
+        ("data/sample.yaml", "kind: sample\nformats: [JPG]\n",
+         r"conf/data/sample.yaml: formats: 'JPG' is not an image format"),
+    ],
+)
+def test_pipeline_refuses_what_only_a_stage_would_notice(
+    project: Path, capsys, yaml_file: str, text: str, message: str
+) -> None:
+    (project / "conf" / yaml_file).write_text(text)
+    assert main(["pipeline"]) == 2
+    assert re.search(message, capsys.readouterr().err, re.S)
+    assert not (project / "dvc.yaml").exists()
+
+
 def test_validate_runs_after_the_split_and_gates_the_cache(project: Path) -> None:
     stages = dvc_yaml(compose_config())["stages"]
     order = list(stages)

@@ -93,6 +93,7 @@ def _pipeline(args: argparse.Namespace) -> int:
 
     config = compose_config(args.config_dir, args.overrides)
     paths = _paths(args)
+    _check_stage_settings(config, paths)
     if args.check:
         diff = pipeline.diff_generated(config, paths)
         if diff:
@@ -103,6 +104,21 @@ def _pipeline(args: argparse.Namespace) -> int:
     changed = pipeline.write(config, paths)
     print("wrote " + ", ".join(p.name for p in changed) if changed else "already up to date")
     return 0
+
+
+def _check_stage_settings(config: Config, paths: Paths) -> None:
+    """Settings only a stage's own code can judge: fail now, not an hour into `dvc repro`.
+
+    Raises:
+        ConfigError: an unknown augmentation or argument, or an image format Pillow lacks.
+    """
+    from taxonomist.data import ImagePolicy
+    from taxonomist.train.augment import build_augmentation
+    from taxonomist.train.fit import classifier_source
+
+    ImagePolicy.from_config(config.project.data)
+    for node, cfg in config.classifiers.items():
+        build_augmentation(cfg.augment, classifier_source(paths.conf, node))
 
 
 def _sample(config: Config, paths: Paths, args) -> None:

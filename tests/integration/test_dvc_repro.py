@@ -57,6 +57,9 @@ def repo(tmp_path_factory) -> Path:
     shutil.copytree(REPO / "conf", root / "conf")
     (root / "conf" / "classifiers" / "_default.yaml").write_text(yaml.safe_dump(TINY_CLASSIFIER))
     (root / "conf" / "classifiers" / "round.yaml").write_text("epochs: 1\n")
+    # every kind of head composes into the one served stack
+    (root / "conf" / "classifiers" / "straight.yaml").write_text("head: knn\nneighbors: 3\n")
+    (root / "conf" / "classifiers" / "curved.yaml").write_text("head: mlp\nmlp_hidden: 16\n")
     sample = root / "conf" / "data" / "sample.yaml"
     sample.write_text(sample.read_text().replace("per_class: null", "per_class: 12"))
     promotion = root / "conf" / "promotion" / "default.yaml"

@@ -22,6 +22,7 @@ from taxonomist.errors import ConfigError
 from taxonomist.train.datamodule import _Batches, node_split
 from taxonomist.train.extra_augment import BBoxCropJitter, SamplePairing
 from taxonomist.train.fit import train_node
+from taxonomist.train.model import load_node_model
 from tests.train.test_fit import fake_cache
 
 BOX_COLUMNS = ["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"]
@@ -45,6 +46,17 @@ def add_boxes(paths: Paths, split: str, every: int = 2) -> None:
     boxes[np.arange(len(index)) % every != 0] = np.nan
     index[BOX_COLUMNS] = boxes
     index.to_parquet(paths.cache_index(split), index=False)
+
+
+def trained_keys(paths: Paths, extra: list[str]) -> set[str]:
+    """Train node round with ``extra`` overrides; the weights that moved from their start
+    (and those the start lacks: a replaced head)."""
+    config = compose_config(overrides=tiny("round", *extra))
+    train_node("round", config, paths)
+    trained = load_file(paths.model_dir("round") / "model.safetensors")
+    seed_everything(config.project.seed)  # as train_node does before creating the model
+    initial = timm.create_model("test_resnet", num_classes=4).state_dict()
+    return {k for k in trained if k not in initial or not torch.equal(trained[k], initial[k])}
 
 
 @pytest.fixture
@@ -103,13 +115,20 @@ def test_gradual_unfreezing_trains_only_the_opened_blocks(paths: Paths) -> None:
     extra = ["classifiers.round.backbone.strategy=last_n",
              "classifiers.round.backbone.unfreeze_last=1",
              "classifiers.round.backbone.unfreeze_every=1"]
-    config = compose_config(overrides=tiny("round", *extra))
-    train_node("round", config, paths)
-    trained = load_file(paths.model_dir("round") / "model.safetensors")
-    seed_everything(config.project.seed)  # as train_node does before creating the model
-    initial = timm.create_model("test_resnet", num_classes=4).state_dict()
-    changed = {k.split(".")[0] for k in trained if not torch.equal(trained[k], initial[k])}
+    changed = {key.split(".")[0] for key in trained_keys(paths, extra)}
     assert changed == {"fc", "layer4"}  # layer4 opened for epoch 1, nothing else
+
+
+def test_an_mlp_head_trains_alone_head_only_and_reloads_as_trained(paths: Paths) -> None:
+    extra = ["classifiers.round.head=mlp", "classifiers.round.mlp_hidden=8",
+             "classifiers.round.backbone.unfreeze_last=0"]
+    changed = trained_keys(paths, extra)
+    assert changed == {"fc.0.weight", "fc.0.bias", "fc.3.weight", "fc.3.bias"}
+    spec, model = load_node_model(paths.model_dir("round"))
+    assert (spec.head, spec.mlp_hidden) == ("mlp", 8)
+    assert model.fc[0].out_features == 8 and model.fc[3].out_features == 4
+    images = torch.rand(2, 3, 16, 16)
+    assert model(images).shape == (2, 4)
 
 
 def test_init_from_starts_from_the_other_nodes_backbone(paths: Paths) -> None:

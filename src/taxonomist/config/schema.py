@@ -34,6 +34,7 @@ class Head(StrEnum):
     """What sits on top of the backbone's pooled features."""
 
     linear = "linear"  # trained with the network
+    mlp = "mlp"  # two layers (mlp_hidden units, ReLU, dropout), trained with the network
     # "Go old school": scikit-learn on embeddings of the frozen backbone, extracted once
     knn = "knn"
     svm = "svm"
@@ -78,6 +79,8 @@ class ClassifierConfig:
     head: Head = Head.linear
     pca: int | None = None  # classical heads: reduce embeddings to this many dimensions
     neighbors: int = 5  # knn head only
+    mlp_hidden: int = 256  # mlp head only: units in its hidden layer
+    dropout: float = 0.2  # mlp head only: before its last layer, in training
     image_size: int = 224
     # kornia.augmentation classes by name, or taxonomist's BBoxCropJitter / SamplePairing,
     # each a one-key mapping to its arguments, e.g. ``- RandomAffine: {degrees: 10}``;

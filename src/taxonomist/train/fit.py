@@ -12,7 +12,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from taxonomist.cached import load_split
 from taxonomist.config import Config, Paths, resolve_tracking_uri
-from taxonomist.config.schema import Balance, ClassifierConfig
+from taxonomist.config.schema import Balance, ClassifierConfig, Head
 from taxonomist.errors import DataError
 from taxonomist.tracking import artifact_location
 from taxonomist.train.augment import build_augmentation
@@ -28,7 +28,7 @@ from taxonomist.train.checkpointing import (
 )
 from taxonomist.train.classical import CLASSICAL, train_classical
 from taxonomist.train.datamodule import NodeDataModule, NodeSplit, class_weights, node_split
-from taxonomist.train.model import NodeSpec, create_backbone, save_node_model
+from taxonomist.train.model import NodeSpec, attach_mlp_head, create_backbone, save_node_model
 from taxonomist.train.module import NodeClassifier, optimizer_class
 from taxonomist.train.publish import TrainResult, publish_node
 from taxonomist.train.speed import tune_for_speed
@@ -61,6 +61,8 @@ def train_node(
     classes = list(config.taxonomy.children[node])
     plan = transfer_plan(cfg.backbone, source)
     model = create_backbone(cfg.backbone, len(classes), source, paths)
+    if cfg.head is Head.mlp:
+        attach_mlp_head(model, len(classes), cfg.mlp_hidden, cfg.dropout)
     trainable = apply_plan(model, plan)
     spec = _spec(node, classes, cfg, model)
     augment = build_augmentation(cfg.augment, source)
@@ -100,6 +102,8 @@ def _spec(node: str, classes: list[str], cfg: ClassifierConfig, model) -> NodeSp
         mean=list(pretrained.get("mean", (0.485, 0.456, 0.406))),
         std=list(pretrained.get("std", (0.229, 0.224, 0.225))),
         threshold=cfg.threshold,
+        head=str(cfg.head),
+        mlp_hidden=cfg.mlp_hidden if cfg.head is Head.mlp else None,
     )
 
 

@@ -24,6 +24,7 @@ from taxonomist.errors import ConfigError
 
 WEIGHTS_FILE = "model.safetensors"
 SPEC_FILE = "spec.json"
+NEURAL_HEADS = ("linear", "mlp")  # trained with the backbone; the others are scikit-learn
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class NodeSpec:
     std: list[float]
     threshold: float
     head: str = "linear"
+    mlp_hidden: int | None = None  # units of the mlp head's hidden layer
 
     def save(self, folder: Path) -> None:
         (folder / SPEC_FILE).write_text(json.dumps(asdict(self), indent=2))
@@ -143,13 +145,29 @@ def save_node_model(model: nn.Module, spec: NodeSpec, folder: Path) -> None:
 def load_node_model(folder: Path) -> tuple[NodeSpec, nn.Module]:
     """Rebuild a trained node classifier in eval mode from its folder (no pickle)."""
     spec = NodeSpec.load(folder)
-    if spec.head != "linear":
+    if spec.head not in NEURAL_HEADS:
         from taxonomist.train.classical import load_classical  # it builds on this module
 
         return spec, load_classical(folder, spec).eval()
     model = timm.create_model(spec.backbone, pretrained=False, num_classes=len(spec.classes))
+    if spec.mlp_hidden:
+        attach_mlp_head(model, len(spec.classes), spec.mlp_hidden, dropout=0.0)
     model.load_state_dict(load_file(folder / WEIGHTS_FILE))
     return spec, model.eval()
+
+
+def attach_mlp_head(model: nn.Module, num_classes: int, hidden: int, dropout: float) -> None:
+    """Put a two-layer head where timm's classifier layer is, under the same name.
+
+    Keeping the name keeps the head in timm's last parameter group, so every transfer
+    strategy treats it as the head.
+    """
+    features = model.num_features
+    mlp = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(inplace=True),
+                        nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+    name = _classifier_name(model)
+    parent_name, _, attribute = name.rpartition(".")
+    setattr(model.get_submodule(parent_name), attribute, mlp)
 
 
 def _from_other_node(
@@ -181,9 +199,13 @@ def _from_other_node(
 
 def _head_keys(model: nn.Module) -> set[str]:
     """State-dict keys of the classifier layer (``get_classifier``), dropped on transfer."""
+    prefix = _classifier_name(model)
+    return {f"{prefix}.{key}" for key in model.get_classifier().state_dict()}
+
+
+def _classifier_name(model: nn.Module) -> str:
     head = model.get_classifier()
-    prefix = next(name for name, module in model.named_modules() if module is head)
-    return {f"{prefix}.{key}" for key in head.state_dict()}
+    return next(name for name, module in model.named_modules() if module is head)
 
 
 def _check_model_name(name: str, source: str) -> None:
