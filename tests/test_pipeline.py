@@ -116,8 +116,8 @@ def test_check_flag_exits_nonzero_with_a_diff(project: Path, capsys) -> None:
 @pytest.mark.parametrize(
     ("yaml_file", "text", "message"),
     [
-        ("classifiers/round.yaml", "augment:\n  - RandomFlip: {}\n",
-         r"conf/classifiers/round.yaml: augment\[0\].*RandomFlip.*RandomHorizontalFlip"),
+        ("classifiers/round.yaml", "augment:\n  - RandomHorizantalFlip: {}\n",
+         r"round.yaml: augment\[0\].*RandomHorizantalFlip.*did you mean RandomHorizontalFlip"),
         ("data/sample.yaml", "kind: sample\nformats: [JPG]\n",
          r"conf/data/sample.yaml: formats: 'JPG' is not an image format"),
     ],

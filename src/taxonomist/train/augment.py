@@ -3,6 +3,7 @@ the two taxonomist adds (:mod:`taxonomist.train.extra_augment`), through one loo
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from functools import cache
 from typing import Any
@@ -75,10 +76,12 @@ def _build_one(spec: dict[str, Any], index: int, source: str) -> nn.Module:
     (name, kwargs), = spec.items()
     cls = augmentation_class(name)
     if cls is None:
+        close = difflib.get_close_matches(str(name), available(), n=3, cutoff=0.6)
+        guess = f"did you mean {' or '.join(close)}? " if close else ""
         raise ConfigError(
             source, key, f"'{name}' is not a kornia augmentation nor one of taxonomist's "
             f"({', '.join(OURS)})",
-            f"valid names: {', '.join(available())}",
+            f"{guess}valid names: {', '.join(available())}",
         )
     try:
         return cls(**(kwargs or {}))
