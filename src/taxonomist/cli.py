@@ -114,11 +114,10 @@ def _check_stage_settings(config: Config, paths: Paths) -> None:
     """
     from taxonomist.data import ImagePolicy
     from taxonomist.train.augment import build_augmentation
-    from taxonomist.train.fit import classifier_source
 
     ImagePolicy.from_config(config.project.data)
     for node, cfg in config.classifiers.items():
-        build_augmentation(cfg.augment, classifier_source(paths.conf, node))
+        build_augmentation(cfg.augment, paths.classifier_source(node))
 
 
 def _sample(config: Config, paths: Paths, args) -> None:

@@ -12,6 +12,7 @@ from PIL import ImageFile
 
 from taxonomist.config import Paths
 from taxonomist.data import MANIFEST_COLUMNS, FolderSource, ingest, parallel
+from taxonomist.data.images import check_image
 from taxonomist.errors import DataError
 from taxonomist.taxonomy import Taxonomy
 from tests.data.conftest import SourceFolder, image_bytes
@@ -332,3 +333,21 @@ def test_a_process_pool_records_the_same_as_one_process(
     assert len(pd.read_parquet(pooled.manifest)) == 120
     assert pd.read_csv(pooled.rejects)["kind"].tolist() == ["unreadable", "label_conflict",
                                                             "missing"]
+
+
+def test_a_rerun_decodes_only_the_new_images(
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(5):
+        folder.add(f"{i}.png", "circle", image_bytes(700 + i))
+    ingest(folder.source(), taxonomy, paths)
+    folder.add("new.png", "square", image_bytes(799))
+    folder.add("copy.png", "circle", image_bytes(700))  # recorded bytes under a new path
+    decoded = []
+    monkeypatch.setattr(parallel, "check_image",
+                        lambda data, policy: decoded.append(data) or check_image(data, policy))
+
+    result = ingest(folder.source(), taxonomy, paths)
+
+    assert (result.added, result.already_present, result.rejected) == (1, 5, 1)
+    assert decoded == [image_bytes(799)]

@@ -22,6 +22,11 @@ class Paths:
     def conf(self) -> Path:
         return self.root / "conf"
 
+    def classifier_source(self, node: str) -> str:
+        """The file to name in a node's config errors: its own YAML, else the defaults."""
+        own = self.conf / "classifiers" / f"{node}.yaml"
+        return f"conf/classifiers/{own.name if own.exists() else '_default.yaml'}"
+
     @property
     def params(self) -> Path:
         return self.root / "params.yaml"

@@ -155,7 +155,7 @@ class _Run:
         rows = [_Row(i + 2, values) for i, values in enumerate(entries.to_dict("records"))]
         wanted = [row for row in rows if self._wants_bytes(row)]
         fetched = self.source.fetch_many([row.path for row in wanted])
-        checked = inspected(fetched, self.policy, len(wanted))
+        checked = inspected(fetched, self.policy, len(wanted), self._recorded_before)
         bar = tqdm(checked, total=len(wanted), desc="ingest", unit="img")
         with closing(fetched), closing(checked), bar as progress:
             for row, (path, result, inspection) in zip(wanted, progress, strict=True):
@@ -186,6 +186,10 @@ class _Run:
         image_id, label = recorded
         expected = row.values.get("sha256", "").strip().lower()
         return label == row.values["label"] and expected in ("", image_id)
+
+    def _recorded_before(self, image_id: str) -> bool:
+        """Whether the manifest has these bytes: they were checked when recorded."""
+        return self.store.by_id(image_id) is not None
 
     def _accept(self, row: _Row, result: bytes | OSError, inspection: Inspection | None) -> None:
         data = _bytes(result)

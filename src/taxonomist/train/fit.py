@@ -37,12 +37,6 @@ from taxonomist.train.transfer import apply_plan, transfer_plan
 from taxonomist.train.trial import Trial
 
 
-def classifier_source(config_dir: Path, node: str) -> str:
-    """The file to name in a node's config errors: its own YAML, else the defaults."""
-    own = config_dir / "classifiers" / f"{node}.yaml"
-    return f"conf/classifiers/{own.name if own.exists() else '_default.yaml'}"
-
-
 def train_node(
     node: str, config: Config, paths: Paths, trial: Trial | None = None
 ) -> TrainResult:
@@ -54,7 +48,7 @@ def train_node(
     publishes nothing: its result has no registered model or version.
     """
     cfg = config.classifiers[node]
-    source = classifier_source(paths.conf, node)
+    source = paths.classifier_source(node)
     if cfg.head in CLASSICAL:
         return train_classical(node, config, paths, source, trial)
     pl.seed_everything(config.project.seed, workers=True)

@@ -16,7 +16,6 @@ from taxonomist.config import Config, Paths
 from taxonomist.errors import DataError
 from taxonomist.train.augment import build_augmentation
 from taxonomist.train.datamodule import NodeSplit, node_split
-from taxonomist.train.fit import classifier_source
 from taxonomist.train.model import to_input, to_input_boxes
 
 MIN_TILE = 96  # small images are enlarged (nearest) so a person can see the pixels
@@ -46,7 +45,7 @@ def augment_preview(
         DataError: no cached training image under ``node``.
     """
     cfg = config.classifiers[node]
-    augment = build_augmentation(cfg.augment, classifier_source(paths.conf, node))
+    augment = build_augmentation(cfg.augment, paths.classifier_source(node))
     data = node_split(load_split(paths, "train"), config.taxonomy, node)
     if len(data) == 0:
         raise DataError(f"node '{node}': no cached training images; run `dvc repro cache`")
