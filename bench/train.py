@@ -44,12 +44,12 @@ from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
 from taxonomist.config.schema import Balance, OptimConfig, TrainerConfig
+from taxonomist.tracking.logger import BufferedMLFlowLogger
 from taxonomist.train.augment import build_augmentation
 from taxonomist.train.datamodule import NodeDataModule, NodeSplit
 from taxonomist.train.model import NodeSpec, normalize, to_input
 from taxonomist.train.module import NodeClassifier
 from taxonomist.train.speed import tune_for_speed
-from taxonomist.train.tracking_buffer import BufferedMLFlowLogger
 
 CLASSES = 4
 # The same augmentations on both sides of (b), and in the training of (a) and (c).

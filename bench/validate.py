@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
 from taxonomist.checks import validate
-from taxonomist.checks.bias import month_of
+from taxonomist.checks.dataset import month_of
 from taxonomist.checks.hashes import close_pairs, parse_hex
 from taxonomist.config.schema import ClassifierConfig
 from taxonomist.taxonomy import Taxonomy

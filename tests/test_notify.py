@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from taxonomist.config import NotifyConfig
+from taxonomist.contracts.promotion import PromotionRecord
 from taxonomist.errors import ConfigError
 from taxonomist.notify import (
     Notification,
@@ -37,6 +38,13 @@ def promotion(decision: str, live: bool, reason: str = "leaf_accuracy improved")
     }
 
 
+def promotion_record(
+    decision: str, live: bool, reason: str = "leaf_accuracy improved"
+) -> PromotionRecord:
+    """:func:`promotion` as the notify stage reads it."""
+    return PromotionRecord.from_json(promotion(decision, live, reason))
+
+
 @pytest.mark.parametrize(("record", "title"), [
     (promotion("promote", live=True),
      "digits.stack v3 promoted to live: leaf_accuracy 0.962 (+0.012 vs v2)"),
@@ -50,12 +58,13 @@ def promotion(decision: str, live: bool, reason: str = "leaf_accuracy improved")
      "digits.stack v3 rejected: significantly worse; worse: node 'round'"),
 ])
 def test_titles_read_as_a_sentence(record: dict, title: str) -> None:
-    assert notification_from_promotion(record, CARD).title == title
+    assert notification_from_promotion(PromotionRecord.from_json(record), CARD).title == title
 
 
 def test_notification_carries_the_numbers_and_the_card() -> None:
-    note = notification_from_promotion(promotion("needs_investigation", live=True), CARD)
-    assert (note.decision, note.model, note.version) == ("needs_investigation", "digits.stack", "3")
+    note = notification_from_promotion(promotion_record("needs_investigation", live=True), CARD)
+    # an older record's "needs_investigation" reads as the one name it has now
+    assert (note.decision, note.model, note.version) == ("investigate", "digits.stack", "3")
     assert note.metrics == {"leaf_accuracy": 0.962, "n_test": 80.0}  # scalars only
     assert note.card_path == CARD
     assert note.timestamp == "2025-01-02T03:04:05+00:00"
@@ -68,12 +77,12 @@ def test_notification_carries_the_numbers_and_the_card() -> None:
 def test_outbox_appends_one_json_line_per_send(tmp_path: Path) -> None:
     outbox = tmp_path / "deep" / "er" / "outbox.jsonl"
     notifier = OutboxNotifier(outbox)
-    first = notification_from_promotion(promotion("promote", live=False), CARD)
-    second = notification_from_promotion(promotion("needs_investigation", live=True), CARD)
+    first = notification_from_promotion(promotion_record("promote", live=False), CARD)
+    second = notification_from_promotion(promotion_record("needs_investigation", live=True), CARD)
     notifier.send(first)
     notifier.send(second)
     lines = outbox.read_text().splitlines()
-    assert [json.loads(line)["decision"] for line in lines] == ["promote", "needs_investigation"]
+    assert [json.loads(line)["decision"] for line in lines] == ["promote", "investigate"]
     assert json.loads(lines[0]) == {**first.as_dict(), "card_path": str(CARD)}
     OutboxNotifier(outbox).send(first)  # a new notifier on the same file: still appends
     assert len(outbox.read_text().splitlines()) == 3
@@ -105,7 +114,7 @@ def test_a_notifier_fills_in_one_hook() -> None:
             self.sent.append(notification)
 
     recorder = Recorder()
-    recorder.send(notification_from_promotion(promotion("promote", live=True), CARD))
+    recorder.send(notification_from_promotion(promotion_record("promote", live=True), CARD))
     assert recorder.sent[0].version == "3"
     with pytest.raises(TypeError):
         Notifier()  # type: ignore[abstract]

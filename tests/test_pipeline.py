@@ -146,3 +146,19 @@ def test_validate_runs_after_the_split_and_gates_the_cache(project: Path) -> Non
     assert "nodes.curved.classifier.fail_on_divergence" in params
     train = stages["train"]["do"]["params"]
     assert not any("max_split_divergence" in p or "max_month_share" in p for p in train)
+
+
+def test_the_validate_stage_reads_exactly_the_keys_of_its_checks(project: Path) -> None:
+    stages = dvc_yaml(compose_config())["stages"]
+    keys = [
+        "min_images", "recommended_images", "max_imbalance", "max_source_share",
+        "max_month_share", "max_split_divergence", "fail_on_divergence",
+    ]
+    nodes = ["digit", "round", "straight", "curved"]
+    assert stages["validate"]["params"] == [
+        "taxonomy",
+        "split.near_duplicate_distance",
+        *(f"nodes.{node}.classifier.{key}" for node in nodes for key in keys),
+    ]
+    train = stages["train"]["do"]["params"]
+    assert not any(p.endswith(f".{key}") for p in train for key in keys)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from taxonomist.registry import (
+from taxonomist.tracking.ledger import (
     EVENT_PREFIX,
     LIVE,
     PROMOTE,

@@ -9,7 +9,9 @@ import pytest
 from mlflow import MlflowClient
 
 from taxonomist.cli import main
-from taxonomist.registry import (
+from taxonomist.config import Paths, compose_config
+from taxonomist.rollback import announce_rollback, roll_back_live
+from taxonomist.tracking.ledger import (
     PROMOTE,
     ROLLBACK,
     RegistryError,
@@ -84,6 +86,47 @@ def test_a_rollback_that_cannot_be_done_says_why(
     with pytest.raises(RegistryError, match=message):
         back(client, to)
     assert live_version(client, NAME) == (live[-1] if live else None)
+
+
+def test_roll_back_live_moves_under_the_lock_and_points_reports_live(
+    registry_project: MlflowClient, project: Path
+) -> None:
+    kept = project / "reports" / "1" / "model_card.html"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("<html>v1</html>")
+    rolled = roll_back_live(compose_config(), Paths(project), to=None, reason="six misread")
+    assert (rolled.model, rolled.event.version, rolled.event.previous) == (NAME, "1", "2")
+    assert (rolled.event.kind, rolled.event.actor) == (ROLLBACK, "ana")
+    assert live_version(registry_project, NAME) == "1"
+    assert rolled.card == project / "reports" / "live" / "model_card.html"
+    assert rolled.card.read_text() == "<html>v1</html>" and rolled.card_note is None
+    assert rolled.metrics == {"leaf_accuracy": 0.95}
+    assert registry_project.search_registered_models(f"name='{NAME}.promotion-lock'") == []
+
+
+def test_roll_back_live_without_a_kept_card_leaves_reports_live_and_says_so(
+    registry_project: MlflowClient, project: Path
+) -> None:
+    live = project / "reports" / "live" / "model_card.html"
+    live.parent.mkdir(parents=True)
+    live.write_text("<html>v2</html>")
+    rolled = roll_back_live(compose_config(), Paths(project), to="v1", reason="six misread")
+    assert rolled.card == project / "reports" / "1" / "model_card.html"
+    assert rolled.card_note == (
+        "no reports/1/model_card.html here, so reports/live/ is left as it was"
+    )
+    assert live.read_text() == "<html>v2</html>"
+
+
+def test_announce_rollback_writes_the_outbox_line(
+    registry_project: MlflowClient, project: Path
+) -> None:
+    config, paths = compose_config(), Paths(project)
+    rolled = roll_back_live(config, paths, to=None, reason="six misread")
+    notification = announce_rollback(config, paths, rolled)
+    [line] = (project / "reports" / "outbox.jsonl").read_text().splitlines()
+    assert json.loads(line) == notification.as_dict()
+    assert notification.title == "digits.stack rolled back to v1 (from v2) by ana: six misread"
 
 
 def test_cli_rollback_moves_live_notifies_and_points_reports_live(

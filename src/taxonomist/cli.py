@@ -7,13 +7,12 @@ Every stage verb first checks that params.yaml / dvc.yaml still match conf/, so
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from taxonomist.config import Config, Paths, compose_config, resolve_tracking_uri
+from taxonomist.config import Config, Paths, compose_config
 from taxonomist.errors import TaxonomistError
 
 # Quiet, offline-friendly defaults for the tools we drive; the environment wins.
@@ -129,11 +128,11 @@ def _sample(config: Config, paths: Paths, args) -> None:
 
 
 def _ingest(config: Config, paths: Paths, args) -> None:
-    from taxonomist.data import ImagePolicy, ingest, source_for
+    from taxonomist.data import ImagePolicy, create_source, ingest
 
     data = config.project.data
     policy = ImagePolicy.from_config(data)
-    result = ingest(source_for(data, paths.root), config.taxonomy, paths, policy)
+    result = ingest(create_source(data, paths.root), config.taxonomy, paths, policy)
     print(result.summary())
 
 
@@ -166,7 +165,7 @@ def _cache(config: Config, paths: Paths, args) -> None:
 
 
 def _train(config: Config, paths: Paths, args) -> None:
-    _check_node(config, args.node)
+    config.require_inner_node(args.node)
     from taxonomist.train.fit import train_node
 
     result = train_node(args.node, config, paths)
@@ -177,7 +176,7 @@ def _train(config: Config, paths: Paths, args) -> None:
 
 
 def _evaluate(config: Config, paths: Paths, args) -> None:
-    _check_node(config, args.node)
+    config.require_inner_node(args.node)
     from taxonomist.evaluate.node import evaluate_node
 
     metrics = evaluate_node(args.node, config, paths)
@@ -186,54 +185,36 @@ def _evaluate(config: Config, paths: Paths, args) -> None:
 
 
 def _stack(config: Config, paths: Paths, args) -> None:
+    from taxonomist.contracts.metrics import StackMetrics
     from taxonomist.stack.build import build_stack
 
     version = build_stack(config, paths)
-    metrics = json.loads(paths.stack_metrics.read_text())
+    metrics = StackMetrics.read(paths.stack_metrics)
     print(f"stack {version.name} v{version.version}: leaf accuracy "
-          f"{metrics['leaf_accuracy']:.4f}, mistake severity {metrics['mistake_severity']}")
+          f"{metrics.leaf_accuracy:.4f}, mistake severity {metrics.mistake_severity}")
 
 
 def _promote(config: Config, paths: Paths, args) -> None:
     from taxonomist.promote import promote
 
     record = promote(config, paths)
-    live = f"v{record['live_after']}" if record["live_after"] else "nothing"
-    print(f"{record['registered_model']} v{record['challenger']['version']}: "
-          f"{record['decision']} ({record['reason']}); live is {live}")
+    live = f"v{record.live_after}" if record.live_after else "nothing"
+    print(f"{record.registered_model} v{record.challenger.version}: "
+          f"{record.verdict.decision} ({record.verdict.reason}); live is {live}")
 
 
 def _report(config: Config, paths: Paths, args) -> None:
-    from taxonomist.report import log_card_to_mlflow, write_model_card
+    from taxonomist.report import report
 
-    card = write_model_card(paths, config.taxonomy)
-    promotion = json.loads(paths.promotion.read_text())
-    challenger = promotion["challenger"]
-    log_card_to_mlflow(
-        card,
-        resolve_tracking_uri(config.project.mlflow.tracking_uri, paths),
-        challenger["run_id"],
-        promotion["registered_model"],
-        challenger["version"],
-    )
+    report(config, paths)
     print(f"model card: {paths.model_card}")
 
 
 def _notify(config: Config, paths: Paths, args) -> None:
-    """Send the decision to every configured channel.
+    """Send the decision to every configured channel (see :func:`taxonomist.notify.notify`)."""
+    from taxonomist.notify import channel_names, notify
 
-    A channel that fails never stops the others, and never changes the decision: that is
-    already in reports/promotion.json and the registry. The outbox line is written first,
-    always. If any channel failed, this raises after all were tried, so the stage exits
-    non-zero with each failure on stderr: `dvc repro` then shows it, records no lock for
-    the stage and runs it again next time, rather than people silently not hearing of a
-    release. Each failed run appends one more outbox line, the record of each attempt.
-    """
-    from taxonomist.notify import channel_names, notification_from_promotion, notifier_for
-
-    promotion = json.loads(paths.promotion.read_text())
-    notification = notification_from_promotion(promotion, paths.model_card)
-    notifier_for(config.project.notify, paths.root).send(notification)
+    notification = notify(config, paths)
     channels = ", ".join(channel_names(config.project.notify))
     print(f"notified ({channels}): {notification.title}")
 
@@ -256,52 +237,26 @@ def _add_registry_verbs(verbs) -> None:
     report.set_defaults(run=_markdown_or(report.get_default("run")))
 
 
-def _stack_model(config: Config) -> str:
-    return f"{config.taxonomy.name}.stack"
-
-
 def _rollback(args: argparse.Namespace) -> None:
-    from taxonomist.notify import notification_from_rollback, notifier_for
-    from taxonomist.promote.lock import promotion_lock
-    from taxonomist.registry import current_actor, rollback, version_metrics
-    from taxonomist.tracking import client_for
+    from taxonomist.rollback import announce_rollback, roll_back_live
 
     config, paths = compose_config(args.config_dir), _paths(args)
-    client, name = client_for(config.project.mlflow, paths), _stack_model(config)
-    # the same lock as promote: a rollback never interleaves with a promotion's move
-    with promotion_lock(client, name, config.project.promotion.lock_timeout_s):
-        event = rollback(client, name, to=args.to, reason=args.reason, actor=current_actor())
-    came_from = f"from v{event.previous} " if event.previous else ""
-    print(f"{name}: @live moved {came_from}back to v{event.version}")
-    card = _point_live_card(paths, str(event.version))
-    notification = notification_from_rollback(
-        name, event, card, version_metrics(client, name, str(event.version)),
-        config.project.promotion.metric,
-    )
-    notifier_for(config.project.notify, paths.root).send(notification)
+    rolled = roll_back_live(config, paths, to=args.to, reason=args.reason)
+    came_from = f"from v{rolled.event.previous} " if rolled.event.previous else ""
+    print(f"{rolled.model}: @live moved {came_from}back to v{rolled.event.version}")
+    if rolled.card_note:
+        print(f"note: {rolled.card_note}")
+    notification = announce_rollback(config, paths, rolled)
     print(f"notified: {notification.title}")
-
-
-def _point_live_card(paths: Paths, version: str) -> Path:
-    """Make reports/live/ describe the version now live again, if its card is here."""
-    import shutil
-
-    kept, live = paths.reports / version, paths.reports / "live"
-    if not (kept / "model_card.html").is_file():
-        where = kept.relative_to(paths.root)
-        print(f"note: no {where}/model_card.html here, so reports/live/ is left as it was")
-        return kept / "model_card.html"
-    shutil.rmtree(live, ignore_errors=True)
-    shutil.copytree(kept, live)
-    return live / "model_card.html"
 
 
 def _history(args: argparse.Namespace) -> None:
     from taxonomist.report.history import format_history, history_rows
-    from taxonomist.tracking import client_for
+    from taxonomist.tracking.client import client_for
+    from taxonomist.tracking.names import stack_model_name
 
     config, paths = compose_config(args.config_dir), _paths(args)
-    client, name = client_for(config.project.mlflow, paths), _stack_model(config)
+    client, name = client_for(config.project.mlflow, paths), stack_model_name(config.taxonomy.name)
     metric = config.project.promotion.metric
     print(format_history(name, history_rows(client, name, metric), metric))
 
@@ -332,7 +287,7 @@ def _add_augment_preview_verb(verbs) -> None:
 
 def _augment_preview(args: argparse.Namespace) -> None:
     config, paths = compose_config(args.config_dir), _paths(args)
-    _check_node(config, args.node)
+    config.require_inner_node(args.node)
     from taxonomist.train.preview import augment_preview
 
     out = augment_preview(args.node, config, paths, args.n, args.out)
@@ -396,16 +351,6 @@ def _apply_winner(node: str, values: dict, config: Config, config_dir: Path) -> 
     for change in changes:
         print(f"  {change}")
     print("next: taxonomist pipeline && dvc repro  (retrains this node only)")
-
-
-def _check_node(config: Config, node: str) -> None:
-    if node not in config.taxonomy.inner_nodes:
-        from taxonomist.errors import ConfigError
-
-        raise ConfigError(
-            "dvc.yaml", node, "not an inner node of the taxonomy",
-            f"nodes with a classifier: {', '.join(config.taxonomy.inner_nodes)}",
-        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from taxonomist.checks import registry as checks
 from taxonomist.config import ClassifierConfig, Config, DataKind, Paths
 from taxonomist.errors import ConfigError, StaleParamsError
 
@@ -142,16 +143,8 @@ def _ingest_stage(config: Config) -> dict[str, Any]:
     }
 
 
-# Keys of a classifier definition that the validate stage reads.
-VALIDATE_KEYS = (
-    "min_images",
-    "recommended_images",
-    "max_imbalance",
-    "max_source_share",
-    "max_month_share",
-    "max_split_divergence",
-    "fail_on_divergence",
-)
+# Keys of a classifier definition that the validate stage reads: those of its checks.
+VALIDATE_KEYS = checks.classifier_keys()
 
 
 def _validate_stage(nodes: list[str]) -> dict[str, Any]:
@@ -159,7 +152,7 @@ def _validate_stage(nodes: list[str]) -> dict[str, Any]:
     return {
         "cmd": "taxonomist validate",
         "deps": [str(REL.manifest), str(REL.splits), str(REL.rejects)],
-        "params": ["taxonomy", "split.near_duplicate_distance", *per_node],
+        "params": [*checks.params(), *per_node],
         "outs": [
             {str(REL.validation): {"cache": False}},
             {str(REL.data_docs): {"cache": False}},

@@ -1,13 +1,11 @@
-"""Selection-bias tables: shares per source and month, and split divergence."""
+"""Selection-bias tables: shares per source and month, and the top one of each class."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import pandas as pd
 import pytest
 
-from taxonomist.checks.bias import divergence, dominant, month_of, shares
+from taxonomist.checks.bias import dominant, shares
 from tests.checks.shapes import CLASSIFIERS
 
 
@@ -15,12 +13,6 @@ def _rows(spec: list[tuple[str, str, str, str, int]]) -> pd.DataFrame:
     """(node, class, split, source, n) -> n rows."""
     rows = [(n, c, s, src) for n, c, s, src, k in spec for _ in range(k)]
     return pd.DataFrame(rows, columns=["node", "class", "split", "source"])
-
-
-def test_months_come_from_iso_dates_of_any_offset_and_bad_ones_are_missing():
-    months = month_of(pd.Series(["2024-01-31T23:30:00-02:00", "2023-12-01", "", None, "soon"]))
-    assert months.tolist()[:2] == ["2024-02", "2023-12"]  # in UTC
-    assert months.isna().tolist() == [False, False, True, True, True]
 
 
 def test_shares_are_within_each_class_largest_first():
@@ -47,25 +39,3 @@ def test_a_class_is_flagged_when_its_source_does_not_dominate_the_node(spec, fla
     table = dominant(_rows(spec), "source", CLASSIFIERS, "max_source_share")
     over = table[table["share"] > table["allowed"]]
     assert over["class"].tolist() == flagged
-
-
-def test_divergence_is_the_jensen_shannon_distance_from_train_per_node_and_split():
-    rows = _rows(
-        [
-            ("round", "circle", "train", "a", 5), ("round", "oval", "train", "a", 5),
-            ("round", "circle", "test", "a", 8), ("round", "oval", "test", "a", 2),
-            ("round", "circle", "val", "a", 5), ("round", "oval", "val", "a", 5),
-        ]
-    )
-    strict = {**CLASSIFIERS, "round": dataclasses.replace(CLASSIFIERS["round"],
-                                                           fail_on_divergence=True)}
-    table = divergence(rows, "class", strict).set_index("split")
-    assert table.loc["val", "distance"] == pytest.approx(0.0)
-    assert table.loc["test", "distance"] == pytest.approx(0.2704, abs=1e-4)
-    assert table.loc["test", ["value", "share", "train_share"]].tolist() == ["circle", 0.8, 0.5]
-    assert set(table["severity"]) == {"error"}
-
-
-def test_no_train_images_means_no_divergence_rows():
-    rows = _rows([("round", "circle", "test", "a", 3)])
-    assert divergence(rows, "class", CLASSIFIERS).empty

@@ -7,6 +7,7 @@ import yaml
 
 from taxonomist.cli import main
 from taxonomist.config import Balance, compose_config
+from taxonomist.config.schema import Head
 from taxonomist.errors import ConfigError
 
 
@@ -73,3 +74,23 @@ def test_missing_conf_dir_says_how_to_point_at_it(tmp_path: Path, monkeypatch) -
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="--config-dir"):
         compose_config()
+
+
+@pytest.mark.parametrize(("node", "source"), [("six", "dvc.yaml"), ("animal", "taxonomist sweep")])
+def test_a_node_without_a_classifier_is_refused_with_the_inner_nodes(
+    project: Path, node: str, source: str
+) -> None:
+    config = compose_config()
+    config.require_inner_node("round", source)  # an inner node passes
+    expected = rf"(?s){source}: {node}: not an inner node.*classifier: digit, round"
+    with pytest.raises(ConfigError, match=expected):
+        config.require_inner_node(node, source)
+
+
+@pytest.mark.parametrize(
+    ("head", "classical"),
+    [(Head.linear, False), (Head.mlp, False), (Head.knn, True), (Head.svm, True),
+     (Head.logreg, True)],
+)
+def test_head_kind_says_which_heads_scikit_learn_fits(head: Head, classical: bool) -> None:
+    assert head.is_classical is classical

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from taxonomist.config import Paths
-from taxonomist.data import SOURCE_COLUMNS, FolderSource
+from taxonomist.contracts.manifest import SOURCE_COLUMNS
+from taxonomist.data import FolderSource
 from taxonomist.taxonomy import Taxonomy
 
 

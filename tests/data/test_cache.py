@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from taxonomist.cached import SPLITS, image_to_array, load_split
 from taxonomist.config import Paths, SplitConfig
+from taxonomist.contracts.cache import SPLITS, load_split
 from taxonomist.data import INDEX_COLUMNS, build_cache, ingest, split
+from taxonomist.data.pixels import image_to_array
 from taxonomist.errors import DataError
 from taxonomist.taxonomy import Taxonomy
 from tests.data.conftest import SourceFolder, image_bytes

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from taxonomist.cached import image_to_array, to_rgb
 from taxonomist.config import DataConfig, Paths
 from taxonomist.data import ImagePolicy, ingest
 from taxonomist.data.images import perceptual_hash
+from taxonomist.data.pixels import image_to_array, to_rgb
 from taxonomist.errors import ConfigError
 from taxonomist.taxonomy import Taxonomy
 from tests.data.conftest import SourceFolder, image_bytes

@@ -11,7 +11,8 @@ import pytest
 from PIL import ImageFile
 
 from taxonomist.config import Paths
-from taxonomist.data import MANIFEST_COLUMNS, FolderSource, ingest, parallel
+from taxonomist.contracts.manifest import MANIFEST_COLUMNS
+from taxonomist.data import FolderSource, ingest, parallel
 from taxonomist.data.images import check_image
 from taxonomist.errors import DataError
 from taxonomist.taxonomy import Taxonomy

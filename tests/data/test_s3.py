@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from taxonomist.config import DataConfig, DataKind, Paths
-from taxonomist.data import MANIFEST_COLUMNS, ingest, source_for
-from taxonomist.data.s3 import S3Source
+from taxonomist.contracts.manifest import MANIFEST_COLUMNS
+from taxonomist.data import S3Source, create_source, ingest
 from taxonomist.data.store import Store
 from taxonomist.errors import ConfigError, DataError
 from taxonomist.taxonomy import Taxonomy
@@ -383,7 +383,7 @@ def test_the_manifest_csv_is_read_verbatim_from_the_bucket(bucket: Bucket) -> No
 def test_the_config_picks_an_s3_source(tmp_path) -> None:
     data = DataConfig(kind=DataKind.s3, bucket="photos", prefix="/cars/2024/",
                       manifest="list.csv", endpoint_url="http://127.0.0.1:9", workers=3)
-    source = source_for(data, tmp_path)
+    source = create_source(data, tmp_path)
     assert isinstance(source, S3Source)
     assert (source.manifest_key, source.workers) == ("cars/2024/list.csv", 3)
     assert str(source) == "s3://photos/cars/2024/list.csv"
@@ -400,7 +400,7 @@ def test_the_config_picks_an_s3_source(tmp_path) -> None:
 )
 def test_an_unusable_s3_config_is_refused(changes: dict, message: str, tmp_path) -> None:
     with pytest.raises(ConfigError, match=message):
-        source_for(DataConfig(kind=DataKind.s3, **changes), tmp_path)
+        create_source(DataConfig(kind=DataKind.s3, **changes), tmp_path)
 
 
 def test_read_bytes_fetches_one_object(bucket: Bucket) -> None:

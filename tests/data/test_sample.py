@@ -10,7 +10,7 @@ import yaml
 from PIL import Image
 
 from taxonomist.config import DataConfig, Paths
-from taxonomist.data import ingest, source_for, write_sample
+from taxonomist.data import create_source, ingest, write_sample
 from taxonomist.errors import DataError
 from taxonomist.taxonomy import Taxonomy
 from tests.conftest import REPO
@@ -76,6 +76,6 @@ def test_sample_ingests_without_rejects(tmp_path: Path) -> None:
     taxonomy = Taxonomy.from_tree(digits["name"], digits["tree"])
     count = write_sample(SMALL, 0, tmp_path / SMALL.root)
 
-    result = ingest(source_for(SMALL, tmp_path), taxonomy, Paths(tmp_path))
+    result = ingest(create_source(SMALL, tmp_path), taxonomy, Paths(tmp_path))
 
     assert (result.added, result.rejected) == (count, 0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from taxonomist.config import DataConfig, DataKind
-from taxonomist.data import FolderSource, read_manifest_csv, source_for
+from taxonomist.data import FolderSource, create_source, read_manifest_csv
 from taxonomist.errors import DataError
 
 
@@ -33,7 +33,7 @@ def test_unusable_manifest_csv_is_refused(csv: bytes, message: str) -> None:
 
 @pytest.mark.parametrize("kind", [DataKind.sample, DataKind.folder])
 def test_folder_kinds_read_the_folder_under_the_project(kind: DataKind, tmp_path: Path) -> None:
-    source = source_for(DataConfig(kind=kind, root="data/in", manifest="list.csv"), tmp_path)
+    source = create_source(DataConfig(kind=kind, root="data/in", manifest="list.csv"), tmp_path)
     assert isinstance(source, FolderSource)
     assert source.manifest == tmp_path / "data" / "in" / "list.csv"
     assert source.describe("a/b.png") == str(tmp_path / "data" / "in" / "a" / "b.png")

@@ -51,6 +51,14 @@ def stages_run(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
+def decision_heading(card: str) -> str:
+    """The heading of the model card's decision section (the inlined CSS names every
+    decision, so the decision must be read where the card shows it)."""
+    match = re.search(r'<section id="decision"[^>]*>\s*<h2>(.*?)</h2>', card, re.S)
+    assert match is not None, "the model card has no decision heading"
+    return " ".join(match.group(1).split())
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("project")
@@ -87,7 +95,10 @@ def test_first_run_promotes_a_documented_stack(repo: Path, first_run: str) -> No
     assert str(live.version) == promotion["challenger"]["version"]
     assert len(client.search_model_versions("name='digits.round'")) == 1
     card = (repo / "reports" / "model_card.html").read_text()
-    assert "promote" in card and (repo / "reports" / "live" / "model_card.html").exists()
+    assert decision_heading(card) == (
+        '<span class="badge promote">PROMOTE</span> Decision: promoted to live'
+    )
+    assert (repo / "reports" / "live" / "model_card.html").exists()
     outbox = (repo / "reports" / "outbox.jsonl").read_text().splitlines()
     assert len(outbox) == 1 and json.loads(outbox[0])["decision"] == "promote"
     metrics = run(["dvc", "metrics", "show", "--json"], repo).stdout

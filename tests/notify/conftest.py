@@ -19,7 +19,7 @@ from aiosmtpd.smtp import AuthResult
 
 from taxonomist.config.schema import RetryConfig
 from taxonomist.notify import Notification, notification_from_promotion
-from tests.test_notify import promotion
+from tests.test_notify import promotion_record
 
 WEBHOOK_PATH = "/services/T0000/B0000/not-a-real-secret"
 FAST = RetryConfig(attempts=4, backoff=0.01, max_backoff=0.05)  # retries in milliseconds
@@ -147,7 +147,7 @@ def card(tmp_path: Path) -> Path:
 @pytest.fixture
 def note(card: Path) -> Notification:
     """A promotion over a live v2, pointing at a real card file."""
-    return notification_from_promotion(promotion("promote", live=True), card)
+    return notification_from_promotion(promotion_record("promote", live=True), card)
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from taxonomist.config import Paths, compose_config
-from taxonomist.data import build_cache, ingest, source_for, split, write_sample
+from taxonomist.data import build_cache, create_source, ingest, split, write_sample
 from taxonomist.pipeline import write
 from taxonomist.train.fit import train_node
 from tests.conftest import REPO
@@ -41,7 +41,7 @@ def trained(tmp_path_factory) -> Path:
     paths = Paths(root)
     write(config, paths)
     write_sample(config.project.data, config.project.seed, root / config.project.data.root)
-    ingest(source_for(config.project.data, root), config.taxonomy, paths)
+    ingest(create_source(config.project.data, root), config.taxonomy, paths)
     split(config.project.split, config.project.seed, paths)
     build_cache(16, paths)
     for node in config.taxonomy.inner_nodes:

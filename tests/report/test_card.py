@@ -60,7 +60,8 @@ def test_decision_and_its_numbers_come_first(old_card: tuple[ModelCard, str]) ->
     card, html = old_card
     text = text_of(html)
     assert card.decision == "promote"
-    assert "PROMOTE Decision: promoted to live" in text
+    assert section(html, "decision").strip().startswith("PROMOTE Decision: promoted to live")
+    assert re.search(r'<section id="decision"[^>]*>\s*<h2><span class="badge promote">', html)
     assert "leaf_accuracy improved by +0.0120" in text
     assert "challenger v3 0.9620" in text
     assert "live before, v2 0.9500" in text

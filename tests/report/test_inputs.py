@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from taxonomist.contracts.metrics import NodeMetrics, StackMetrics
+from taxonomist.contracts.promotion import PromotionRecord
 from taxonomist.errors import DataError
 from taxonomist.report.data_summary import load_rejects
-from taxonomist.report.inputs import load_node_metrics, load_promotion, load_stack_metrics
 from taxonomist.report.lineage import dvc_hashes
 from tests.report.make_inputs import MANIFEST_MD5, write_inputs
 
@@ -16,21 +17,21 @@ def test_depth_accuracies_sort_by_number(tmp_path: Path) -> None:
     path = tmp_path / "stack.json"
     metrics = {f"accuracy_depth_{d}": d / 100 for d in (10, 2, 1)}
     path.write_text(json.dumps({"leaf_accuracy": 0.5, **metrics}))
-    assert load_stack_metrics(path).depth_accuracy == [(1, 0.01), (2, 0.02), (10, 0.1)]
+    assert StackMetrics.read(path).depth_accuracy == [(1, 0.01), (2, 0.02), (10, 0.1)]
 
 
 def test_node_metrics_missing_a_key_names_it(tmp_path: Path) -> None:
     paths = write_inputs(tmp_path)
     paths.node_metrics("round").write_text(json.dumps({"accuracy": 0.9}))
     with pytest.raises(DataError, match=r"round\.json: expected key 'macro_f1'"):
-        load_node_metrics(paths, "round")
+        NodeMetrics.read(paths.node_metrics("round"), "round")
 
 
 def test_broken_json_says_how_to_remake_it(tmp_path: Path) -> None:
     path = tmp_path / "stack.json"
     path.write_text("{not json")
     with pytest.raises(DataError, match=r"not valid JSON .*dvc repro stack"):
-        load_stack_metrics(path)
+        StackMetrics.read(path)
 
 
 @pytest.mark.parametrize("content", [None, "", "path,label,reason\n"])
@@ -75,7 +76,7 @@ def test_rejects_group_by_kind_when_reasons_name_other_files(tmp_path: Path) -> 
 ])
 def test_decisions_old_and_new(tmp_path: Path, written: str, read: str) -> None:
     paths = write_inputs(tmp_path, decision=written)
-    assert load_promotion(paths.promotion).decision == read
+    assert PromotionRecord.read(paths.promotion).verdict.decision == read
 
 
 def test_an_unknown_decision_names_the_known_ones(tmp_path: Path) -> None:
@@ -84,15 +85,17 @@ def test_an_unknown_decision_names_the_known_ones(tmp_path: Path) -> None:
     paths.promotion.write_text(json.dumps(record))
     with pytest.raises(DataError, match="decision must be one of promote, reject, investigate, "
                                         "got 'ship it'"):
-        load_promotion(paths.promotion)
+        PromotionRecord.read(paths.promotion)
 
 
 def test_new_promotion_record_carries_comparison_checks_and_failing(tmp_path: Path) -> None:
-    promotion = load_promotion(write_inputs(tmp_path, "investigate", new_shape=True).promotion)
-    assert promotion.comparison is not None and promotion.comparison.p_value == 0.0031
-    assert len(promotion.checks) == 7
-    assert [(c.scope, c.name) for c in promotion.failing] == [("node", "round"), ("class", "six")]
-    assert promotion.live_run_id == "beef" * 8
+    paths = write_inputs(tmp_path, "investigate", new_shape=True)
+    promotion = PromotionRecord.read(paths.promotion)
+    verdict = promotion.verdict
+    assert verdict.comparison is not None and verdict.comparison.p_value == 0.0031
+    assert len(verdict.checks) == 7
+    assert [(c.scope, c.name) for c in verdict.failing] == [("node", "round"), ("class", "six")]
+    assert promotion.live_before.run_id == "beef" * 8
     assert promotion.class_recall_drops == {}
 
 
@@ -101,4 +104,6 @@ def test_failing_is_derived_from_checks_when_not_recorded(tmp_path: Path) -> Non
     record = json.loads(paths.promotion.read_text())
     del record["failing"]
     paths.promotion.write_text(json.dumps(record))
-    assert [c.name for c in load_promotion(paths.promotion).failing] == ["round", "six"]
+    assert [c.name for c in PromotionRecord.read(paths.promotion).verdict.failing] == [
+        "round", "six"
+    ]

@@ -10,7 +10,8 @@ from torch import nn
 
 from taxonomist.stack.predictor import StackPredictor
 from taxonomist.taxonomy import Taxonomy
-from taxonomist.train.model import NodeSpec, save_node_model
+from taxonomist.train.artifact import save_node_model
+from taxonomist.train.model import NodeSpec
 
 TREE = {"digit": {"round": ["zero", "six"], "straight": ["one", "seven"]}}
 

@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from taxonomist.config import Paths, compose_config
-from taxonomist.sweep.results import WINNER_TAG
-from taxonomist.sweep.trial import VALUES_TAG
+from taxonomist.tracking.names import SWEEP_VALUES_TAG, SWEEP_WINNER_TAG
 from tests.registry_store import template_db
 from tests.sweep.conftest import FAST, client_for, sweep, sweep_runs
 from tests.train.test_fit import fake_cache
@@ -49,9 +48,9 @@ def test_each_trial_is_a_child_run_of_one_parent(swept) -> None:
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["taxonomist.stage"] == "sweep"
     assert parent.data.params["optim.lr"] == "0.01,0.0003"  # the sweep, as typed
-    assert parent.data.tags[WINNER_TAG] == children[0].info.run_id
+    assert parent.data.tags[SWEEP_WINNER_TAG] == children[0].info.run_id
     assert len(children) == 2
-    values = [json.loads(c.data.tags[VALUES_TAG]) for c in children]
+    values = [json.loads(c.data.tags[SWEEP_VALUES_TAG]) for c in children]
     assert sorted(v["optim.lr"] for v in values) == [0.0003, 0.01]
     assert all(v["epochs"] == 1 and v["backbone.name"] == "test_resnet" for v in values)
     for child in children:
@@ -87,7 +86,7 @@ def test_publishes_nothing(swept) -> None:
 def test_apply_writes_only_the_winning_swept_value_and_keeps_comments(swept) -> None:
     project, _, out = swept
     _, children = sweep_runs(project)
-    winner = json.loads(children[0].data.tags[VALUES_TAG])["optim.lr"]
+    winner = json.loads(children[0].data.tags[SWEEP_VALUES_TAG])["optim.lr"]
     text = (project / ROUND_YAML).read_text()
     original = (REPO / ROUND_YAML).read_text()
     assert text.startswith(original)  # comment and existing keys untouched, lines added

@@ -99,12 +99,19 @@ def test_boxes_follow_the_resize_to_the_network_input() -> None:
     assert to_input_boxes(boxes, cached, 16).tolist() == [[4.0, 2.0, 8.0, 6.0]]
 
 
-def test_sample_pairing_blends_with_another_image_of_the_batch() -> None:
-    x = torch.stack([torch.full((3, 4, 4), float(v)) for v in (0, 1, 2, 3)])
+def partner_of(blend: torch.Tensor, own: torch.Tensor, batch: torch.Tensor) -> int | None:
+    """The index of the image that ``blend`` averages ``own`` with, None if no image does."""
+    partner = 2 * blend - own
+    return next((j for j, x in enumerate(batch) if torch.allclose(x, partner, atol=1e-6)), None)
+
+
+def test_sample_pairing_blends_each_image_with_a_different_one() -> None:
+    x = batch(n=6)  # six different noise images: every pair blends to a different image
+    torch.manual_seed(0)  # the permutation drawn under this seed moves every image
     out = SamplePairing(p=1.0)(x)
-    for image, original in zip(out, x, strict=True):
-        partners = [(original + other) / 2 for other in x]
-        assert any(torch.equal(image, blend) for blend in partners)
+    partners = [partner_of(image, own, x) for image, own in zip(out, x, strict=True)]
+    assert None not in partners, partners  # each output is its own image + one of the batch
+    assert all(j != i for i, j in enumerate(partners)), partners  # ... never itself
 
 
 def test_sample_pairing_is_off_for_the_last_epochs() -> None:

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taxonomist.cached import load_split
 from taxonomist.config import Paths, compose_config
+from taxonomist.contracts.cache import load_split
 from taxonomist.evaluate.predict import predict_proba
+from taxonomist.train.artifact import load_node_model
 from taxonomist.train.fit import train_node
-from taxonomist.train.model import load_node_model
 from tests.train.test_fit import ROUND, fake_cache
 
 

@@ -19,6 +19,7 @@ import torch
 from mlflow import MlflowClient
 
 from taxonomist.config import Paths, compose_config
+from taxonomist.tracking.logger import RETRY_ENV, TrackingUnavailableError, TrackingWarning
 from taxonomist.train.checkpointing import (
     SPOOL_FILE,
     AtomicCheckpointIO,
@@ -28,7 +29,6 @@ from taxonomist.train.checkpointing import (
     run_fingerprint,
 )
 from taxonomist.train.fit import train_node
-from taxonomist.train.tracking_buffer import RETRY_ENV, TrackingUnavailableError, TrackingWarning
 from tests.train.test_fit import fake_cache
 
 VENV_BIN = Path(sys.executable).parent

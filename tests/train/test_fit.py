@@ -12,8 +12,8 @@ from mlflow import MlflowClient
 from pytorch_lightning import seed_everything
 from safetensors.torch import load_file
 
-from taxonomist.cached import CachedSplit, save_split
 from taxonomist.config import Paths, compose_config
+from taxonomist.contracts.cache import CachedSplit, save_split
 from taxonomist.train.fit import train_node
 
 ROUND = ["zero", "six", "eight", "nine"]

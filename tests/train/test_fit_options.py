@@ -15,14 +15,14 @@ from PIL import Image
 from pytorch_lightning import seed_everything
 from safetensors.torch import load_file
 
-from taxonomist.cached import load_split
 from taxonomist.cli import main
 from taxonomist.config import Paths, compose_config
+from taxonomist.contracts.cache import load_split
 from taxonomist.errors import ConfigError
+from taxonomist.train.artifact import load_node_model
 from taxonomist.train.datamodule import _Batches, node_split
 from taxonomist.train.extra_augment import BBoxCropJitter, SamplePairing
 from taxonomist.train.fit import train_node
-from taxonomist.train.model import load_node_model
 from tests.train.test_fit import fake_cache
 
 BOX_COLUMNS = ["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"]

@@ -7,7 +7,8 @@ import torch
 from taxonomist.config.schema import BackboneConfig
 from taxonomist.errors import ConfigError
 from taxonomist.train.augment import build_augmentation
-from taxonomist.train.model import create_backbone, freeze, frozen_norm_layers
+from taxonomist.train.backbone import create_backbone
+from taxonomist.train.model import freeze, frozen_norm_layers
 
 
 def trainable_prefixes(model) -> set[str]:

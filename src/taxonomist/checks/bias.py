@@ -1,45 +1,37 @@
-"""Selection-bias tables: where each class's images come from, and how splits differ.
+"""Selection-bias check: no class drawn almost entirely from one source or one month.
 
 A class whose photos all come from one source (one camera, one shop, one crowd
 campaign) or one month lets the model learn the source instead of the class: a
-shortcut that holds on the test split and fails in the field. A val or test split whose
-classes or sources are spread differently from train makes its score describe another
-data set. These tables measure both; :mod:`taxonomist.checks.suites` checks them.
-
-Pandas and scipy only, so they are cheap to call and to test.
+shortcut that holds on the test split and fails in the field. The check runs on
+:func:`dominant_table`: the top source and month of every class; the report also shows
+every share (:func:`share_tables`). Pandas only, so these are cheap to call and to test.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.spatial.distance import jensenshannon
 
+from taxonomist.checks.base import Check, Failure, Message, Table, require_fraction
+from taxonomist.checks.dataset import Dataset
+from taxonomist.checks.wording import share
 from taxonomist.config.schema import ClassifierConfig
 
-TRAIN = "train"
-
-
-def month_of(taken_at: pd.Series) -> pd.Series:
-    """``YYYY-MM`` of each timestamp; missing where it is empty or not a date.
-
-    Example:
-        >>> month_of(pd.Series(["2024-01-08", "2024-02-29T10:00:00+01:00", ""])).tolist()
-        ['2024-01', '2024-02', <NA>]
-    """
-    when = pd.to_datetime(taken_at, errors="coerce", utc=True, format="ISO8601")
-    code = (when.dt.year * 100 + when.dt.month).astype("Int64")
-    names = {c: f"{c // 100:04d}-{c % 100:02d}" for c in code.dropna().unique()}
-    return code.map(names).astype("string")
+# The report's share tables and the column each is about.
+SHARE_TABLES = {"source_shares": "source", "month_shares": "month", "label_sources": "label_source"}
+# The columns whose dominance is checked, each against the node's max_<column>_share.
+DOMINATED_BY = ("source", "month")
 
 
 def shares(rows: pd.DataFrame, column: str) -> pd.DataFrame:
     """The share of each value of ``column`` among each (node, class)'s images.
 
     Args:
-        rows: :func:`~.tables.node_rows` carrying ``column``; missing or empty values
+        rows: :func:`~.dataset.node_rows` carrying ``column``; missing or empty values
             are left out.
 
     Returns:
@@ -66,7 +58,7 @@ def dominant(
     holds more than the limit of the node's images, else the limit.
 
     Args:
-        rows: :func:`~.tables.node_rows` carrying ``column``.
+        rows: :func:`~.dataset.node_rows` carrying ``column``.
         column: ``source`` or ``month``.
         classifiers: the node's definition gives the limit, attribute ``key``.
         key: ``max_source_share`` or ``max_month_share``.
@@ -87,56 +79,66 @@ def dominant(
     ]
 
 
-def divergence(
-    rows: pd.DataFrame, column: str, classifiers: Mapping[str, ClassifierConfig]
-) -> pd.DataFrame:
-    """How far each split's distribution of ``column`` at each node is from train's.
+def dominant_table(data: Dataset) -> pd.DataFrame:
+    """:func:`dominant` for the source and the month, one table (empty without either)."""
+    rows = data.rows
+    tables = [
+        dominant(rows, column, data.classifiers, f"max_{column}_share")
+        for column in DOMINATED_BY
+        if column in rows.columns
+    ]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
-    The measure is the Jensen-Shannon distance (base 2): 0 for the same distribution,
-    1 for disjoint ones, finite when a class is missing from one side (unlike the KL
-    divergence, which is infinite then: too brittle for a gate on small splits).
 
-    Args:
-        rows: :func:`~.tables.node_rows` carrying ``split`` and ``column``.
-        column: ``class`` or ``source``.
-        classifiers: ``max_split_divergence`` and ``fail_on_divergence`` per node.
+def share_tables(data: Dataset) -> dict[str, pd.DataFrame]:
+    """:func:`shares` of source, month and label source, by the report's table name."""
+    rows = data.rows
+    return {
+        table: shares(rows, column)
+        for table, column in SHARE_TABLES.items()
+        if column in rows.columns
+    }
 
-    Returns:
-        Columns ``node``, ``split``, ``of``, ``distance``, ``value`` (the value whose
-        share differs most), ``share``, ``train_share``, ``limit``, ``severity``
-        (``error`` or ``warning``); nodes without train images are left out.
-    """
-    known = rows[rows["split"].notna() & rows[column].notna()]
-    counts = known.groupby(["node", "split", column], observed=True).size().unstack(fill_value=0)
-    if counts.empty or TRAIN not in counts.index.get_level_values("split"):
-        return pd.DataFrame(columns=_DIVERGENCE_COLUMNS)
-    dist = counts.div(counts.sum(axis=1), axis=0)
-    train = dist.xs(TRAIN, level="split")
-    others = dist[dist.index.get_level_values("split") != TRAIN]
-    others = others[others.index.get_level_values("node").isin(train.index)]
-    nodes = others.index.get_level_values("node")
-    base = train.reindex(nodes).to_numpy()
-    here = others.to_numpy()
-    gap = np.abs(here - base)
-    widest = gap.argmax(axis=1) if len(gap) else np.empty(0, dtype=int)
-    picked = np.arange(len(widest))
-    table = pd.DataFrame(
-        {
-            "node": nodes.astype(str),
-            "split": others.index.get_level_values("split").astype(str),
-            "of": column,
-            "distance": jensenshannon(here, base, axis=1, base=2) if len(here) else [],
-            "value": others.columns.astype(str)[widest],
-            "share": here[picked, widest],
-            "train_share": base[picked, widest],
-        }
+
+SELECTION_BIAS = Table(
+    "selection_bias", dominant_table, index=("node", "class", "of", "value", "node_share", "limit"),
+    runs_empty=False,
+)
+
+
+class DominantSource(Check):
+    """No class from (almost) one source or month which the node as a whole is not
+    (a warning): ``allowed`` is the node's limit, or 1 when that source or month
+    dominates the whole node."""
+
+    name = "dominant"
+    table = SELECTION_BIAS
+    severity = "warning"
+    reads = ("max_source_share", "max_month_share")
+
+    def expectations(self, expect: ModuleType, data: Dataset) -> list[Any]:
+        return [
+            expect.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="allowed", column_B="share", or_equal=True,
+                severity=self.severity, meta=self.meta(),
+            )
+        ]
+
+    def messages(self, failure: Failure) -> list[Message]:
+        return [_dominated(row) for row in failure.result.get("unexpected_index_list", [])]
+
+    def check_definition(self, node: str, definition: ClassifierConfig) -> None:
+        for key in self.reads:  # a share of 0 would flag every class
+            require_fraction(node, definition, key, zero_ok=False)
+
+
+def _dominated(row: Mapping[str, Any]) -> Message:
+    of = row["of"]
+    text = (
+        f"node '{row['node']}', class '{row['class']}': {share(row['share'])} of its "
+        f"images come from {of} '{row['value']}' (of the node's images: "
+        f"{share(row['node_share'])}), above max_{of}_share {float(row['limit']):g}; the "
+        f"model can learn the {of} instead of the class: add images of '{row['class']}' "
+        f"from other {of}s, or raise max_{of}_share in conf/classifiers/{row['node']}.yaml"
     )
-    definitions = [classifiers[node] for node in table["node"]]
-    table["limit"] = [float(d.max_split_divergence) for d in definitions]
-    table["severity"] = ["error" if d.fail_on_divergence else "warning" for d in definitions]
-    return table[_DIVERGENCE_COLUMNS]
-
-
-_DIVERGENCE_COLUMNS = [
-    "node", "split", "of", "distance", "value", "share", "train_share", "limit", "severity"
-]
+    return Message((row["node"], row["class"], of), text)

@@ -1,25 +1,22 @@
-"""Leakage tables: sets that span splits, and near-duplicate images across sets.
+"""Leakage checks: every set in one split.
 
 The split keeps every ``set_id`` in one split, so a set found in train and in test means
-the splits file and the manifest disagree. Near-duplicates (perceptual hashes a few bits
-apart) in *different* sets suggest one object under two set ids: if one copy is in train
-and the other in test, the test score rewards memorising it. Near-duplicates within a
-set are what a set is for (several photos of one car) and are not reported.
-
-Pandas and numpy only, so these are cheap to call and to test.
+the splits file and the manifest disagree: the test score rewards memorising its images
+(an error). A set in val and another split makes validation scores optimistic (a
+warning). Both run on :func:`set_spans`. Pandas only, so it is cheap to call and test.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from taxonomist.checks.hashes import close_pairs, parse_hex
+from taxonomist.checks.base import Check, Failure, Message, Table
+from taxonomist.checks.dataset import Dataset
+from taxonomist.checks.wording import EXAMPLES, RESPLIT, failing_count, failing_rows, more
 
-# A set in both of these splits fails validation; other mixes only warn.
-LEAK = frozenset({"train", "test"})
 _CODES = {"train": 1, "val": 2, "test": 4}
 
 
@@ -27,7 +24,7 @@ def set_spans(images: pd.DataFrame) -> pd.DataFrame:
     """One row per set: the splits its images are in, and a path from each.
 
     Args:
-        images: the manifest with its ``split`` (:func:`~.tables.with_splits`).
+        images: the manifest with its ``split`` (:func:`~.dataset.with_splits`).
 
     Returns:
         Columns ``set_id``, ``splits`` (e.g. ``"train"`` or ``"train+test"``),
@@ -73,93 +70,66 @@ def _combination_names() -> dict[int, str]:
     }
 
 
-@dataclass(frozen=True)
-class NearDuplicates:
-    """The near-duplicate pairs across sets, and what the search covered.
-
-    Attributes:
-        pairs: columns ``path_a``, ``path_b``, ``set_a``, ``set_b``, ``split_a``,
-            ``split_b``, ``distance``, ``images``, ``kind`` (``leak`` for train/test,
-            else ``near_duplicate``) and ``pair`` (the pair in words); leaks first,
-            then by distance. One row per pair of
-            (hash, set, split) groups, standing for ``images_a * images_b`` image pairs.
-        hashed: images with a well-formed perceptual hash.
-        skipped: images without one (not searched).
-        max_distance: the largest Hamming distance that counted.
-    """
-
-    pairs: pd.DataFrame
-    hashed: int
-    skipped: int
-    max_distance: int
+def _spans_of(data: Dataset) -> pd.DataFrame:
+    return set_spans(data.images)
 
 
-def near_duplicates(images: pd.DataFrame, max_distance: int) -> NearDuplicates:
-    """Pairs of images in different sets whose perceptual hashes are close.
-
-    Images with the same hash, set and split are one group, so many identical photos of
-    one object cost one row; only distinct hashes are searched (see
-    :func:`~.hashes.close_pairs`).
-
-    Args:
-        images: the manifest with ``phash``, ``path``, ``set_id`` and ``split``.
-        max_distance: at most this many of the 64 bits differ.
-    """
-    values, valid = parse_hex(images["phash"])
-    groups = (
-        images.loc[valid, ["path", "set_id", "split"]]
-        .assign(hash=values[valid], split=lambda f: f["split"].astype("string").fillna(""))
-        .groupby(["hash", "set_id", "split"], sort=False)
-        .agg(path=("path", "first"), images=("path", "size"))
-        .reset_index()
-    )
-    unique, group_hash = np.unique(groups["hash"].to_numpy(np.uint64), return_inverse=True)
-    i, j, distance = close_pairs(unique, max_distance)
-    same = np.arange(len(unique))
-    hash_pairs = pd.DataFrame(
-        {"h_a": np.r_[i, same], "h_b": np.r_[j, same], "distance": np.r_[distance, 0 * same]}
-    )
-    groups = groups.drop(columns="hash").assign(h=group_hash, g=np.arange(len(groups)))
-    pairs = hash_pairs.merge(groups.add_suffix("_a"), on="h_a").merge(
-        groups.add_suffix("_b"), on="h_b"
-    )
-    # equal hashes pair up within their own list: keep each such pair once
-    once = (pairs["h_a"] != pairs["h_b"]) | (pairs["g_a"] < pairs["g_b"])
-    pairs = pairs[once & (pairs["set_id_a"] != pairs["set_id_b"])]
-    return NearDuplicates(_pairs_table(pairs), int(valid.sum()), int((~valid).sum()), max_distance)
+SETS = Table(
+    "sets", _spans_of, index=("set_id", "splits", "path_train", "path_val", "path_test"),
+    examples=EXAMPLES, requires=("label", "set_id", "path"),
+)
 
 
-def _pairs_table(pairs: pd.DataFrame) -> pd.DataFrame:
-    table = pd.DataFrame(
-        {
-            "path_a": pairs["path_a"].astype(str),
-            "path_b": pairs["path_b"].astype(str),
-            "set_a": pairs["set_id_a"].astype(str),
-            "set_b": pairs["set_id_b"].astype(str),
-            "split_a": pairs["split_a"].astype(str),
-            "split_b": pairs["split_b"].astype(str),
-            "distance": pairs["distance"].astype("int64"),
-            "images": (pairs["images_a"] * pairs["images_b"]).astype("int64"),
-        }
-    )
-    leak = ((table["split_a"] == "train") & (table["split_b"] == "test")) | (
-        (table["split_a"] == "test") & (table["split_b"] == "train")
-    )
-    table["kind"] = np.where(leak, "leak", "near_duplicate")
-    table["pair"] = _described(table)
-    return table.sort_values(["kind", "distance", "path_a"], ignore_index=True)
+class SetInTrainAndTest(Check):
+    """No set with images in train and in test: the test score rewards memorising them."""
+
+    name = "set_leak"
+    table = SETS
+
+    def expectations(self, expect: ModuleType, data: Dataset) -> list[Any]:
+        return [
+            expect.ExpectColumnValuesToNotBeInSet(
+                column="splits", value_set=["train+test", "train+val+test"],
+                severity=self.severity, meta=self.meta(),
+            )
+        ]
+
+    def messages(self, failure: Failure) -> list[Message]:
+        rows, total = failing_rows(failure.result), failing_count(failure.result)
+        shown = "; ".join(
+            f"set '{row['set_id']}': {row['path_train']} in train, {row['path_test']} in test"
+            for row in rows[:EXAMPLES]
+        )
+        text = (
+            f"splits: {total} set(s) with images in both train and test ({shown}"
+            f"{more(total, min(len(rows), EXAMPLES))}); every view of one object must stay "
+            f"in one split, and data/splits.parquet no longer matches the manifest's "
+            f"set_ids: {RESPLIT}"
+        )
+        return [Message(("splits", "set_leak"), text)]
 
 
-def _described(table: pd.DataFrame) -> pd.Series:
-    """``a.png (train, set 's1') ~ b.png (test, set 's2'), 2 bit(s) apart`` per pair.
+class SetInValAndOther(Check):
+    """No set in val and another split (a warning): early stopping sees its images."""
 
-    One column, so great-expectations names a failing pair with one value: it looks
-    up every index column of every failing row one at a time, which dominates its run
-    time on a table of many near-duplicates.
-    """
+    name = "set_mixed"
+    table = SETS
+    severity = "warning"
 
-    def side(s: str) -> pd.Series:
-        split = table[f"split_{s}"].replace("", "no split")
-        return table[f"path_{s}"] + " (" + split + ", set '" + table[f"set_{s}"] + "')"
+    def expectations(self, expect: ModuleType, data: Dataset) -> list[Any]:
+        return [
+            expect.ExpectColumnValuesToNotBeInSet(
+                column="splits", value_set=["train+val", "val+test"],
+                severity=self.severity, meta=self.meta(),
+            )
+        ]
 
-    return side("a") + " ~ " + side("b") + ", " + table["distance"].astype(str) + " bit(s) apart"
+    def messages(self, failure: Failure) -> list[Message]:
+        rows, total = failing_rows(failure.result), failing_count(failure.result)
+        shown = "; ".join(f"set '{row['set_id']}' in {row['splits']}" for row in rows[:EXAMPLES])
+        text = (
+            f"splits: {total} set(s) in more than one split ({shown}"
+            f"{more(total, min(len(rows), EXAMPLES))}); validation scores are optimistic "
+            f"for them: {RESPLIT}"
+        )
+        return [Message(("splits", "set_mixed"), text)]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from taxonomist.checks.tables import ALL
+from taxonomist.checks.coverage import ALL
 
 SHOWN_WARNINGS = 10  # summary() lists this many; the JSON has them all
 SHOWN_ERRORS = 20

@@ -5,22 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from taxonomist.checks.derived import Derived, derive
-from taxonomist.checks.messages import sort_messages
-from taxonomist.checks.phrases import EXAMPLES
+from taxonomist.checks import balance, bias, coverage, divergence, near_duplicates
+from taxonomist.checks.base import Settings
+from taxonomist.checks.dataset import Dataset
+from taxonomist.checks.registry import CHECKS
 from taxonomist.checks.report import ValidationReport
+from taxonomist.checks.verdict import sort_messages
 from taxonomist.config.schema import ClassifierConfig
 from taxonomist.errors import ConfigError
 from taxonomist.taxonomy import Taxonomy
-
-# Above this many differing bits the chunks of the hash search get short and it slows
-# quadratically; photos that far apart are rarely copies of each other anyway.
-MAX_DISTANCE = 10
-SHOWN_PAIRS = 20  # near-duplicate pairs listed in the JSON report
 
 
 def validate(
@@ -78,28 +74,29 @@ def validate(
         >>> print(report.summary())  # doctest: +SKIP
     """
     _check_definitions(taxonomy, classifiers)
-    _check_thresholds(taxonomy, classifiers, max_distance)
-    derived = derive(manifest, splits, taxonomy, classifiers, max_distance)
+    settings = Settings(max_distance=max_distance)
+    _check_ranges(taxonomy, classifiers, settings)
+    data = Dataset.of(manifest, splits, taxonomy, classifiers, settings, rejects)
     # great-expectations takes seconds to import: only this stage pays for it.
-    from taxonomist.checks import context as gx_context
+    from taxonomist.checks import runner
 
-    context = gx_context.ephemeral_context()
-    runs = _run_suites(context, derived, taxonomy, rejects)
+    context = runner.ephemeral_context()
+    runs = runner.run_checks(context, CHECKS, data)
     docs = None
     if data_docs:
-        docs = gx_context.build_data_docs(context, docs_dir or out_path.parent / "docs")
+        docs = runner.build_data_docs(context, docs_dir or out_path.parent / "docs")
     errors, warnings = sort_messages(r for run in runs.values() for r in run.results)
     report = ValidationReport(
         success=not errors,
         errors=errors,
         warnings=warnings,
-        counts=derived.counts,
+        counts=data.derived(coverage.counts_of),
         n_images=len(manifest),
         statistics={name: dict(run.statistics) for name, run in runs.items()},
-        split_counts=derived.split_counts,
-        notes=derived.notes,
-        tables={"imbalance": derived.imbalance, "divergence": derived.divergence, **derived.shares},
-        near_duplicates=_near_duplicate_summary(derived),
+        split_counts=data.derived(coverage.count_table),
+        notes=data.notes() + near_duplicates.notes(data),
+        tables=_report_tables(data),
+        near_duplicates=near_duplicates.summary(data),
         data_docs=Path(os.path.relpath(docs, out_path.parent)).as_posix() if docs else None,
         folder=out_path.parent,
     )
@@ -107,61 +104,12 @@ def validate(
     return report
 
 
-def _run_suites(
-    context: Any, derived: Derived, taxonomy: Taxonomy, rejects: pd.DataFrame | None
-) -> dict[str, Any]:
-    """Each suite's ``ExpectationSuiteValidationResult``, by suite name."""
-    from taxonomist.checks import suites
-    from taxonomist.checks.context import run_suite
-
-    images = derived.images
-    runs = {
-        "manifest": run_suite(
-            context, images, suites.manifest_suite(taxonomy, images.columns), ["path", "label"]
-        )
-    }
-    if "label" not in images.columns:
-        return runs  # every class would count as empty: the missing column is the error
-    planned = [
-        ("class_counts", derived.split_counts, suites.counts_suite(), ["node", "class", "split"]),
-        ("imbalance", derived.imbalance, suites.imbalance_suite(), _IMBALANCE_INDEX),
-        ("selection_bias", derived.dominant, suites.dominance_suite(), _DOMINANT_INDEX),
-        ("split_divergence", derived.divergence, suites.divergence_suite(), _DIVERGENCE_INDEX),
-    ]
-    for name, frame, suite, index in planned:
-        if len(frame):
-            runs[name] = run_suite(context, frame, suite, index)
-    sampled = [
-        ("sets", derived.sets, suites.sets_suite(), _SETS_INDEX),
-        ("rejects", rejects, suites.rejects_suite(), ["path", "label", "reason"]),
-    ]
-    if derived.near_duplicates is not None:
-        found = derived.near_duplicates
-        suite = suites.near_duplicates_suite(found.max_distance)
-        sampled.append(("near_duplicates", found.pairs, suite, _PAIRS_INDEX))
-    for name, frame, suite, index in sampled:
-        if frame is not None and set(_checked_columns(suite)) <= set(frame.columns):
-            runs[name] = run_suite(context, frame, suite, index, examples=EXAMPLES)
-    return runs
-
-
-def _checked_columns(suite: Any) -> list[str]:
-    return [e.column for e in suite.expectations if getattr(e, "column", None)]
-
-
-def _near_duplicate_summary(derived: Derived) -> dict[str, Any] | None:
-    found = derived.near_duplicates
-    if found is None:
-        return None
-    pairs = found.pairs
+def _report_tables(data: Dataset) -> dict[str, pd.DataFrame]:
+    """The tables behind the checks that the JSON report shows, by name."""
     return {
-        "max_distance": found.max_distance,
-        "hashed": found.hashed,
-        "skipped": found.skipped,
-        "pairs": len(pairs),
-        "image_pairs": int(pairs["images"].sum()),
-        "train_test": int((pairs["kind"] == "leak").sum()),
-        "examples": pairs.head(SHOWN_PAIRS).to_dict("records"),
+        "imbalance": data.derived(balance.imbalance_table),
+        "divergence": data.derived(divergence.divergence_table),
+        **data.derived(bias.share_tables),
     }
 
 
@@ -178,30 +126,12 @@ def _check_definitions(taxonomy: Taxonomy, classifiers: Mapping[str, ClassifierC
         )
 
 
-def _check_thresholds(
-    taxonomy: Taxonomy, classifiers: Mapping[str, ClassifierConfig], max_distance: int
+def _check_ranges(
+    taxonomy: Taxonomy, classifiers: Mapping[str, ClassifierConfig], settings: Settings
 ) -> None:
-    """Shares and distances must be fractions; the hash distance a small whole number."""
-    if not 0 <= max_distance <= MAX_DISTANCE:
-        raise ConfigError(
-            "conf/config.yaml", "split.near_duplicate_distance",
-            f"expected 0 to {MAX_DISTANCE} bits of the 64-bit perceptual hash, got "
-            f"{max_distance}", "4 suits photos; 0 finds only identical hashes",
-        )
+    """Each check's range check of its keys: the stage-wide ones, then node by node."""
+    for check in CHECKS:
+        check.check_settings(settings)
     for node in taxonomy.inner_nodes:
-        definition = classifiers[node]
-        for key in ("max_source_share", "max_month_share", "max_split_divergence"):
-            value = getattr(definition, key)
-            least_ok = 0.0 if key == "max_split_divergence" else 1e-9  # a share of 0 flags all
-            if not least_ok <= value <= 1.0:
-                raise ConfigError(
-                    f"conf/classifiers/{node}.yaml (or _default.yaml)", key,
-                    f"expected a fraction from {'0' if least_ok == 0 else 'above 0'} to 1, "
-                    f"got {value}", "e.g. 0.9 for a share, 0.2 for max_split_divergence",
-                )
-
-_IMBALANCE_INDEX = ["node", "largest_class", "largest_count", "smallest_class", "smallest_count"]
-_DOMINANT_INDEX = ["node", "class", "of", "value", "node_share", "limit"]
-_DIVERGENCE_INDEX = ["node", "split", "of", "value", "share", "train_share", "limit"]
-_SETS_INDEX = ["set_id", "splits", "path_train", "path_val", "path_test"]
-_PAIRS_INDEX = ["pair"]  # one column: see leakage._described
+        for check in CHECKS:
+            check.check_definition(node, classifiers[node])

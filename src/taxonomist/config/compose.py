@@ -47,6 +47,23 @@ class Config:
         }
         return params
 
+    def require_inner_node(self, node: str, source: str = "dvc.yaml") -> None:
+        """Raise unless ``node`` is an inner node of the taxonomy, one with a classifier.
+
+        Args:
+            node: the node a verb was given, e.g. ``taxonomist train round``.
+            source: what the error names as the place of the mistake: ``dvc.yaml`` for a
+                stage's node, ``taxonomist sweep`` for the sweep's.
+
+        Raises:
+            ConfigError: naming the inner nodes to choose from.
+        """
+        if node not in self.taxonomy.inner_nodes:
+            raise ConfigError(
+                source, node, "not an inner node of the taxonomy",
+                f"nodes with a classifier: {', '.join(self.taxonomy.inner_nodes)}",
+            )
+
 
 def resolve_config_dir(config_dir: str | Path | None = None) -> Path:
     """``--config-dir``, else ``$TAXONOMIST_CONFIG_DIR``, else ``./conf``."""

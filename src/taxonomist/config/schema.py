@@ -40,6 +40,12 @@ class Head(StrEnum):
     svm = "svm"
     logreg = "logreg"
 
+    @property
+    def is_classical(self) -> bool:
+        """Fitted with scikit-learn on the frozen backbone's embeddings, not trained with
+        the network: ``Head.knn.is_classical`` is True, ``Head.mlp.is_classical`` False."""
+        return self in (Head.knn, Head.svm, Head.logreg)
+
 
 class DataKind(StrEnum):
     """Where ingest reads images from."""

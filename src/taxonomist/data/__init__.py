@@ -3,7 +3,7 @@
 Each stage is a plain function of typed config and :class:`~taxonomist.config.Paths`::
 
     write_sample(data, seed, out_dir)        # scikit-learn digits -> a source folder
-    ingest(source_for(data, root), taxonomy, paths, ImagePolicy.from_config(data))
+    ingest(create_source(data, root), taxonomy, paths, ImagePolicy.from_config(data))
                                              # -> manifest.parquet, images/, rejects.csv
     split(split_config, seed, paths)         # -> splits.parquet (test frozen)
     build_cache(image_size, paths)           # -> cache/<split>.npy + .parquet
@@ -12,27 +12,32 @@ Each stage is a plain function of typed config and :class:`~taxonomist.config.Pa
 from taxonomist.data.cache import INDEX_COLUMNS, build_cache
 from taxonomist.data.images import ImagePolicy
 from taxonomist.data.ingest import IngestResult, ingest
-from taxonomist.data.manifest import MANIFEST_COLUMNS, SOURCE_COLUMNS, read_manifest
+from taxonomist.data.manifest import read_manifest
 from taxonomist.data.rejects import REJECT_COLUMNS
 from taxonomist.data.sample import write_sample
-from taxonomist.data.sources import FolderSource, Source, read_manifest_csv, source_for
+from taxonomist.data.sources import (
+    FolderSource,
+    S3Source,
+    Source,
+    create_source,
+    read_manifest_csv,
+)
 from taxonomist.data.split import SPLIT_COLUMNS, split
 
 __all__ = [
     "INDEX_COLUMNS",
-    "MANIFEST_COLUMNS",
     "REJECT_COLUMNS",
-    "SOURCE_COLUMNS",
     "SPLIT_COLUMNS",
     "FolderSource",
     "ImagePolicy",
     "IngestResult",
+    "S3Source",
     "Source",
     "build_cache",
+    "create_source",
     "ingest",
     "read_manifest",
     "read_manifest_csv",
-    "source_for",
     "split",
     "write_sample",
 ]

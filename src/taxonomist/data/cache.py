@@ -1,7 +1,7 @@
 """The cache stage: decode and resize every image once, into one uint8 array per split.
 
 Training then slices batches straight out of ``data/cache/<split>.npy``; no image is
-decoded again, epoch after epoch. The file format belongs to :mod:`taxonomist.cached`.
+decoded again, epoch after epoch. The file format belongs to :mod:`taxonomist.contracts.cache`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from taxonomist.cached import SPLITS, CachedSplit, image_to_array, save_split
 from taxonomist.config import Paths
+from taxonomist.contracts.cache import SPLITS, CachedSplit, save_split
 from taxonomist.data.manifest import read_manifest, require_columns
+from taxonomist.data.pixels import image_to_array
 from taxonomist.errors import DataError
 
 # The manifest columns each cached image carries, in this order.

@@ -8,7 +8,7 @@ Ingest checks every image in three steps, cheapest first:
 2. a **full decode** (``verify`` then ``load``), with Pillow's decompression-bomb warning
    turned into an error for the duration, so a size that only shows up while decoding
    is rejected too;
-3. **normalisation** with :func:`taxonomist.cached.to_rgb` (EXIF orientation, 16 bits,
+3. **normalisation** with :func:`taxonomist.data.pixels.to_rgb` (EXIF orientation, 16 bits,
    transparency, CMYK), the function the cache stage and the served stack use as well,
    and a 64-bit perceptual hash (pHash) of the result for near-duplicate checks.
 """
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import imagehash
 from PIL import Image, UnidentifiedImageError
 
-from taxonomist.cached import to_rgb
 from taxonomist.config import DataConfig
+from taxonomist.data.pixels import to_rgb
 from taxonomist.data.rejects import Rejected
 from taxonomist.errors import ConfigError
 

@@ -33,7 +33,7 @@ from taxonomist.data.rows import (
     label_source,
     parse_bbox,
 )
-from taxonomist.data.sources import Source
+from taxonomist.data.sources.base import Source
 from taxonomist.data.store import Store
 from taxonomist.errors import DataError
 from taxonomist.taxonomy import Taxonomy

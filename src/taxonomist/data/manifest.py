@@ -1,12 +1,10 @@
 """The manifest: one row per stored image, the truth every later stage reads.
 
-``data/manifest.parquet`` has the columns in :data:`MANIFEST_COLUMNS`, plus any extra
-columns the source's manifest CSV carried (a photographer, say). ``id`` is the sha256 of
-the image bytes and is unique; ``stored`` is where the bytes live, relative to the
-project root; ``phash`` is a 64-bit perceptual hash (16 hex digits) of the normalised
-image, for near-duplicate checks; ``label_source`` says where the label came from
-(``import`` unless the source's CSV says ``crowd``, ``expert``, ...); ``bbox_*`` are an
-optional box in pixels of the upright image (all four null when there is none).
+``data/manifest.parquet`` has the columns in
+:data:`~taxonomist.contracts.manifest.MANIFEST_COLUMNS` (what each means is there), plus
+any extra columns the source's manifest CSV carried (a photographer, say). ``id`` is
+unique; ``label_source`` is ``import`` unless the source's CSV says ``crowd``,
+``expert``, ...
 """
 
 from __future__ import annotations
@@ -17,17 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from taxonomist.contracts.manifest import INT_COLUMNS, MANIFEST_COLUMNS, NULLABLE_INT_COLUMNS
 from taxonomist.errors import DataError
-
-# What a source's manifest CSV must provide, one row per image.
-SOURCE_COLUMNS = ("path", "label", "source", "set_id", "taken_at")
-# What ingest records for each accepted image, in this order.
-MANIFEST_COLUMNS = (
-    "id", "path", "label", "source", "set_id", "taken_at", "width", "height", "stored",
-    "label_source", "phash", "bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1",
-)
-_INT_COLUMNS = ("width", "height")
-_NULLABLE_INT_COLUMNS = ("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1")
 
 
 def empty_manifest() -> pd.DataFrame:
@@ -42,9 +31,9 @@ def to_manifest_types(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _type_of(column: str) -> str:
-    if column in _INT_COLUMNS:
+    if column in INT_COLUMNS:
         return "int64"
-    return "Int64" if column in _NULLABLE_INT_COLUMNS else "str"
+    return "Int64" if column in NULLABLE_INT_COLUMNS else "str"
 
 
 def read_manifest(path: Path, columns: Sequence[str] = MANIFEST_COLUMNS) -> pd.DataFrame:

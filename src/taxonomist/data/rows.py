@@ -9,11 +9,11 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from taxonomist.contracts.manifest import BBOX_COLUMNS
 from taxonomist.data.rejects import Rejected
-from taxonomist.data.sources import outside_reason
+from taxonomist.data.sources.base import outside_reason
 from taxonomist.taxonomy import Taxonomy
 
-BBOX_COLUMNS = ("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1")
 # Where a label came from when the source's manifest does not say.
 DEFAULT_LABEL_SOURCE = "import"
 

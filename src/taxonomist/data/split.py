@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from taxonomist.cached import SPLITS
 from taxonomist.config import Paths, SplitConfig
+from taxonomist.contracts.cache import SPLITS
 from taxonomist.data.manifest import read_manifest, require_columns, write_atomic
 from taxonomist.errors import ConfigError, DataError
 

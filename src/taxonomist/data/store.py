@@ -17,17 +17,17 @@ from typing import IO, Any
 import pandas as pd
 from PIL import Image
 
-from taxonomist.cached import to_rgb
 from taxonomist.config import Paths
+from taxonomist.contracts.manifest import BBOX_COLUMNS, MANIFEST_COLUMNS
 from taxonomist.data.images import perceptual_hash
 from taxonomist.data.manifest import (
-    MANIFEST_COLUMNS,
     empty_manifest,
     require_columns,
     to_manifest_types,
     write_atomic,
 )
-from taxonomist.data.rows import BBOX_COLUMNS, DEFAULT_LABEL_SOURCE
+from taxonomist.data.pixels import to_rgb
+from taxonomist.data.rows import DEFAULT_LABEL_SOURCE
 from taxonomist.errors import DataError
 
 JOURNAL_NAME = ".manifest.journal.jsonl"

@@ -8,15 +8,15 @@ import time
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.entities import Metric
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from taxonomist.cached import load_split
 from taxonomist.config import Config, Paths
+from taxonomist.contracts.cache import load_split
+from taxonomist.contracts.metrics import NodeMetrics
 from taxonomist.evaluate.metrics import classification_metrics, confusion
 from taxonomist.evaluate.predict import predict_proba
-from taxonomist.tracking import client_for
-from taxonomist.train.model import load_node_model
+from taxonomist.tracking.runs import RunLog
+from taxonomist.train.artifact import load_node_model
 
 
 def evaluate_node(node: str, config: Config, paths: Paths) -> dict[str, object]:
@@ -39,8 +39,7 @@ def evaluate_node(node: str, config: Config, paths: Paths) -> dict[str, object]:
 
 
 def _write_outputs(paths, node, metrics, y_true, y_pred, classes) -> None:
-    paths.node_metrics(node).parent.mkdir(parents=True, exist_ok=True)
-    paths.node_metrics(node).write_text(json.dumps(metrics, indent=2))
+    NodeMetrics.from_json(metrics, "classification_metrics", node).write(paths.node_metrics(node))
     plots = paths.node_plots(node)
     plots.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"actual": y_true, "predicted": y_pred}).to_csv(
@@ -59,9 +58,8 @@ def _write_outputs(paths, node, metrics, y_true, y_pred, classes) -> None:
 
 def _log_to_run(config: Config, paths: Paths, node: str, metrics: dict) -> None:
     run = json.loads((paths.model_dir(node) / "run.json").read_text())
-    client = client_for(config.project.mlflow, paths)
+    runs = RunLog.for_project(config.project.mlflow, paths)
     flat = {"test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"]}
     flat |= {f"test_recall.{c}": v["recall"] for c, v in metrics["per_class"].items()}
-    now = int(time.time() * 1000)
-    client.log_batch(run["run_id"], metrics=[Metric(k, v, now, 0) for k, v in flat.items()])
-    client.log_artifacts(run["run_id"], str(paths.node_plots(node)), artifact_path="evaluation")
+    runs.log(run["run_id"], metrics=flat, timestamp_ms=int(time.time() * 1000))
+    runs.log_folder(run["run_id"], paths.node_plots(node), "evaluation")

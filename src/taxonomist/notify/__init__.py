@@ -11,9 +11,10 @@ Every channel is a :class:`Notifier` that fills in one hook, :meth:`Notifier.sen
 secrets come only from environment variables the YAML names. A channel that fails is
 reported and never stops the others (:class:`Broadcast`).
 
-Usage, as the notify stage does it::
+:func:`notify` is the stage; what it does, by hand::
 
-    notification = notification_from_promotion(promotion, paths.model_card)
+    record = PromotionRecord.read(paths.promotion)
+    notification = notification_from_promotion(record, paths.model_card)
     notifier_for(config.project.notify, paths.root).send(notification)
 """
 
@@ -33,6 +34,7 @@ from taxonomist.notify.message import (
 from taxonomist.notify.outbox import OutboxNotifier
 from taxonomist.notify.slack import SlackNotifier, slack_message
 from taxonomist.notify.smtp import EmailNotifier, email_message
+from taxonomist.notify.stage import notify
 
 __all__ = [
     "NOTIFIERS",
@@ -50,5 +52,6 @@ __all__ = [
     "notification_from_promotion",
     "notification_from_rollback",
     "notifier_for",
+    "notify",
     "slack_message",
 ]

@@ -6,10 +6,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from taxonomist.registry import LiveEvent
+from taxonomist.contracts.promotion import Outcome, PromotionRecord
 
-PROMOTE, REJECT, ROLLBACK = "promote", "reject", "rollback"
+if TYPE_CHECKING:
+    from taxonomist.tracking.ledger import LiveEvent
+
+ROLLBACK = "rollback"  # a manual move back of @live: the one decision no record holds
 
 
 @dataclass(frozen=True)
@@ -17,8 +19,9 @@ class Notification:
     """One decision, ready to send.
 
     Attributes:
-        decision: ``"promote"``, ``"reject"``, ``"investigate"`` (older records:
-            ``"needs_investigation"``), or ``"rollback"`` for a manual move back.
+        decision: an :class:`~taxonomist.contracts.promotion.Outcome` (an older record's
+            ``"needs_investigation"`` reads as ``"investigate"``), or ``"rollback"`` for a
+            manual move back.
         title: one readable line, e.g. a chat message or an email subject.
         text: a few lines with the reason and the numbers.
         card_path: the model card to open for details.
@@ -46,68 +49,63 @@ class Notification:
         return {**asdict(self), "card_path": str(self.card_path)}
 
 
-def notification_from_promotion(promotion: dict[str, Any], card_path: Path) -> Notification:
+def notification_from_promotion(record: PromotionRecord, card_path: Path) -> Notification:
     """Turn ``reports/promotion.json`` into a notification.
 
     Example:
-        >>> n = notification_from_promotion({
+        >>> record = PromotionRecord.from_json({
         ...     "decision": "promote", "reason": "leaf_accuracy improved by +0.0120",
         ...     "metric": "leaf_accuracy", "registered_model": "digits.stack",
         ...     "challenger": {"version": "3", "metrics": {"leaf_accuracy": 0.962}},
         ...     "live_before": {"version": "2", "metrics": {"leaf_accuracy": 0.95}},
-        ...     "live_after": "3", "difference": 0.012}, Path("reports/model_card.html"))
-        >>> n.title
+        ...     "live_after": "3", "difference": 0.012})
+        >>> notification_from_promotion(record, Path("reports/model_card.html")).title
         'digits.stack v3 promoted to live: leaf_accuracy 0.962 (+0.012 vs v2)'
     """
-    challenger = promotion.get("challenger") or {}
-    metrics = {
-        k: float(v) for k, v in (challenger.get("metrics") or {}).items() if _is_number(v)
-    }
+    metrics = {k: float(v) for k, v in record.challenger.metrics.items() if _is_number(v)}
     return Notification(
-        decision=str(promotion.get("decision", "")),
-        title=_title(promotion, metrics),
-        text=_text(promotion, metrics, card_path),
+        decision=record.verdict.decision.value,
+        title=_title(record, metrics),
+        text=_text(record, metrics, card_path),
         card_path=Path(card_path),
-        model=str(promotion.get("registered_model", "")),
-        version=_version(promotion),
+        model=record.registered_model,
+        version=record.challenger.version,
         metrics=metrics,
-        timestamp=str(promotion.get("timestamp", "")),
-        reason=str(promotion.get("reason", "")),
-        metric=str(promotion.get("metric", "")),
+        timestamp=record.timestamp,
+        reason=record.verdict.reason,
+        metric=record.metric,
     )
 
 
-def _title(promotion: dict[str, Any], metrics: dict[str, float]) -> str:
-    who = f"{promotion.get('registered_model', '?')} v{_version(promotion)}"
-    reason = promotion.get("reason") or "no reason given"
-    if promotion.get("decision") == REJECT:
+def _title(record: PromotionRecord, metrics: dict[str, float]) -> str:
+    who = f"{record.registered_model} v{record.challenger.version}"
+    verdict = record.verdict
+    reason = verdict.reason or "no reason given"
+    if verdict.decision == Outcome.REJECT:
         return f"{who} rejected: {reason}"
-    if promotion.get("decision") != PROMOTE:  # investigate, needs_investigation, unknown
+    if verdict.decision == Outcome.INVESTIGATE:
         return f"{who} needs investigation: {reason}"
-    metric = promotion.get("metric", "leaf_accuracy")
-    score = f"{metric} {_fmt(metrics.get(metric))}"
-    live, difference = promotion.get("live_before"), promotion.get("difference")
-    if live and _is_number(difference):
-        return f"{who} promoted to live: {score} ({difference:+.3f} vs v{live.get('version')})"
+    score = f"{record.metric} {_fmt(metrics.get(record.metric))}"
+    if record.live_before is not None and verdict.difference is not None:
+        return (f"{who} promoted to live: {score} "
+                f"({verdict.difference:+.3f} vs v{record.live_version})")
     return f"{who} promoted to live: {score} (first live version)"
 
 
-def _text(promotion: dict[str, Any], metrics: dict[str, float], card_path: Path) -> str:
-    metric = promotion.get("metric", "leaf_accuracy")
-    live = promotion.get("live_before") or None
-    lines = [f"Decision: {promotion.get('decision')} ({promotion.get('reason', '')})"]
-    lines.append(f"Challenger v{_version(promotion)}: {metric} {_fmt(metrics.get(metric))}")
-    if live:
-        live_value = (live.get("metrics") or {}).get(metric)
-        lines.append(f"Live before, v{live.get('version')}: {metric} {_fmt(live_value)}")
-    drops = promotion.get("class_recall_drops") or {}
+def _text(record: PromotionRecord, metrics: dict[str, float], card_path: Path) -> str:
+    metric, verdict = record.metric, record.verdict
+    lines = [f"Decision: {verdict.decision} ({verdict.reason})"]
+    lines.append(f"Challenger v{record.challenger.version}: {metric} {_fmt(metrics.get(metric))}")
+    if record.live_before is not None:
+        lines.append(f"Live before, v{record.live_version}: {metric} {_fmt(record.live_value)}")
+    drops = record.class_recall_drops
     if drops:
         lines.append("Recall fell for: " + ", ".join(f"{c} (-{d:.3f})" for c, d in drops.items()))
-    after = promotion.get("live_after")
-    lines.append(f"Live now: {'v' + str(after) if after is not None else 'nothing'}")
+    after = record.live_after
+    lines.append(f"Live now: {'v' + after if after is not None else 'nothing'}")
     lines.append(f"Model card: {card_path}")
-    if promotion.get("tracking_uri"):
-        lines.append(f"MLflow: {promotion['tracking_uri']}")
+    if record.tracking_uri:
+        lines.append(f"MLflow: {record.tracking_uri}")
     return "\n".join(lines)
 
 
@@ -122,13 +120,13 @@ def notification_from_rollback(
 
     Args:
         model: the registered model, e.g. ``"digits.stack"``.
-        event: what :func:`taxonomist.registry.rollback` recorded.
+        event: what :func:`taxonomist.tracking.ledger.rollback` recorded.
         card_path: the model card of the version now live.
         metrics: that version's scalar metrics, if known.
         metric: the metric to quote, e.g. ``"leaf_accuracy"``.
 
     Example:
-        >>> from taxonomist.registry import LiveEvent
+        >>> from taxonomist.tracking.ledger import LiveEvent
         >>> event = LiveEvent("2", "3", "rollback", "ana", "six misread", "2025-01-02T03:04:05Z")
         >>> notification_from_rollback("digits.stack", event, Path("card.html")).title
         'digits.stack rolled back to v2 (from v3) by ana: six misread'
@@ -148,10 +146,6 @@ def notification_from_rollback(
         model=model, version=str(event.version), metrics=metrics, timestamp=event.at,
         reason=event.reason, metric=metric,
     )
-
-
-def _version(promotion: dict[str, Any]) -> str:
-    return str((promotion.get("challenger") or {}).get("version", "?"))
 
 
 def _fmt(value: Any) -> str:

@@ -10,6 +10,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from taxonomist.config.schema import RetryConfig
+from taxonomist.contracts.promotion import Outcome
 from taxonomist.notify.base import Notifier, NotifyError, require_secret
 from taxonomist.notify.message import Notification
 
@@ -17,7 +18,7 @@ CHANNEL = "slack"
 # Slack answers 429 when rate-limited and 5xx when it could not take the message; both
 # mean "not posted", so posting again cannot duplicate it. Other 4xx answers are final.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-ICONS = {"promote": ":white_check_mark:", "reject": ":x:"}  # anything else: a human looks
+ICONS = {Outcome.PROMOTE: ":white_check_mark:", Outcome.REJECT: ":x:"}  # else: a human looks
 MAX_FIELDS = 10  # Block Kit's limits: fields in one section, ...
 MAX_TEXT = 3000  # ... and characters in one section's text
 

@@ -1,17 +1,11 @@
-"""The promotion gate: paired statistics, three outcomes, one atomic pointer."""
+"""The promotion gate: paired statistics, three outcomes, one atomic pointer.
 
-from taxonomist.promote.rule import INVESTIGATE, PROMOTE, REJECT, Decision, compare, first_promotion
+:func:`compare` (or :func:`first_promotion`) is the rule, returning a
+:class:`~taxonomist.contracts.promotion.Verdict`; :func:`promote` is the stage, which
+writes the whole :class:`~taxonomist.contracts.promotion.PromotionRecord`.
+"""
+
+from taxonomist.promote.rule import compare, first_promotion
 from taxonomist.promote.stage import promote
-from taxonomist.registry import LIVE, live_version
 
-__all__ = [
-    "INVESTIGATE",
-    "LIVE",
-    "PROMOTE",
-    "REJECT",
-    "Decision",
-    "compare",
-    "first_promotion",
-    "live_version",
-    "promote",
-]
+__all__ = ["compare", "first_promotion", "promote"]

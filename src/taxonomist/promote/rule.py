@@ -3,63 +3,28 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from taxonomist.config import PromotionConfig
+from taxonomist.contracts.comparison import Check, PairedComparison, Scope, Status
+from taxonomist.contracts.promotion import Outcome, Verdict
 from taxonomist.errors import ConfigError
-from taxonomist.promote.stats import PairedComparison, holm, margin_test, paired_comparison
+from taxonomist.promote.stats import holm, margin_test, paired_comparison
 from taxonomist.taxonomy import Taxonomy
 
-PROMOTE, REJECT, INVESTIGATE = "promote", "reject", "investigate"
-OK, REGRESSION, INCONCLUSIVE = "ok", "regression", "inconclusive"
 DEPTH_METRIC = re.compile(r"accuracy_depth_(\d+)")
 
 
-@dataclass(frozen=True)
-class Check:
-    """A node's accuracy or a class's recall, challenger vs live, after Holm correction."""
-
-    scope: str
-    name: str
-    challenger: float
-    live: float
-    difference: float
-    margin: float
-    n_images: int
-    p_value: float  # one-sided, for a drop beyond the margin
-    p_value_adjusted: float
-    status: str  # OK (shown non-inferior), REGRESSION (shown worse), INCONCLUSIVE
-
-
-@dataclass(frozen=True)
-class Decision:
-    decision: str  # PROMOTE, REJECT or INVESTIGATE
-    reason: str
-    difference: float | None = None
-    comparison: PairedComparison | None = None
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def failing(self) -> list[Check]:
-        return [c for c in self.checks if c.status != OK]
-
-    def to_json(self) -> dict[str, object]:
-        data = asdict(self)
-        data["failing"] = [asdict(c) for c in self.failing]
-        return data
-
-
-def first_promotion(rule: PromotionConfig, metrics: dict) -> Decision:
+def first_promotion(rule: PromotionConfig, metrics: dict) -> Verdict:
     """Nothing is live: the challenger must still clear the absolute floor."""
     score = metric_value(rule, metrics)
     if score < rule.min_metric:
         reason = (f"{rule.metric} {score:.4f} is below the floor min_metric="
                   f"{rule.min_metric} for a first promotion")
-        return Decision(INVESTIGATE, reason)
-    return Decision(PROMOTE, f"nothing is live yet and {rule.metric} {score:.4f} "
+        return Verdict(Outcome.INVESTIGATE, reason)
+    return Verdict(Outcome.PROMOTE, f"nothing is live yet and {rule.metric} {score:.4f} "
                              f">= min_metric {rule.min_metric}")
 
 
@@ -69,7 +34,7 @@ def compare(
     challenger: pd.DataFrame,
     live: pd.DataFrame,
     seed: int = 0,
-) -> Decision:
+) -> Verdict:
     """Decide from both stacks' per-image outcomes on the same test images.
 
     ``promote``: significantly better (exact McNemar), or non-inferior on every node and
@@ -98,28 +63,28 @@ def metric_value(rule: PromotionConfig, metrics: dict) -> float:
     return float(value)
 
 
-def _decide(rule: PromotionConfig, comp: PairedComparison, checks: list[Check]) -> Decision:
-    def made(decision: str, reason: str) -> Decision:
-        return Decision(decision, reason, comp.difference, comp, checks)
+def _decide(rule: PromotionConfig, comp: PairedComparison, checks: list[Check]) -> Verdict:
+    def made(decision: Outcome, reason: str) -> Verdict:
+        return Verdict(decision, reason, comp.difference, comp, checks)
 
     numbers = (f"{rule.metric} {comp.difference:+.4f} "
                f"[{comp.confidence:.0%} CI {comp.ci_low:+.4f}, {comp.ci_high:+.4f}], "
                f"McNemar p={comp.p_value:.4g}")
-    regressions = [c for c in checks if c.status == REGRESSION]
+    regressions = [c for c in checks if c.status == Status.REGRESSION]
     named = _names(regressions)
     if comp.p_value < rule.alpha and comp.difference < 0:
         worse = f"; worse: {named}" if named else ""
-        return made(REJECT, f"significantly worse: {numbers}{worse}")
+        return made(Outcome.REJECT, f"significantly worse: {numbers}{worse}")
     if regressions:
-        return made(INVESTIGATE, f"regression beyond the margin in {named}; {numbers}")
+        return made(Outcome.INVESTIGATE, f"regression beyond the margin in {named}; {numbers}")
     if comp.p_value < rule.alpha and comp.difference > 0:
-        return made(PROMOTE, f"significantly better: {numbers}")
-    if all(c.status == OK for c in checks) and comp.difference > rule.min_improvement:
-        return made(PROMOTE, f"non-inferior on every node and class and better by more "
+        return made(Outcome.PROMOTE, f"significantly better: {numbers}")
+    if all(c.status == Status.OK for c in checks) and comp.difference > rule.min_improvement:
+        return made(Outcome.PROMOTE, f"non-inferior on every node and class and better by more "
                              f"than {rule.min_improvement}: {numbers}")
-    unproven = _names([c for c in checks if c.status == INCONCLUSIVE])
+    unproven = _names([c for c in checks if c.status == Status.INCONCLUSIVE])
     detail = f"; not shown non-inferior: {unproven}" if unproven else ""
-    return made(INVESTIGATE, f"inconclusive: {numbers}{detail}")
+    return made(Outcome.INVESTIGATE, f"inconclusive: {numbers}{detail}")
 
 
 def _primary(rule: PromotionConfig, taxonomy: Taxonomy, both: pd.DataFrame):
@@ -155,14 +120,14 @@ def _margin_checks(rule: PromotionConfig, taxonomy: Taxonomy, both: pd.DataFrame
         wanted = [t for t in truth if t is not None]
         margin = rule.margins.get(node, rule.margin)
         tests.append(margin_test(
-            "node", node, _reached(both.loc[rows, "path_c"], wanted),
+            Scope.NODE, node, _reached(both.loc[rows, "path_c"], wanted),
             _reached(both.loc[rows, "path_l"], wanted), margin,
         ))
     for leaf in taxonomy.leaves:
         rows = (both["label"] == leaf).to_numpy()
         if rows.any():
             tests.append(margin_test(
-                "class", leaf, both.loc[rows, "correct_c"].to_numpy(),
+                Scope.CLASS, leaf, both.loc[rows, "correct_c"].to_numpy(),
                 both.loc[rows, "correct_l"].to_numpy(), rule.margins.get(leaf, rule.margin),
             ))
     adjusted_reg = holm([t.p_regression for t in tests])
@@ -170,9 +135,16 @@ def _margin_checks(rule: PromotionConfig, taxonomy: Taxonomy, both: pd.DataFrame
     return [
         Check(t.scope, t.name, t.challenger, t.live, t.difference, t.margin, t.n_images,
               round(t.p_regression, 6), round(reg, 6),
-              REGRESSION if reg < rule.alpha else OK if ni < rule.alpha else INCONCLUSIVE)
+              _status(rule, reg, ni))
         for t, reg, ni in zip(tests, adjusted_reg, adjusted_ni, strict=True)
     ]
+
+
+def _status(rule: PromotionConfig, p_regression: float, p_noninferior: float) -> Status:
+    """Shown worse beyond the margin, else shown non-inferior, else not shown either way."""
+    if p_regression < rule.alpha:
+        return Status.REGRESSION
+    return Status.OK if p_noninferior < rule.alpha else Status.INCONCLUSIVE
 
 
 def _names(checks: list[Check]) -> str:

@@ -14,27 +14,7 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-
-@dataclass(frozen=True)
-class PairedComparison:
-    """Challenger minus live on one per-image correctness measure.
-
-    Attributes:
-        difference: mean correctness of the challenger minus that of live.
-        ci_low, ci_high: bootstrap percentile interval of the difference, resampling
-            whole ``set_id`` groups when given (views of one object move together).
-        p_value: exact McNemar test on the discordant pairs.
-    """
-
-    difference: float
-    ci_low: float
-    ci_high: float
-    confidence: float
-    p_value: float
-    n_images: int
-    challenger_only_correct: int
-    live_only_correct: int
-    resampled: str
+from taxonomist.contracts.comparison import PairedComparison, Scope
 
 
 def paired_comparison(
@@ -45,7 +25,10 @@ def paired_comparison(
     n_resamples: int = 2000,
     seed: int = 0,
 ) -> PairedComparison:
-    """Compare two boolean correctness vectors over the same images."""
+    """Compare two boolean correctness vectors over the same images.
+
+    ``groups`` (e.g. each image's ``set_id``) makes the bootstrap resample whole groups.
+    """
     challenger, live = np.asarray(challenger, bool), np.asarray(live, bool)
     only_c = int((challenger & ~live).sum())
     only_l = int((live & ~challenger).sum())
@@ -95,9 +78,13 @@ def _bootstrap_interval(
 
 @dataclass(frozen=True)
 class MarginTest:
-    """One node's accuracy or one class's recall, challenger vs live, against a margin."""
+    """One node's accuracy or one class's recall, challenger vs live, against a margin.
 
-    scope: str  # "node" or "class"
+    The rule turns these into :class:`~taxonomist.contracts.promotion.Check` records
+    once Holm's correction has been applied across all of them.
+    """
+
+    scope: Scope
     name: str
     challenger: float
     live: float
@@ -109,7 +96,7 @@ class MarginTest:
 
 
 def margin_test(
-    scope: str, name: str, challenger: np.ndarray, live: np.ndarray, margin: float
+    scope: Scope, name: str, challenger: np.ndarray, live: np.ndarray, margin: float
 ) -> MarginTest:
     """Two one-sided paired t-tests of the per-image difference against ``-margin``."""
     diff = np.asarray(challenger, float) - np.asarray(live, float)

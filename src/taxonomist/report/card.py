@@ -1,11 +1,12 @@
 """The model card: one self-contained HTML file and a PDF per stack version.
 
-Everything the card shows is read from files the earlier stages wrote (see
-:mod:`taxonomist.report.inputs`), so the report stage reruns whenever any of them
-changes and never recomputes a statistic itself. Images are embedded as data URIs and
-the CSS is inline: the file opens the same from a laptop, an MLflow artifact view or an
-email attachment, with no network. The PDF (see :mod:`taxonomist.report.pdf`) is the
-same card for people who sign off on paper or attach it to a release ticket.
+Everything the card shows is read from files the earlier stages wrote (the records of
+:mod:`taxonomist.contracts`, and :mod:`taxonomist.report.inputs`), so the report stage
+reruns whenever any of them changes and never recomputes a statistic itself. Images are
+embedded as data URIs and the CSS is inline: the file opens the same from a laptop, an
+MLflow artifact view or an email attachment, with no network. The PDF (see
+:mod:`taxonomist.report.pdf`) is the same card for people who sign off on paper or attach
+it to a release ticket.
 """
 
 from __future__ import annotations
@@ -17,25 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from taxonomist.config import Paths
-from taxonomist.report.comparison import (
-    CLASS,
-    NODE,
-    SideBySide,
-    rows_from_checks,
-    rows_from_metrics,
-)
+from taxonomist.contracts.comparison import Scope
+from taxonomist.contracts.metrics import StackMetrics
+from taxonomist.contracts.promotion import PromotionRecord
+from taxonomist.report.comparison import SideBySide, rows_from_checks, rows_from_metrics
 from taxonomist.report.data_summary import DataSummary, load_data_summary
 from taxonomist.report.gallery import Gallery, build_gallery
-from taxonomist.report.inputs import (
-    NodeMetrics,
-    Promotion,
-    StackMetrics,
-    Validation,
-    load_node_metrics,
-    load_promotion,
-    load_stack_metrics,
-    load_validation,
-)
+from taxonomist.report.inputs import NodeSection, Validation, load_node_section, load_validation
 from taxonomist.report.lineage import Lineage, load_lineage
 from taxonomist.report.mistakes import MistakeSummary, load_outcomes, summarise_mistakes
 from taxonomist.report.pdf import PdfWarning, write_pdf
@@ -98,7 +87,7 @@ class CardContext:
     """Everything the templates render, already loaded and typed."""
 
     taxonomy: str
-    promotion: Promotion
+    promotion: PromotionRecord
     verdict: str
     summary: str
     node_rows: list[SideBySide]
@@ -109,7 +98,7 @@ class CardContext:
     gallery: Gallery | None
     data: DataSummary
     validation: Validation | None
-    nodes: list[NodeMetrics]
+    nodes: list[NodeSection]
     stack: StackMetrics
     lineage: Lineage
     generated_at: str
@@ -142,10 +131,11 @@ def write_model_card(paths: Paths, taxonomy: Taxonomy, pdf: str | None = AUTO) -
     """
     context = build_context(paths, taxonomy)
     promotion = context.promotion
+    version = promotion.challenger.version
     card = ModelCard(
-        paths.model_card, paths.reports / promotion.version / CARD_NAME,
+        paths.model_card, paths.reports / version / CARD_NAME,
         paths.reports / LIVE_FOLDER / CARD_NAME if promotion.promoted else None,
-        promotion.decision, promotion.model, promotion.version, context.summary,
+        promotion.verdict.decision, promotion.registered_model, version, context.summary,
     )
     for target in card.html_paths:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -162,16 +152,16 @@ def write_model_card(paths: Paths, taxonomy: Taxonomy, pdf: str | None = AUTO) -
 
 
 def build_context(paths: Paths, taxonomy: Taxonomy) -> CardContext:
-    """Load every input of the card (see :mod:`taxonomist.report.inputs`)."""
-    promotion = load_promotion(paths.promotion)
-    stack = load_stack_metrics(paths.stack_metrics)
-    nodes = [load_node_metrics(paths, node) for node in taxonomy.inner_nodes]  # fail early
+    """Load every input of the card (the records, then :mod:`taxonomist.report.inputs`)."""
+    promotion = PromotionRecord.read(paths.promotion)
+    stack = StackMetrics.read(paths.stack_metrics)
+    nodes = [load_node_section(paths, node) for node in taxonomy.inner_nodes]  # fail early
     node_rows, class_rows = side_by_side(taxonomy, promotion, stack)
     outcomes = load_outcomes(paths)
     return CardContext(
         taxonomy=taxonomy.name,
         promotion=promotion,
-        verdict=VERDICTS[promotion.decision],
+        verdict=VERDICTS[promotion.verdict.decision],
         summary=summary_line(promotion),
         node_rows=node_rows,
         class_rows=class_rows,
@@ -189,43 +179,45 @@ def build_context(paths: Paths, taxonomy: Taxonomy) -> CardContext:
 
 
 def side_by_side(
-    taxonomy: Taxonomy, promotion: Promotion, stack: StackMetrics
+    taxonomy: Taxonomy, promotion: PromotionRecord, stack: StackMetrics
 ) -> tuple[list[SideBySide], list[SideBySide]]:
     """Rows per node and per class: from the promote stage's checks where it made them,
     else per-class recall as both stacks recorded it (and no node rows)."""
-    if promotion.checks:
-        return rows_from_checks(promotion.checks, NODE), rows_from_checks(promotion.checks, CLASS)
-    live = (promotion.live_metrics or {}).get("per_class_recall")
+    checks = promotion.verdict.checks
+    if checks:
+        return rows_from_checks(checks, Scope.NODE), rows_from_checks(checks, Scope.CLASS)
+    live = (promotion.live_before.metrics if promotion.live_before else {}).get("per_class_recall")
     live = live if isinstance(live, dict) else None
     return [], rows_from_metrics(list(taxonomy.leaves), stack.per_class_recall, live)
 
 
-def summary_line(promotion: Promotion) -> str:
+def summary_line(promotion: PromotionRecord) -> str:
     """One line saying what happened, e.g. for the registry's version description.
 
     Example: ``"digits.stack v3 promoted to live: leaf_accuracy 0.9620 (+0.0120 vs v2,
     95% CI +0.0040 to +0.0205, McNemar p=0.0031). significantly better: ..."``.
     """
-    line = (f"{promotion.model} v{promotion.version} {VERDICTS[promotion.decision]}: "
-            f"{promotion.metric} {fmt(promotion.challenger_value)}")
-    comparison = promotion.comparison
+    verdict = promotion.verdict
+    line = (f"{promotion.registered_model} v{promotion.challenger.version} "
+            f"{VERDICTS[verdict.decision]}: {promotion.metric} {fmt(promotion.challenger_value)}")
+    comparison = verdict.comparison
     if promotion.live_version is not None and comparison is not None:
         line += (f" ({signed(comparison.difference)} vs v{promotion.live_version}, "
                  f"{comparison.confidence:.0%} CI {signed(comparison.ci_low)} to "
                  f"{signed(comparison.ci_high)}, McNemar p={comparison.p_value:.3g})")
-    elif promotion.live_version is not None and promotion.difference is not None:
-        line += f" ({promotion.difference:+.4f} vs v{promotion.live_version})"
+    elif promotion.live_version is not None and verdict.difference is not None:
+        line += f" ({verdict.difference:+.4f} vs v{promotion.live_version})"
     elif promotion.live_version is None:
         line += " (nothing was live)"
-    return f"{line}. {promotion.reason}".strip()
+    return f"{line}. {verdict.reason}".strip()
 
 
-def _chart(rows: list[SideBySide], axis: str, promotion: Promotion) -> str | None:
+def _chart(rows: list[SideBySide], axis: str, promotion: PromotionRecord) -> str | None:
     if not rows:
         return None
     png = comparison_chart(
         rows, axis,
-        challenger_label=f"v{promotion.version} (challenger)",
+        challenger_label=f"v{promotion.challenger.version} (challenger)",
         live_label=f"v{promotion.live_version} (live before)",
     )
     return png_data_uri(png)

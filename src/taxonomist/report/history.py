@@ -1,6 +1,6 @@
 """``taxonomist history``: the versions that held ``live`` over time, as a table.
 
-One row per move of ``live`` (see :mod:`taxonomist.registry`): when, which version, what
+One row per move of ``live`` (see :mod:`taxonomist.tracking.ledger`): when, which version, what
 kind of move, who, the version's primary metric and its difference from the version it
 was compared with at promotion, and why. The newest row is marked as live now.
 """
@@ -8,11 +8,13 @@ was compared with at promotion, and why. The newest row is marked as live now.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
+from taxonomist.tracking.ledger import history, version_metrics
+from taxonomist.tracking.versions import version_tag
 
-from taxonomist.registry import history, version_metrics
+if TYPE_CHECKING:
+    from taxonomist.tracking.client import Client
 
 DIFFERENCE_TAG = "difference_vs_live"  # written by the promote stage on each version
 DECISION_TAG = "decision"
@@ -33,7 +35,7 @@ class HistoryRow:
     difference: float | None
 
 
-def history_rows(client: MlflowClient, name: str, metric: str) -> list[HistoryRow]:
+def history_rows(client: Client, name: str, metric: str) -> list[HistoryRow]:
     """The recorded moves of ``live`` of ``name``, oldest first, with ``metric`` of each."""
     cache: dict[str, tuple[float | None, float | None]] = {}
     rows = []
@@ -82,11 +84,11 @@ def _cells(row: HistoryRow, last: bool) -> list[str]:
     ]
 
 
-def _numbers(client: MlflowClient, name: str, version: str, metric: str):
+def _numbers(client: Client, name: str, version: str, metric: str):
     value = version_metrics(client, name, version).get(metric)
     try:
-        difference = float(client.get_model_version(name, version).tags[DIFFERENCE_TAG])
-    except (MlflowException, KeyError, ValueError):  # deleted, first live, or not a number
+        difference = float(version_tag(client, name, version, DIFFERENCE_TAG) or "")
+    except ValueError:  # deleted, first live (no tag), or not a number
         difference = None
     return value, difference
 

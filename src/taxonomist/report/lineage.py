@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 
 from taxonomist.config import Paths
+from taxonomist.contracts.promotion import PromotionRecord
 from taxonomist.errors import DataError
-from taxonomist.report.inputs import Promotion
 
 UNKNOWN = "unknown"
 
@@ -34,15 +34,15 @@ class Lineage:
     params_text: str | None
 
 
-def load_lineage(paths: Paths, promotion: Promotion) -> Lineage:
+def load_lineage(paths: Paths, promotion: PromotionRecord) -> Lineage:
     """Collect the lineage of the challenger named in ``promotion``."""
     tracked = [_relative(p, paths.root) for p in (paths.manifest, paths.splits)]
     return Lineage(
         git_commit=git_commit(paths.root),
         data_hashes=dvc_hashes(paths.root / "dvc.lock", tracked),
-        model=promotion.model,
-        version=promotion.version,
-        run_id=promotion.run_id,
+        model=promotion.registered_model,
+        version=promotion.challenger.version,
+        run_id=promotion.challenger.run_id or "",
         tracking_uri=promotion.tracking_uri,
         params_text=paths.params.read_text(encoding="utf-8") if paths.params.is_file() else None,
     )

@@ -1,6 +1,6 @@
 """``taxonomist report --markdown``: the decision in a few lines, for a pull-request comment.
 
-Built from the same files as the model card (see :mod:`taxonomist.report.inputs`):
+Built from the same records as the model card (see :mod:`taxonomist.contracts`):
 the decision and its reason, the primary metric of challenger and live with the paired
 difference, its confidence interval and McNemar p-value when ``reports/promotion.json``
 has a ``comparison`` block, then one row per node. Nothing is recomputed here.
@@ -11,21 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from taxonomist.config import Paths
-from taxonomist.report.comparison import (
-    NODE,
-    Check,
-    Comparison,
-    parse_checks,
-    parse_comparison,
-)
-from taxonomist.report.inputs import Promotion, load_node_metrics, load_promotion, read_json
+from taxonomist.contracts.comparison import Check, PairedComparison, Scope
+from taxonomist.contracts.metrics import NodeMetrics
+from taxonomist.contracts.promotion import Outcome, PromotionRecord
 from taxonomist.taxonomy import Taxonomy
 
 HEADINGS = {
-    "promote": "✅ promote",
-    "reject": "❌ reject",
-    "investigate": "🔍 investigate",
-    "needs_investigation": "🔍 investigate",
+    Outcome.PROMOTE: "✅ promote",
+    Outcome.REJECT: "❌ reject",
+    Outcome.INVESTIGATE: "🔍 investigate",
 }
 MAX_FAILING = 10  # a comment people read; the card lists every check
 
@@ -42,33 +36,30 @@ def markdown_summary(paths: Paths, taxonomy: Taxonomy) -> str:
         DataError: promotion.json is missing or broken (the message says which stage
             to run).
     """
-    promotion = load_promotion(paths.promotion)
-    raw = read_json(paths.promotion, "promote")
-    checks = parse_checks(raw.get("checks"))
-    failing = parse_checks(raw["failing"]) if "failing" in raw else [
-        c for c in checks if c.failed
-    ]
+    promotion = PromotionRecord.read(paths.promotion)
+    verdict = promotion.verdict
+    node_checks = {c.name: c for c in verdict.checks if c.scope == Scope.NODE}
     parts = [
         _heading(promotion),
-        f"> {_one_line(promotion.reason) or 'no reason recorded'}",
-        _metric_table(promotion, parse_comparison(raw)),
+        f"> {_one_line(verdict.reason) or 'no reason recorded'}",
+        _metric_table(promotion, verdict.comparison),
         _live_line(promotion),
-        _node_table(paths, taxonomy, promotion, {c.name: c for c in checks if c.scope == NODE}),
-        _failing(failing),
+        _node_table(paths, taxonomy, promotion, node_checks),
+        _failing(verdict.failing or []),
         _footer(promotion),
     ]
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
-def _heading(promotion: Promotion) -> str:
-    verdict = HEADINGS.get(promotion.decision, promotion.decision)
-    return f"### {promotion.model} v{promotion.version}: {verdict}"
+def _heading(promotion: PromotionRecord) -> str:
+    heading = HEADINGS[promotion.verdict.decision]
+    return f"### {promotion.registered_model} v{promotion.challenger.version}: {heading}"
 
 
-def _metric_table(promotion: Promotion, comparison: Comparison | None) -> str:
+def _metric_table(promotion: PromotionRecord, comparison: PairedComparison | None) -> str:
     live = f"live v{promotion.live_version}" if promotion.live_version else "live"
     rows = [
-        f"| | challenger v{promotion.version} | {live} | difference |",
+        f"| | challenger v{promotion.challenger.version} | {live} | difference |",
         "|:--|--:|--:|:--|",
         f"| {promotion.metric} | {_num(promotion.challenger_value)} | "
         f"{_num(promotion.live_value)} | {_difference(promotion, comparison)} |",
@@ -76,11 +67,11 @@ def _metric_table(promotion: Promotion, comparison: Comparison | None) -> str:
     return "\n".join(rows)
 
 
-def _difference(promotion: Promotion, comparison: Comparison | None) -> str:
+def _difference(promotion: PromotionRecord, comparison: PairedComparison | None) -> str:
     if promotion.live_version is None:
         return "nothing was live: first promotion"
     if comparison is None:
-        return _signed(promotion.difference)
+        return _signed(promotion.verdict.difference)
     return (
         f"**{comparison.difference:+.4f}** ({comparison.confidence:.0%} CI "
         f"{comparison.ci_low:+.4f} to {comparison.ci_high:+.4f}; McNemar "
@@ -88,7 +79,7 @@ def _difference(promotion: Promotion, comparison: Comparison | None) -> str:
     )
 
 
-def _live_line(promotion: Promotion) -> str:
+def _live_line(promotion: PromotionRecord) -> str:
     now = f"v{promotion.live_after}" if promotion.live_after else "nothing"
     if promotion.live_after is not None and promotion.live_after == promotion.live_version:
         return f"`@live` stays on **{now}**."
@@ -96,13 +87,12 @@ def _live_line(promotion: Promotion) -> str:
 
 
 def _node_table(
-    paths: Paths, taxonomy: Taxonomy, promotion: Promotion, checks: dict[str, Check]
+    paths: Paths, taxonomy: Taxonomy, promotion: PromotionRecord, checks: dict[str, Check]
 ) -> str:
     rows = []
     for node in taxonomy.inner_nodes:
-        alone = (
-            load_node_metrics(paths, node) if paths.node_metrics(node).is_file() else None
-        )
+        path = paths.node_metrics(node)
+        alone = NodeMetrics.read(path, node) if path.is_file() else None
         check = checks.get(node)
         if alone is None and check is None:
             continue
@@ -117,8 +107,8 @@ def _node_table(
     live = f"v{promotion.live_version}" if promotion.live_version else "live"
     header = [
         "#### Nodes\n",
-        f"| node | accuracy | macro F1 | in stack v{promotion.version} | in stack {live} "
-        "| difference | check |",
+        f"| node | accuracy | macro F1 | in stack v{promotion.challenger.version} "
+        f"| in stack {live} | difference | check |",
         "|:--|--:|--:|--:|--:|--:|:--|",
     ]
     note = (
@@ -144,8 +134,9 @@ def _failing(failing: list[Check]) -> str:
     return "\n".join(lines)
 
 
-def _footer(promotion: Promotion) -> str:
-    bits = [f"run `{promotion.run_id[:12]}`" if promotion.run_id else "", promotion.timestamp]
+def _footer(promotion: PromotionRecord) -> str:
+    run_id = promotion.challenger.run_id
+    bits = [f"run `{run_id[:12]}`" if run_id else "", promotion.timestamp]
     bits = [b for b in bits if b]
     return f"<sub>taxonomist · {' · '.join(bits)}</sub>" if bits else ""
 

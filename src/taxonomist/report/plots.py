@@ -16,10 +16,11 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from taxonomist.report.comparison import INCONCLUSIVE, REGRESSION, SideBySide
+from taxonomist.contracts.comparison import Status
+from taxonomist.report.comparison import SideBySide
 
 CHALLENGER_COLOUR, LIVE_COLOUR, FLOOR_COLOUR = "#2b6cb0", "#a0aec0", "#c53030"
-STATUS_COLOURS = {REGRESSION: "#c53030", INCONCLUSIVE: "#c05621"}
+STATUS_COLOURS = {Status.REGRESSION: "#c53030", Status.INCONCLUSIVE: "#c05621"}
 
 
 def png_data_uri(png: bytes) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mlflow import MlflowClient
-
 from taxonomist.report.card import ModelCard
+from taxonomist.tracking.client import client_at
+from taxonomist.tracking.versions import attach_files, describe_version
 
 ARTIFACT_FOLDER = "model_card"
 MAX_DESCRIPTION = 4000  # well inside every MLflow backend's column size
@@ -27,10 +27,9 @@ def log_card_to_mlflow(
         model_name: the registered model, e.g. ``"digits.stack"``.
         version: the version the card describes.
     """
-    client = MlflowClient(tracking_uri=tracking_uri)
-    client.log_artifact(run_id, str(card.path), artifact_path=ARTIFACT_FOLDER)
+    client = client_at(tracking_uri)
+    files = [card.path]
     if card.pdf_path is not None and card.pdf_path.is_file():
-        client.log_artifact(run_id, str(card.pdf_path), artifact_path=ARTIFACT_FOLDER)
-    client.update_model_version(
-        model_name, str(version), description=card.summary[:MAX_DESCRIPTION]
-    )
+        files.append(card.pdf_path)
+    attach_files(client, run_id, files, ARTIFACT_FOLDER)
+    describe_version(client, model_name, str(version), card.summary[:MAX_DESCRIPTION])

@@ -6,16 +6,17 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 
-from taxonomist.cached import load_split
-from taxonomist.config import Config, Paths, resolve_tracking_uri
+from taxonomist.config import Config, Paths
+from taxonomist.contracts.cache import load_split
+from taxonomist.contracts.metrics import StackMetrics
 from taxonomist.evaluate.metrics import stack_metrics, stack_outcomes
 from taxonomist.stack.predictor import StackPredictor
 from taxonomist.stack.pyfunc import ARTIFACT_KEY, SIGNATURE
-from taxonomist.tracking import ensure_experiment
-from taxonomist.train.model import load_node_model
+from taxonomist.tracking.names import stack_model_name, stage_tags
+from taxonomist.tracking.runs import PyfuncModel, RunLog
+from taxonomist.train.artifact import load_node_model
 
 REGISTERED_FILE = "registered.json"
 SERVING_CODE = Path(__file__).with_name("serving.py")
@@ -38,7 +39,7 @@ class StackVersion:
 
 
 def stack_name(config: Config) -> str:
-    return f"{config.taxonomy.name}.stack"
+    return stack_model_name(config.taxonomy.name)
 
 
 def load_predictor(config: Config, paths: Paths) -> StackPredictor:
@@ -71,33 +72,34 @@ def build_stack(config: Config, paths: Paths) -> StackVersion:
     model_dirs = {n: paths.model_dir(n) for n in config.taxonomy.inner_nodes}
     predictor.save(folder / "model", model_dirs)
     outcomes.to_parquet(folder / "outcomes.parquet", index=False)
-    paths.stack_metrics.parent.mkdir(parents=True, exist_ok=True)
-    paths.stack_metrics.write_text(json.dumps(metrics, indent=2))
+    StackMetrics.from_json(metrics, "stack_metrics").write(paths.stack_metrics)
     version = _log_and_register(config, paths, metrics, folder / "model")
     (folder / REGISTERED_FILE).write_text(json.dumps(asdict(version), indent=2))
     return version
 
 
-def _log_and_register(config: Config, paths: Paths, metrics: dict, model_dir: Path):
-    mlflow.set_tracking_uri(resolve_tracking_uri(config.project.mlflow.tracking_uri, paths))
-    experiment_id = ensure_experiment(mlflow.MlflowClient(), config.project.mlflow, paths)
+def _log_and_register(
+    config: Config, paths: Paths, metrics: dict, model_dir: Path
+) -> StackVersion:
+    """One ``stack`` run: the node runs it was built from, its metrics, the pyfunc model."""
     node_runs = {
         n: json.loads((paths.model_dir(n) / "run.json").read_text())["run_id"]
         for n in config.taxonomy.inner_nodes
     }
-    with mlflow.start_run(experiment_id=experiment_id, run_name="stack") as run:
-        mlflow.set_tags({"taxonomist.stage": "stack"})
-        mlflow.log_params({f"node_run.{n}": r for n, r in node_runs.items()})
-        mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, int | float)})
-        mlflow.log_dict(metrics, "metrics/stack.json")
-        info = mlflow.pyfunc.log_model(
-            name="stack",
-            python_model=str(SERVING_CODE),
-            signature=SIGNATURE,
-            artifacts={ARTIFACT_KEY: str(model_dir)},
-            pip_requirements=PIP_REQUIREMENTS,
-            registered_model_name=stack_name(config),
-        )
-    return StackVersion(
-        stack_name(config), str(info.registered_model_version), run.info.run_id, node_runs
+    model = PyfuncModel(
+        name="stack",
+        python_model=str(SERVING_CODE),
+        signature=SIGNATURE,
+        artifacts={ARTIFACT_KEY: str(model_dir)},
+        pip_requirements=PIP_REQUIREMENTS,
+        registered_model=stack_name(config),
     )
+    run_id, version = RunLog.for_project(config.project.mlflow, paths).log_pyfunc_run(
+        "stack",
+        stage_tags("stack"),
+        params={f"node_run.{n}": r for n, r in node_runs.items()},
+        metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
+        files={"metrics/stack.json": metrics},
+        model=model,
+    )
+    return StackVersion(stack_name(config), version, run_id, node_runs)

@@ -12,7 +12,8 @@ from torch import nn
 
 from taxonomist.evaluate.predict import predict_proba
 from taxonomist.taxonomy import Taxonomy
-from taxonomist.train.model import NodeSpec, load_node_model
+from taxonomist.train.artifact import load_node_model
+from taxonomist.train.model import NodeSpec
 
 TAXONOMY_FILE = "taxonomy.json"
 

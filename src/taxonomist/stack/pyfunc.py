@@ -13,7 +13,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 from PIL import Image
 
-from taxonomist.cached import image_to_array
+from taxonomist.data.pixels import image_to_array
 from taxonomist.errors import DataError
 from taxonomist.stack.predictor import StackPredictor
 

@@ -20,14 +20,13 @@ from typing import Any
 import hydra
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
-from mlflow import MlflowClient
 
 from taxonomist.config import Config, Paths, resolve_tracking_uri
-from taxonomist.errors import ConfigError
 from taxonomist.sweep.overrides import SweepOverrides, parse_overrides
 from taxonomist.sweep.results import TrialRow, ranked_trials, record_winner
 from taxonomist.sweep.trial import PARENT_RUN_ENV, Objective, SweepError, TrialTask
-from taxonomist.tracking import artifact_location
+from taxonomist.tracking.client import artifact_location
+from taxonomist.tracking.runs import RunLog
 
 PRIMARY = "taxonomist_sweep"  # the primary config's name in Hydra's ConfigStore
 SWEEP_FILE = "sweep.yaml"  # conf/sweep.yaml: Hydra settings for sweeps, optional
@@ -83,7 +82,7 @@ def run_sweep(
     Returns:
         The ranked trials; ``error`` is set, not raised, so finished trials still count.
     """
-    check_node(config, node)
+    config.require_inner_node(node, "taxonomist sweep")
     swept = parse_overrides(overrides, config.classifiers[node])
     _store_primary(node, config, paths, config_dir, objective)
     argv = ["--multirun", *_sweeper_settings(swept, objective), *swept.hydra, *swept.node]
@@ -93,11 +92,11 @@ def run_sweep(
     if parent is None:  # the sweep never began, or the callback could not reach MLflow
         return SweepResult(None, [], swept, error or SweepError("the sweep made no MLflow "
                                                                 "parent run: see the warnings"))
-    client = MlflowClient(resolve_tracking_uri(config.project.mlflow.tracking_uri, paths))
+    runs = RunLog.for_project(config.project.mlflow, paths)
     if error is not None:
-        client.set_terminated(parent, "FAILED")
-    trials = ranked_trials(client, parent, objective)
-    record_winner(client, parent, trials, objective)
+        runs.finish(parent, "FAILED")
+    trials = ranked_trials(runs, parent, objective)
+    record_winner(runs, parent, trials, objective)
     return SweepResult(parent, trials, swept, error)
 
 
@@ -163,12 +162,3 @@ def _hydra_command_line(argv: list[str]) -> Iterator[None]:
             os.environ.pop("HYDRA_FULL_ERROR", None)
         else:
             os.environ["HYDRA_FULL_ERROR"] = saved_full
-
-
-def check_node(config: Config, node: str) -> None:
-    """Raise a ConfigError unless ``node`` is an inner node (one that has a classifier)."""
-    if node not in config.taxonomy.inner_nodes:
-        raise ConfigError(
-            "taxonomist sweep", node, "not an inner node of the taxonomy",
-            f"nodes with a classifier: {', '.join(config.taxonomy.inner_nodes)}",
-        )

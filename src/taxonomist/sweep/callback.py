@@ -12,11 +12,11 @@ import os
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from mlflow import MlflowClient
-from mlflow.entities import Param
 from omegaconf import DictConfig
 
 from taxonomist.sweep.trial import PARENT_RUN_ENV, Objective
+from taxonomist.tracking.names import stage_tags
+from taxonomist.tracking.runs import RunLog
 
 
 class ParentRun(Callback):
@@ -45,34 +45,24 @@ class ParentRun(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         # Hydra turns a callback's exception into a warning and goes on; the trials then
         # find no parent id in the environment and stop before training.
-        client = MlflowClient(self.tracking_uri)
-        run = client.create_run(
-            self._experiment_id(client),
-            run_name=f"sweep {self.node}",
-            tags=_parent_tags(config, self.node, self.objective),
-        )
+        runs = self._runs()
+        run_id = runs.start(f"sweep {self.node}", _parent_tags(config, self.node, self.objective))
         task = [o for o in config.hydra.overrides.task if "=" in o]
-        params = [Param(k, v[:6000]) for k, v in (o.split("=", 1) for o in task)]
-        client.log_batch(run.info.run_id, params=params)
-        os.environ[PARENT_RUN_ENV] = run.info.run_id
+        runs.log(run_id, params={k: v[:6000] for k, v in (o.split("=", 1) for o in task)})
+        os.environ[PARENT_RUN_ENV] = run_id
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         run_id = os.environ.get(PARENT_RUN_ENV)
         if run_id:
-            MlflowClient(self.tracking_uri).set_terminated(run_id, "FINISHED")
+            self._runs().finish(run_id, "FINISHED")
 
-    def _experiment_id(self, client: MlflowClient) -> str:
-        found = client.get_experiment_by_name(self.experiment)
-        if found is not None:
-            return found.experiment_id
-        return client.create_experiment(self.experiment, artifact_location=self.artifact_location)
+    def _runs(self) -> RunLog:
+        return RunLog(self.tracking_uri, self.experiment, self.artifact_location)
 
 
 def _parent_tags(config: DictConfig, node: str, objective: Objective) -> dict[str, str]:
     choices = config.hydra.runtime.choices
-    return {
-        "taxonomist.stage": "sweep",
-        "taxonomist.node": node,
+    return stage_tags("sweep", node) | {
         "taxonomist.sweep.objective": objective.value,
         "taxonomist.sweep.sweeper": str(choices.get("hydra/sweeper")),
         "taxonomist.sweep.launcher": str(choices.get("hydra/launcher")),

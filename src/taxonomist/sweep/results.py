@@ -11,12 +11,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mlflow import MlflowClient
-from mlflow.entities import Metric
-
-from taxonomist.sweep.trial import VALUES_TAG, Objective
-
-WINNER_TAG = "taxonomist.sweep.winner"  # on the parent: the best trial's run id
+from taxonomist.sweep.trial import Objective
+from taxonomist.tracking.names import (
+    SWEEP_VALUES_TAG,
+    SWEEP_WINNER_TAG,
+    SWEEP_WINNER_VALUES_TAG,
+)
+from taxonomist.tracking.runs import RunLog, RunRecord
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,9 @@ class TrialRow:
         return self.best_val_loss if objective is Objective.val_loss else self.best_val_acc
 
 
-def ranked_trials(client: MlflowClient, parent_run_id: str, objective: Objective) -> list[TrialRow]:
+def ranked_trials(runs: RunLog, parent_run_id: str, objective: Objective) -> list[TrialRow]:
     """The parent's child runs, best first; trials without a score come last."""
-    parent = client.get_run(parent_run_id)
-    runs = client.search_runs(
-        [parent.info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
-        max_results=10_000,
-    )
-    rows = [_row(run) for run in runs]
+    rows = [_row(run) for run in runs.child_runs(parent_run_id)]
     sign = 1.0 if objective is Objective.val_loss else -1.0
 
     def rank(row: TrialRow) -> tuple[bool, float]:
@@ -52,15 +47,17 @@ def ranked_trials(client: MlflowClient, parent_run_id: str, objective: Objective
 
 
 def record_winner(
-    client: MlflowClient, parent_run_id: str, rows: list[TrialRow], objective: Objective
+    runs: RunLog, parent_run_id: str, rows: list[TrialRow], objective: Objective
 ) -> None:
     """Tag the parent with the winning run and log its score, for the MLflow UI."""
     if not rows or math.isnan(rows[0].score(objective)):
         return
     best = rows[0]
-    client.set_tag(parent_run_id, WINNER_TAG, best.run_id)
-    client.set_tag(parent_run_id, "taxonomist.sweep.winner_values", json.dumps(best.values))
-    client.log_batch(parent_run_id, metrics=[Metric(objective.metric, best.score(objective), 0, 0)])
+    runs.set_tags(parent_run_id, {
+        SWEEP_WINNER_TAG: best.run_id,
+        SWEEP_WINNER_VALUES_TAG: json.dumps(best.values),
+    })
+    runs.log(parent_run_id, metrics={objective.metric: best.score(objective)})
 
 
 def format_table(rows: list[TrialRow], objective: Objective) -> str:
@@ -100,15 +97,14 @@ def format_table(rows: list[TrialRow], objective: Objective) -> str:
     return "\n".join([title, *lines])
 
 
-def _row(run) -> TrialRow:
-    metrics = run.data.metrics
+def _row(run: RunRecord) -> TrialRow:
     return TrialRow(
-        run_id=run.info.run_id,
-        name=run.info.run_name or "",
-        values=json.loads(run.data.tags.get(VALUES_TAG, "{}")),
-        best_val_loss=metrics.get("best_val_loss", math.nan),
-        best_val_acc=metrics.get("best_val_acc", math.nan),
-        status=run.info.status,
+        run_id=run.run_id,
+        name=run.name,
+        values=json.loads(run.tags.get(SWEEP_VALUES_TAG, "{}")),
+        best_val_loss=run.metrics.get("best_val_loss", math.nan),
+        best_val_acc=run.metrics.get("best_val_acc", math.nan),
+        status=run.status,
     )
 
 

@@ -11,18 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from mlflow.entities import Metric
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from taxonomist.config import ClassifierConfig, Config, Paths
 from taxonomist.errors import ConfigError, TaxonomistError
-from taxonomist.tracking import client_for
+from taxonomist.tracking.names import PARENT_RUN_TAG, SWEEP_VALUES_TAG, stage_tags
+from taxonomist.tracking.runs import RunLog
 from taxonomist.train.fit import train_node
 from taxonomist.train.trial import Trial
 
 PARENT_RUN_ENV = "TAXONOMIST_SWEEP_PARENT_RUN_ID"  # set by the callback, read by each trial
-VALUES_TAG = "taxonomist.sweep.values"  # JSON: the swept keys and this trial's values
 RESULT_FILE = "result.json"  # in the trial's Hydra output folder
 
 
@@ -84,8 +83,8 @@ class TrialTask:
         trial = Trial(
             folder=out / "checkpoints",
             name=f"{self.node} #{hydra.job.num}",
-            tags={"taxonomist.stage": "sweep", "mlflow.parentRunId": parent,
-                  VALUES_TAG: json.dumps(values)},
+            tags=stage_tags("sweep") | {PARENT_RUN_TAG: parent,
+                                        SWEEP_VALUES_TAG: json.dumps(values)},
         )
         result = train_node(self.node, config, Paths(self.root), trial)
         if not result.run_id:  # another DDP rank of a multi-task job: rank 0 reports
@@ -97,10 +96,10 @@ class TrialTask:
         return scores[self.objective.metric]
 
     def _log_scores(self, config: Config, run_id: str, best_val_loss: float) -> dict[str, float]:
-        client = client_for(config.project.mlflow, Paths(self.root))
-        accuracy = [m.value for m in client.get_metric_history(run_id, "val_acc")]
+        runs = RunLog.for_project(config.project.mlflow, Paths(self.root))
+        accuracy = runs.metric_values(run_id, "val_acc")
         scores = {"best_val_loss": best_val_loss, "best_val_acc": max(accuracy, default=math.nan)}
-        client.log_batch(run_id, metrics=[Metric(k, v, 0, 0) for k, v in scores.items()])
+        runs.log(run_id, metrics=scores)
         return scores
 
 

@@ -16,8 +16,8 @@ from torch.utils.data import (
     WeightedRandomSampler,
 )
 
-from taxonomist.cached import CachedSplit
 from taxonomist.config.schema import Balance
+from taxonomist.contracts.cache import CachedSplit
 from taxonomist.taxonomy import Taxonomy
 
 # Bounding boxes in pixels of the cached images; NaN where an image has none.

@@ -10,12 +10,16 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
-from taxonomist.cached import load_split
 from taxonomist.config import Config, Paths, resolve_tracking_uri
-from taxonomist.config.schema import Balance, ClassifierConfig, Head
+from taxonomist.config.schema import Balance, Head
+from taxonomist.contracts.cache import load_split
 from taxonomist.errors import DataError
-from taxonomist.tracking import artifact_location
+from taxonomist.tracking.client import artifact_location
+from taxonomist.tracking.logger import RETRY_ENV, BufferedMLFlowLogger, retry_window_s
+from taxonomist.tracking.names import stage_tags
+from taxonomist.train.artifact import save_node_model
 from taxonomist.train.augment import build_augmentation
+from taxonomist.train.backbone import create_backbone
 from taxonomist.train.checkpointing import (
     SPOOL_FILE,
     AtomicCheckpointIO,
@@ -26,13 +30,12 @@ from taxonomist.train.checkpointing import (
     resume_point,
     run_fingerprint,
 )
-from taxonomist.train.classical import CLASSICAL, train_classical
 from taxonomist.train.datamodule import NodeDataModule, NodeSplit, class_weights, node_split
-from taxonomist.train.model import NodeSpec, attach_mlp_head, create_backbone, save_node_model
+from taxonomist.train.fit_classical import train_classical
+from taxonomist.train.model import NodeSpec, attach_mlp_head
 from taxonomist.train.module import NodeClassifier, optimizer_class
 from taxonomist.train.publish import TrainResult, publish_node
 from taxonomist.train.speed import tune_for_speed
-from taxonomist.train.tracking_buffer import RETRY_ENV, BufferedMLFlowLogger, retry_window_s
 from taxonomist.train.transfer import apply_plan, transfer_plan
 from taxonomist.train.trial import Trial
 
@@ -49,7 +52,7 @@ def train_node(
     """
     cfg = config.classifiers[node]
     source = paths.classifier_source(node)
-    if cfg.head in CLASSICAL:
+    if cfg.head.is_classical:
         return train_classical(node, config, paths, source, trial)
     pl.seed_everything(config.project.seed, workers=True)
     classes = list(config.taxonomy.children[node])
@@ -58,7 +61,7 @@ def train_node(
     if cfg.head is Head.mlp:
         attach_mlp_head(model, len(classes), cfg.mlp_hidden, cfg.dropout)
     trainable = apply_plan(model, plan)
-    spec = _spec(node, classes, cfg, model)
+    spec = NodeSpec.for_network(node, classes, cfg, model)
     augment = build_augmentation(cfg.augment, source)
     optimizer_class(cfg.optim.name)  # fail now, not after the data is loaded
     train, val = (_node_data(paths, config, node, s) for s in ("train", "val"))
@@ -86,21 +89,6 @@ def train_node(
     return result
 
 
-def _spec(node: str, classes: list[str], cfg: ClassifierConfig, model) -> NodeSpec:
-    pretrained = model.pretrained_cfg
-    return NodeSpec(
-        node=node,
-        classes=classes,
-        backbone=cfg.backbone.name,
-        image_size=cfg.image_size,
-        mean=list(pretrained.get("mean", (0.485, 0.456, 0.406))),
-        std=list(pretrained.get("std", (0.229, 0.224, 0.225))),
-        threshold=cfg.threshold,
-        head=str(cfg.head),
-        mlp_hidden=cfg.mlp_hidden if cfg.head is Head.mlp else None,
-    )
-
-
 def _node_data(paths: Paths, config: Config, node: str, split: str) -> NodeSplit:
     data = node_split(load_split(paths, split), config.taxonomy, node)
     if len(data) == 0:
@@ -122,7 +110,7 @@ def _logger(
         tracking_uri=uri,
         artifact_location=artifact_location(config.project.mlflow, paths, uri),
         run_name=trial.name if trial else f"train {node}",
-        tags={"taxonomist.stage": "train", "taxonomist.node": node} | (trial.tags if trial else {}),
+        tags=stage_tags("train", node) | (trial.tags if trial else {}),
     )
 
 

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.utils import make_grid
 
-from taxonomist.cached import load_split
 from taxonomist.config import Config, Paths
+from taxonomist.contracts.cache import load_split
 from taxonomist.errors import DataError
 from taxonomist.train.augment import build_augmentation
 from taxonomist.train.datamodule import NodeSplit, node_split

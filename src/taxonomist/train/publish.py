@@ -11,7 +11,8 @@ from pathlib import Path
 import yaml
 
 from taxonomist.config import Config, Paths
-from taxonomist.tracking import client_for, register_version, run_artifact_uri
+from taxonomist.tracking.names import node_model_name
+from taxonomist.tracking.runs import RunLog
 from taxonomist.train.trial import Trial
 
 RUN_FILE = "run.json"
@@ -48,12 +49,12 @@ def publish_node(
     folder.mkdir(parents=True)
     write_model(folder)
     (folder / "classifier.yaml").write_text(yaml.safe_dump(config.params()["nodes"][node]))
-    client = client_for(config.project.mlflow, paths)
-    client.log_artifacts(run_id, str(folder), artifact_path="model")
-    name = f"{config.taxonomy.name}.{node}"
+    runs = RunLog.for_project(config.project.mlflow, paths)
+    runs.log_folder(run_id, folder, "model")
+    name = node_model_name(config.taxonomy.name, node)
     classifier = config.classifiers[node]
-    version = register_version(
-        client, name, run_artifact_uri(client, run_id, "model"), run_id,
+    version = runs.register_folder(
+        run_id, "model", name,
         {"node": node, "backbone": classifier.backbone.name, "head": str(classifier.head)},
     )
     result = TrainResult(node, run_id, name, version, best_val_loss, epochs)

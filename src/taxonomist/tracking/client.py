@@ -1,4 +1,4 @@
-"""MLflow helpers shared by the stages that log runs and register versions."""
+"""Clients, and the MLflow helpers shared by the stages that log runs and register versions."""
 
 from __future__ import annotations
 
@@ -9,9 +9,18 @@ from mlflow.exceptions import MlflowException
 
 from taxonomist.config import MlflowConfig, Paths, resolve_tracking_uri
 
+# The client the tracking functions take; higher layers name it by this, not by MLflow's.
+Client = MlflowClient
 
-def client_for(cfg: MlflowConfig, paths: Paths) -> MlflowClient:
-    return MlflowClient(tracking_uri=resolve_tracking_uri(cfg.tracking_uri, paths))
+
+def client_for(cfg: MlflowConfig, paths: Paths) -> Client:
+    """A client for the project's tracking URI (config, else ``$MLFLOW_TRACKING_URI``)."""
+    return client_at(resolve_tracking_uri(cfg.tracking_uri, paths))
+
+
+def client_at(tracking_uri: str) -> Client:
+    """A client for the tracking server or store at ``tracking_uri``."""
+    return MlflowClient(tracking_uri=tracking_uri)
 
 
 def artifact_location(cfg: MlflowConfig, paths: Paths, tracking_uri: str) -> str | None:
@@ -19,15 +28,6 @@ def artifact_location(cfg: MlflowConfig, paths: Paths, tracking_uri: str) -> str
     if tracking_uri.startswith(("sqlite:", "file:")) or "://" not in tracking_uri:
         return (paths.root / cfg.artifact_root).resolve().as_uri()
     return None
-
-
-def ensure_experiment(client: MlflowClient, cfg: MlflowConfig, paths: Paths) -> str:
-    """The experiment's id, creating it with an explicit artifact location if needed."""
-    found = client.get_experiment_by_name(cfg.experiment)
-    if found is not None:
-        return found.experiment_id
-    location = artifact_location(cfg, paths, client.tracking_uri)
-    return client.create_experiment(cfg.experiment, artifact_location=location)
 
 
 def register_version(

@@ -1,4 +1,4 @@
-"""The pieces every message is made of: its subject, counts of images, a few examples.
+"""The words several checks' messages share: counts of images, a few examples, the fixes.
 
 Works on plain values and the result dicts of great-expectations, never on its classes.
 """
@@ -6,7 +6,7 @@ Works on plain values and the result dicts of great-expectations, never on its c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 EXAMPLES = 5  # rows or values named in one message
 REINGEST = "re-run `taxonomist ingest` (`dvc repro ingest`)"
@@ -14,13 +14,6 @@ RESPLIT = (
     "delete data/splits.parquet and run `dvc repro split` to split afresh (this unfreezes "
     "the test split: the next model is compared with live on new test images)"
 )
-
-
-class Message(NamedTuple):
-    """One finding: what it is about (e.g. a node and class) and the text for the user."""
-
-    subject: tuple[str, ...]
-    text: str
 
 
 def images(count: int) -> str:

@@ -17,6 +17,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from taxonomist.tracking.names import lock_model_name
+
 
 class LockBusy(Exception):
     """Another promotion holds the lock (retried until it is released or stale)."""
@@ -25,7 +27,7 @@ class LockBusy(Exception):
 @contextmanager
 def promotion_lock(client: MlflowClient, name: str, stale_after_s: float) -> Iterator[None]:
     """Hold the promotion lock of registered model ``name`` for the ``with`` block."""
-    lock = f"{name}.promotion-lock"
+    lock = lock_model_name(name)
     for attempt in Retrying(
         retry=retry_if_exception_type(LockBusy),
         wait=wait_exponential(multiplier=0.2, max=5),

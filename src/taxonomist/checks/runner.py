@@ -1,15 +1,17 @@
-"""The great-expectations context the validate stage runs in, and its Data Docs.
+"""Run the registered checks with great-expectations, and build their Data Docs.
 
-This module and :mod:`taxonomist.checks.suites` are the only ones that import
-great-expectations; the import takes seconds, so :func:`taxonomist.checks.validate`
-imports them inside the function, not at the top.
+The only module that imports great-expectations: the import takes seconds, so
+:func:`taxonomist.checks.validate` imports this module inside the function, not at the
+top. The checks build their expectations from the ``gx.expectations`` module handed to
+them here (:meth:`~.base.Check.expectations`); one suite per table, rebuilt every run.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import great_expectations as gx
 import pandas as pd
@@ -20,6 +22,9 @@ from great_expectations.data_context.types.base import (
     InMemoryStoreBackendDefaults,
     ProgressBarsConfig,
 )
+
+from taxonomist.checks.base import Check, Table
+from taxonomist.checks.dataset import Dataset
 
 DOCS_SITE = "taxonomist"
 # What great-expectations writes into a site's folder.
@@ -42,6 +47,60 @@ def ephemeral_context() -> EphemeralDataContext:
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
+def run_checks(
+    context: EphemeralDataContext, checks: Iterable[Check], data: Dataset
+) -> dict[str, ExpectationSuiteValidationResult]:
+    """Run ``checks`` on their tables, one suite per table, in the order of ``checks``.
+
+    A table is skipped when the images lack a column it requires, when it derives to
+    None (or to no rows, where it does not run empty), and when none of its checks'
+    expectations is on columns it has.
+
+    Returns:
+        Each suite's result, by table name.
+    """
+    runs = {}
+    for table, group in _by_table(checks).items():
+        if not data.has(*table.requires):
+            continue
+        frame = data.derived(table.derive)
+        if frame is None or not (table.runs_empty or len(frame)):
+            continue
+        suite = _suite(table, group, frame.columns, data)
+        if suite.expectations:
+            runs[table.name] = run_suite(context, frame, suite, table.index, table.examples)
+    return runs
+
+
+def _by_table(checks: Iterable[Check]) -> dict[Table, list[Check]]:
+    grouped: dict[Table, list[Check]] = {}
+    for check in checks:
+        grouped.setdefault(check.table, []).append(check)
+    return grouped
+
+
+def _suite(
+    table: Table, checks: list[Check], columns: Iterable[str], data: Dataset
+) -> gx.ExpectationSuite:
+    """The checks' expectations on ``table``, less those on a column it lacks.
+
+    A check on a missing column is left out: the missing column is reported once, by
+    the manifest's column check (or, for the rejects, there is nothing to check).
+    """
+    present = set(columns)
+    suite = gx.ExpectationSuite(name=table.name)
+    for check in checks:
+        for expectation in check.expectations(gx.expectations, data):
+            if _columns_of(expectation) <= present:
+                suite.add_expectation(expectation)
+    return suite
+
+
+def _columns_of(expectation: Any) -> set[str]:
+    names = ("column", "column_A", "column_B")
+    return {getattr(expectation, n) for n in names if getattr(expectation, n, None)}
+
+
 def run_suite(
     context: EphemeralDataContext,
     frame: pd.DataFrame,
@@ -54,7 +113,7 @@ def run_suite(
     Args:
         context: from :func:`ephemeral_context`.
         frame: the table to check.
-        suite: a suite from :mod:`~.suites`, not yet added to ``context``.
+        suite: a suite not yet added to ``context``.
         index_columns: columns that identify a failing row in the results (e.g. ``path``),
             so messages can name the rows; those missing from ``frame`` are left out.
         examples: keep only this many failing rows per expectation (and their count);

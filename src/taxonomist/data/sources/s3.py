@@ -39,7 +39,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
-from taxonomist.data.sources import Source, outside_reason, read_manifest_csv
+from taxonomist.data.sources.base import Source, outside_reason, read_manifest_csv
 from taxonomist.errors import DataError
 
 # What a body read raises when the connection breaks or stalls mid-body.

@@ -1,10 +1,12 @@
-"""Messages for results that great-expectations could not compute or does not describe."""
+"""Sorting failed results into errors and warnings, each worded by its check."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from taxonomist.checks.messages import sort_messages
+import pytest
+
+from taxonomist.checks.verdict import sort_messages
 
 
 def _failed(meta: dict, result: dict, exception_info: dict | None = None, severity="critical"):
@@ -39,9 +41,10 @@ def test_a_warning_severity_goes_to_the_warnings():
     assert "node 'round', class 'oval': 4 images, fewer than recommended_images 5" in warnings[0]
 
 
-def test_an_unknown_check_still_fails_with_its_result():
-    errors, _ = sort_messages([_failed({}, {"observed_value": 7})])
-    assert errors == ["check expect_column_values_to_be_between failed: {'observed_value': 7}"]
+@pytest.mark.parametrize("meta", [{}, {"check": "min_image"}])  # none, and misspelt
+def test_a_result_of_no_registered_check_is_a_bug_not_a_generic_message(meta):
+    with pytest.raises(LookupError, match="no registered data check is named .*registry.py"):
+        sort_messages([_failed(meta, {"observed_value": 7})])
 
 
 def test_a_class_with_an_error_gets_no_warning_as_well():

@@ -1,13 +1,12 @@
-"""Images per class and imbalance: the derived tables the count checks run on."""
+"""Images per class, in all and in each split: the tables the coverage checks run on."""
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
-from taxonomist.checks import class_counts, imbalance
-from taxonomist.checks.tables import node_rows, split_counts, with_splits
+from taxonomist.checks import class_counts
+from taxonomist.checks.coverage import split_counts
+from taxonomist.checks.dataset import node_rows, with_splits
 from tests.checks.shapes import GOOD, TAXONOMY, make_dataset, make_manifest
 
 
@@ -50,15 +49,6 @@ def test_no_rows_or_no_label_column_gives_all_zeros():
         assert len(counts) == 6 and counts["count"].eq(0).all()
 
 
-def test_imbalance_is_largest_over_smallest_and_infinite_for_an_empty_class():
-    counts = class_counts(make_manifest({"circle": 2, "oval": 7, "square": 4}), TAXONOMY)
-    table = imbalance(counts).set_index("node")
-    assert table.loc["round", "ratio"] == 3.5
-    assert table.loc["round", ["largest_class", "smallest_class"]].tolist() == ["oval", "circle"]
-    assert math.isinf(table.loc["angular", "ratio"])
-    assert table.loc["angular", "smallest_class"] == "triangle"
-
-
 def test_split_counts_list_every_class_in_every_split_in_use():
     manifest, splits = make_dataset({"train": {"circle": 2, "oval": 1}, "test": {"circle": 1}})
     images = with_splits(manifest, splits)
@@ -71,20 +61,3 @@ def test_split_counts_list_every_class_in_every_split_in_use():
     assert counts[("round", "oval", "test")] == 0
     assert counts[("shape", "round", "train")] == 3
     assert counts[("angular", "square", "all")] == 0
-
-
-def test_with_splits_keeps_the_manifest_rows_and_marks_the_unsplit():
-    manifest, splits = make_dataset({"train": {"circle": 3}})
-    images = with_splits(manifest, splits.iloc[1:])
-    assert list(images.index) == list(manifest.index)
-    assert images["split"].isna().tolist() == [True, False, False]
-
-
-def test_node_rows_give_each_image_its_class_at_every_node_above_it():
-    manifest = make_manifest({"oval": 1, "round": 1, "hexagon": 1})
-    rows = node_rows(manifest, TAXONOMY, ["path"]).astype(str)
-    assert sorted(map(tuple, rows[["node", "class", "path"]].values.tolist())) == [
-        ("round", "oval", "images/000.png"),
-        ("shape", "round", "images/000.png"),
-        ("shape", "round", "images/001.png"),
-    ]

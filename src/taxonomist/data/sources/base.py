@@ -1,9 +1,9 @@
-"""Where ingest reads images from: a small base class and the folder source.
+"""What every source is: a small base class, and the checks all sources share.
 
 A source is a list of manifest rows plus a way to fetch the bytes each row points at.
 Ingest does everything else (checking, hashing, storing), so a new kind of source, such
-as an S3 bucket (:class:`taxonomist.data.s3.S3Source`), fills in two hooks and inherits
-the same checks.
+as an S3 bucket (:class:`~taxonomist.data.sources.s3.S3Source`), fills in two hooks and
+inherits the same checks. This module imports no source: each source imports it.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import IO, ClassVar
 
 import pandas as pd
 
-from taxonomist.config import DataConfig, DataKind
-from taxonomist.data.manifest import SOURCE_COLUMNS, require_columns
-from taxonomist.errors import ConfigError, DataError
+from taxonomist.contracts.manifest import SOURCE_COLUMNS
+from taxonomist.data.manifest import require_columns
+from taxonomist.errors import DataError
 
 
 class Source(ABC):
@@ -99,41 +99,6 @@ class Source(ABC):
         return type(self).__name__
 
 
-class FolderSource(Source):
-    """A folder of images and a CSV manifest whose paths are relative to the folder.
-
-    Args:
-        root: the folder.
-        manifest: the CSV's file name, relative to ``root``.
-    """
-
-    def __init__(self, root: Path, manifest: str) -> None:
-        self.root = Path(root)
-        self.manifest = self.root / manifest
-
-    def __str__(self) -> str:
-        return str(self.manifest)
-
-    def entries(self) -> pd.DataFrame:
-        if not self.manifest.is_file():
-            raise DataError(
-                f"{self.manifest}: manifest CSV not found; for the sample data run "
-                "`taxonomist sample`, for your own images set data.root and data.manifest "
-                "in conf/data/folder.yaml"
-            )
-        with self.manifest.open("rb") as csv:
-            return read_manifest_csv(csv, str(self.manifest))
-
-    def read_bytes(self, path: str) -> bytes:
-        reason = outside_reason(path)
-        if reason:
-            raise DataError(f"{path!r} {reason}; it must be relative to {self.root}")
-        return (self.root / path).read_bytes()
-
-    def describe(self, path: str) -> str:
-        return str(self.root / path)
-
-
 def read_manifest_csv(csv: IO[bytes] | Path, where: str) -> pd.DataFrame:
     """Parse a source's manifest CSV: every value as text, required columns checked.
 
@@ -175,44 +140,3 @@ def outside_reason(path: str) -> str | None:
     if ".." in posix.parts:
         return "climbs out of the folder with '..'"
     return None
-
-
-def source_for(data: DataConfig, project_root: Path) -> Source:
-    """The source that ``conf/data/*.yaml`` describes.
-
-    ``sample`` and ``folder`` read a folder: the one ``taxonomist sample`` writes, or the
-    user's own; ``data.root`` is relative to the project root (or absolute). ``s3`` reads
-    ``s3://data.bucket/data.prefix``, with the manifest at ``data.manifest`` under the
-    prefix.
-
-    Raises:
-        ConfigError: ``s3`` without a bucket, or fewer than one worker or attempt.
-    """
-    if data.kind is not DataKind.s3:
-        return FolderSource(project_root / data.root, data.manifest)
-    from taxonomist.data.s3 import S3Source, join_key  # boto3 only when a bucket is used
-
-    _check_s3_config(data)
-    return S3Source(
-        data.bucket,
-        data.prefix,
-        join_key(data.prefix, data.manifest),
-        endpoint_url=data.endpoint_url,
-        region=data.region,
-        workers=data.workers,
-        max_attempts=data.max_attempts,
-        read_timeout=data.read_timeout,
-    )
-
-
-def _check_s3_config(data: DataConfig) -> None:
-    file = "conf/data/s3.yaml"
-    if not data.bucket:
-        raise ConfigError(file, "bucket", "expected a bucket name, got none",
-                          "e.g. `taxonomist pipeline data=s3 data.bucket=my-photos`")
-    if data.bucket.startswith("s3://") or "/" in data.bucket:
-        raise ConfigError(file, "bucket", f"expected a bare bucket name, got {data.bucket!r}",
-                          "put the part after the bucket name in data.prefix")
-    for key in ("workers", "max_attempts"):
-        if getattr(data, key) < 1:
-            raise ConfigError(file, key, f"expected at least 1, got {getattr(data, key)}")

@@ -1,0 +1,60 @@
+"""How a node's train split is weighted or sampled when its classes are imbalanced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from taxonomist.config.schema import Balance
+from taxonomist.train.datamodule import NodeDataModule, NodeSplit, class_weights
+
+
+def split_of(counts: list[int]) -> NodeSplit:
+    """A node split with ``counts[c]`` images of class ``c`` (blank 2x2 images)."""
+    targets = np.repeat(np.arange(len(counts)), counts)
+    images = np.zeros((len(targets), 2, 2, 3), dtype=np.uint8)
+    return NodeSplit(images, np.arange(len(targets)), targets)
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ([16, 16, 16, 16], [1.0, 1.0, 1.0, 1.0]),
+        # n / (k * n_c) with n = 12, k = 3: 12/18, 12/12, 12/6
+        ([6, 4, 2], [2 / 3, 1.0, 2.0]),
+        # an empty class counts as one image, so its weight is finite: 10/(4*1)
+        ([6, 3, 1, 0], [10 / 24, 10 / 12, 10 / 4, 10 / 4]),
+    ],
+    ids=["balanced", "imbalanced", "an-empty-class"],
+)
+def test_class_weights_are_inverse_frequency(counts: list[int], expected: list[float]) -> None:
+    weights = class_weights(split_of(counts), len(counts))
+    assert weights.tolist() == pytest.approx(expected)
+
+
+def test_class_weights_average_one_over_the_images() -> None:
+    split = split_of([6, 4, 2])
+    assert class_weights(split, 3)[split.targets].mean().item() == pytest.approx(1.0)
+
+
+def classes_drawn_in_one_epoch(counts: list[int], balance: Balance) -> list[int]:
+    """How many images of each class the train loader yields in one epoch (seed 0)."""
+    data = NodeDataModule(split_of(counts), split_of([1]), len(counts), 16, balance)
+    torch.manual_seed(0)
+    targets = torch.cat([batch[1] for batch in data.train_dataloader()])
+    return torch.bincount(targets, minlength=len(counts)).tolist()
+
+
+IMBALANCED = [300, 100, 50, 50]  # 500 images, the largest class six times the smallest
+
+
+def test_sampler_draws_every_class_about_equally() -> None:
+    drawn = classes_drawn_in_one_epoch(IMBALANCED, Balance.sampler)
+    assert sum(drawn) == sum(IMBALANCED)  # an epoch is still one pass's worth of draws
+    assert all(100 <= n <= 150 for n in drawn), drawn  # 125 each; sd ~10 per class
+
+
+@pytest.mark.parametrize("balance", [Balance.none, Balance.weights, Balance.focal])
+def test_without_the_sampler_an_epoch_is_each_image_once(balance: Balance) -> None:
+    assert classes_drawn_in_one_epoch(IMBALANCED, balance) == IMBALANCED
