@@ -162,3 +162,20 @@ def test_the_validate_stage_reads_exactly_the_keys_of_its_checks(project: Path) 
     ]
     train = stages["train"]["do"]["params"]
     assert not any(p.endswith(f".{key}") for p in train for key in keys)
+
+
+def test_metrics_and_plots_views_are_declared_uncached(project: Path) -> None:
+    """Committed with git (cache: false), so `dvc metrics/plots diff` see the last commit."""
+    generated = dvc_yaml(compose_config())
+    stack = generated["stages"]["stack"]
+    assert stack["metrics"] == [{"metrics/stack.json": {"cache": False}}]
+    assert {"plots/_stack": {"cache": False}} in stack["outs"]
+    plots = {path: spec for entry in generated["plots"] for path, spec in entry.items()}
+    assert plots["plots/round/confusion.csv"]["template"] == "confusion"
+    assert plots["plots/round/per_class.csv"] | {"title": ""} == {
+        "template": "bar_horizontal", "x": "recall", "y": "class", "title": ""}
+    assert {"plots/_stack/per_class.csv", "plots/_stack/depth.csv",
+            "plots/_stack/stops.csv"} <= set(plots)
+    ignored = subprocess.run(["git", "check-ignore", "metrics/stack.json", "plots/round"],
+                             cwd=REPO, capture_output=True, text=True).stdout
+    assert ignored == ""  # neither is git-ignored

@@ -42,7 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
     pipeline = verbs.add_parser("pipeline", help="write params.yaml + dvc.yaml from conf/")
     pipeline.add_argument("--check", action="store_true", help="exit 1 if they are stale")
-    pipeline.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. trainer=gpu")
+    pipeline.add_argument("--reset", action="store_true",
+                          help="drop the overrides recorded in conf/overrides.yaml")
+    pipeline.add_argument(
+        "overrides", nargs="*",
+        help="Hydra overrides, e.g. trainer=gpu; recorded in conf/overrides.yaml, so every "
+        "stage of `dvc repro` composes conf/ with them",
+    )
     pipeline.set_defaults(run=_pipeline)
     for verb, helptext, stage in (
         ("sample", "write the bundled digits as PNGs + manifest", _sample),
@@ -66,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_registry_verbs(verbs)
     _add_augment_preview_verb(verbs)
     _add_sweep_verb(verbs)
+    _add_serve_verb(verbs)
     return parser
 
 
@@ -88,11 +95,24 @@ def _paths(args: argparse.Namespace) -> Paths:
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    from taxonomist import pipeline
+    """Compose conf/ with the recorded overrides updated by the given ones; check or write.
 
-    config = compose_config(args.config_dir, args.overrides)
+    Without ``--check`` the merged overrides are recorded in conf/overrides.yaml, then
+    params.yaml and dvc.yaml are written from conf/ with them.
+    """
+    from taxonomist import pipeline
+    from taxonomist.config import overrides as recorded
+    from taxonomist.config import resolve_config_dir
+
+    conf = resolve_config_dir(args.config_dir)
+    change = recorded.merge_overrides(
+        conf, recorded.read_recorded(conf), args.overrides, reset=args.reset
+    )
+    config = compose_config(conf, change.result, recorded=False)
     paths = _paths(args)
     _check_stage_settings(config, paths)
+    for line in change.describe(_shown(recorded.record_path(conf), paths)):
+        print(line)
     if args.check:
         diff = pipeline.diff_generated(config, paths)
         if diff:
@@ -101,20 +121,31 @@ def _pipeline(args: argparse.Namespace) -> int:
         print("params.yaml and dvc.yaml are up to date with conf/")
         return 0
     changed = pipeline.write(config, paths)
-    print("wrote " + ", ".join(p.name for p in changed) if changed else "already up to date")
+    if recorded.write_recorded(conf, change.result):
+        changed.insert(0, recorded.record_path(conf))
+    wrote = ", ".join(_shown(p, paths) for p in changed)
+    print(f"wrote {wrote}" if changed else "already up to date")
     return 0
+
+
+def _shown(path: Path, paths: Paths) -> str:
+    """``path`` as a person in the project root would type it."""
+    return str(path.relative_to(paths.root)) if path.is_relative_to(paths.root) else str(path)
 
 
 def _check_stage_settings(config: Config, paths: Paths) -> None:
     """Settings only a stage's own code can judge: fail now, not an hour into `dvc repro`.
 
     Raises:
-        ConfigError: an unknown augmentation or argument, or an image format Pillow lacks.
+        ConfigError: an unknown augmentation or argument, an image format Pillow lacks,
+            or a data.path_pattern that is no regex with a label group.
     """
     from taxonomist.data import ImagePolicy
+    from taxonomist.data.sources import Listing
     from taxonomist.train.augment import build_augmentation
 
     ImagePolicy.from_config(config.project.data)
+    Listing.from_config(config.project.data)
     for node, cfg in config.classifiers.items():
         build_augmentation(cfg.augment, paths.classifier_source(node))
 
@@ -191,7 +222,8 @@ def _stack(config: Config, paths: Paths, args) -> None:
     version = build_stack(config, paths)
     metrics = StackMetrics.read(paths.stack_metrics)
     print(f"stack {version.name} v{version.version}: leaf accuracy "
-          f"{metrics.leaf_accuracy:.4f}, mistake severity {metrics.mistake_severity}")
+          f"{metrics.leaf_accuracy:.4f}, hierarchical F1 {metrics.hierarchical_f1:.4f}, "
+          f"distance@1 {metrics.distance_at_1:.4f}, coverage {metrics.coverage:.4f}")
 
 
 def _promote(config: Config, paths: Paths, args) -> None:
@@ -351,6 +383,32 @@ def _apply_winner(node: str, values: dict, config: Config, config_dir: Path) -> 
     for change in changes:
         print(f"  {change}")
     print("next: taxonomist pipeline && dvc repro  (retrains this node only)")
+
+
+def _add_serve_verb(verbs) -> None:
+    """Not a DVC stage: it serves whatever holds @live, so no stale-params check."""
+    serve = verbs.add_parser(
+        "serve", help="HTTP API over the stack holding @live, following it",
+        description="FastAPI on uvicorn: POST /v1/predict, GET /health, GET /metrics, "
+        "docs at /docs. Defaults come from conf/serve.yaml.",
+    )
+    serve.add_argument("--host", help="address to listen on (e.g. 0.0.0.0 in a container)")
+    serve.add_argument("--port", type=int, help="port to listen on")
+    serve.add_argument("--workers", type=int, help="uvicorn worker processes")
+    serve.set_defaults(run=_serve)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from taxonomist.config import resolve_config_dir
+    from taxonomist.serve.server import serve
+    from taxonomist.serve.settings import load_serve_config
+
+    config_dir = resolve_config_dir(args.config_dir)
+    compose_config(config_dir)  # a broken conf/ fails here, before uvicorn starts
+    settings = load_serve_config(config_dir).with_overrides(
+        host=args.host, port=args.port, workers=args.workers
+    )
+    serve(config_dir, settings)
 
 
 if __name__ == "__main__":

@@ -132,6 +132,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.timeout(300, func_only=True)  # the server only, not the repro it is charged
 def test_mlflow_serves_the_live_stack(repo: Path, first_run: str) -> None:
     from taxonomist.stack.pyfunc import encode_image
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 from taxonomist.config import Paths, compose_config
 from taxonomist.data import build_cache, create_source, ingest, split, write_sample
 from taxonomist.pipeline import write
+from taxonomist.tracking.client import client_at
 from taxonomist.train.fit import train_node
 from tests.conftest import REPO
 
@@ -56,3 +58,24 @@ def project(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
     shutil.copytree(trained, root, ignore=shutil.ignore_patterns("checkpoints"))
     monkeypatch.chdir(root)
     return root
+
+
+@pytest.fixture(params=["sqlite", "server"])
+def any_store(request: pytest.FixtureRequest, project: Path) -> Iterator[Path]:
+    """The project, its registry once in a local sqlite store and once on a real
+    ``mlflow server`` (the lock must work on any backend); the server's registry is
+    emptied afterwards."""
+    if request.param == "sqlite":
+        yield project
+        return
+    url = request.getfixturevalue("mlflow_server")
+    config = project / "conf" / "config.yaml"
+    config.write_text(config.read_text().replace("tracking_uri: null", f"tracking_uri: {url}"))
+    # Over HTTP, on a busy 2-core machine, moving @live takes a holder past 3 s: it must
+    # not count as stale while it is still at work.
+    rule = project / "conf" / "promotion" / "default.yaml"
+    rule.write_text(rule.read_text().replace("lock_timeout_s: 3", "lock_timeout_s: 15"))
+    yield project
+    server = client_at(url)
+    for model in server.search_registered_models():
+        server.delete_registered_model(model.name)

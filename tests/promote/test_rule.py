@@ -9,6 +9,7 @@ import pytest
 from taxonomist.config import PromotionConfig
 from taxonomist.contracts.promotion import Outcome
 from taxonomist.errors import ConfigError
+from taxonomist.evaluate.hierarchy import stack_outcomes
 from taxonomist.promote import compare, first_promotion
 from taxonomist.taxonomy import Taxonomy
 
@@ -134,3 +135,95 @@ def test_sets_that_succeed_or_fail_together_widen_the_interval() -> None:
         challenger.assign(set_id=challenger["id"]), live.assign(set_id=live["id"])
     )
     assert by_set > 2 * by_image, (by_set, by_image)
+
+
+def walked(wrong: dict[str, tuple[int, list[str]]]) -> pd.DataFrame:
+    """PER_CLASS images per leaf as the stack stage records them (``stack_outcomes``),
+    two per set; the first ``n`` of leaf's images walk ``walk`` where ``wrong[leaf] =
+    (n, walk)``, the others walk to their leaf."""
+    labels, walks = [], []
+    for leaf in TAXONOMY.leaves:
+        n, walk = wrong.get(leaf, (0, []))
+        labels += [leaf] * PER_CLASS
+        walks += [walk] * n + [TAXONOMY.path(leaf)[1:]] * (PER_CLASS - n)
+    table = stack_outcomes(TAXONOMY, labels, walks)
+    ids = [f"{label}{i % PER_CLASS}" for i, label in enumerate(labels)]
+    table.insert(0, "id", ids)
+    table.insert(1, "set_id", [f"{label}{(i % PER_CLASS) // 2}" for i, label in enumerate(labels)])
+    return table
+
+
+# Ten mistakes per leaf either way, so leaf accuracy is the same: the sensible stack
+# answers the sibling (same family, distance 2), the other a leaf across the root (4).
+SENSIBLE = {"zero": (10, ["round", "six"]), "six": (10, ["round", "zero"]),
+            "one": (10, ["straight", "seven"]), "seven": (10, ["straight", "one"])}
+ACROSS = {"zero": (10, ["straight", "one"]), "six": (10, ["straight", "seven"]),
+          "one": (10, ["round", "zero"]), "seven": (10, ["round", "six"])}
+
+
+def test_leaf_accuracy_cannot_tell_sensible_mistakes_apart() -> None:
+    decision = compare(RULE, TAXONOMY, walked(SENSIBLE), walked(ACROSS))
+    assert decision.difference == 0.0 and decision.decision == Outcome.INVESTIGATE
+
+
+def test_hierarchical_f1_promotes_sensible_mistakes_with_wilcoxon() -> None:
+    rule = PromotionConfig(metric="hierarchical_f1", n_resamples=500)
+    decision = compare(rule, TAXONOMY, walked(SENSIBLE), walked(ACROSS))
+    # micro hF = 2 sum|P∩T| / sum(|P|+|T|), 240 images of |P| = |T| = 2:
+    # sensible 2*(200*2 + 40*1)/960 = 0.9167, across 2*(200*2 + 40*0)/960 = 0.8333
+    assert decision.difference == pytest.approx(0.0833, abs=1e-4)
+    assert decision.decision == Outcome.PROMOTE, decision.reason
+    assert "Wilcoxon signed-rank" in decision.reason and "McNemar" not in decision.reason
+    # the 40 mistaken images score 0.5 per image against 0: all favour the challenger
+    assert decision.comparison.challenger_only_correct == 40
+    assert decision.comparison.live_only_correct == 0
+    assert decision.comparison.ci_low > 0
+
+
+@pytest.mark.parametrize(("challenger", "live", "expected", "difference"), [
+    # mean tree distance over 240 images: 40 mistakes at 2 = 0.3333, at 4 = 0.6667
+    (SENSIBLE, ACROSS, Outcome.PROMOTE, -0.3333),
+    (ACROSS, SENSIBLE, Outcome.REJECT, 0.3333),
+])
+def test_distance_at_1_lower_is_better(challenger, live, expected, difference) -> None:
+    rule = PromotionConfig(metric="distance_at_1", n_resamples=500)
+    decision = compare(rule, TAXONOMY, walked(challenger), walked(live))
+    assert decision.difference == pytest.approx(difference, abs=1e-4)
+    assert decision.decision == expected, decision.reason
+    assert "lower is better" in decision.reason and "Wilcoxon" in decision.reason
+
+
+STOPS = {"zero": (40, ["round"])}  # 40 'zero' images stop, rightly, at 'round'
+
+
+def test_coverage_at_precision_promotes_walking_on_rightly() -> None:
+    rule = PromotionConfig(metric="coverage_at_precision", n_resamples=500)
+    decision = compare(rule, TAXONOMY, walked({}), walked(STOPS))
+    assert decision.difference == pytest.approx(40 / 240, abs=1e-4)  # coverage 1 vs 200/240
+    assert decision.decision == Outcome.PROMOTE, decision.reason
+    assert "McNemar" in decision.reason
+    precision = next(c for c in decision.checks if c.name == "precision where walks stop")
+    assert (precision.scope, precision.challenger, precision.live) == ("stack", 1.0, 1.0)
+
+
+def test_coverage_bought_with_wrong_answers_is_caught_by_the_precision_check() -> None:
+    rule = PromotionConfig(metric="coverage_at_precision", n_resamples=500)
+    guessing = walked({"zero": (40, ["round", "six"])})  # walks on where live stopped: wrong
+    decision = compare(rule, TAXONOMY, guessing, walked(STOPS))
+    assert decision.comparison.difference > 0  # more coverage...
+    assert decision.decision == Outcome.INVESTIGATE  # ...at 200/240 precision instead of 1
+    assert re.search(r"regression beyond the margin in stack 'precision where walks stop' "
+                     r"\(-0\.167\)", decision.reason)
+
+
+@pytest.mark.parametrize(("score", "decision"), [(0.3, Outcome.PROMOTE),
+                                                 (0.8, Outcome.INVESTIGATE)])
+def test_first_promotion_on_distance_needs_to_be_under_the_ceiling(score, decision) -> None:
+    rule = PromotionConfig(metric="distance_at_1")
+    verdict = first_promotion(rule, {"distance_at_1": score})
+    assert verdict.decision == decision, verdict.reason
+
+
+def test_first_promotion_on_coverage_reads_the_coverage() -> None:
+    rule = PromotionConfig(metric="coverage_at_precision")
+    assert first_promotion(rule, {"coverage": 0.9}).decision == Outcome.PROMOTE

@@ -21,6 +21,7 @@ from taxonomist.config import Paths, compose_config
 from taxonomist.contracts.promotion import Outcome
 from taxonomist.promote import promote
 from taxonomist.stack.build import build_stack
+from taxonomist.tracking.client import client_for
 from taxonomist.tracking.ledger import live_version
 from tests.promote.promote_child import lock_events
 
@@ -28,7 +29,8 @@ NAME = "digits.stack"
 
 
 def client(root: Path) -> MlflowClient:
-    return MlflowClient(f"sqlite:///{(root / 'mlflow' / 'mlflow.db').resolve()}")
+    """A client for the registry the project at ``root`` is configured to use."""
+    return client_for(compose_config(root / "conf").project.mlflow, Paths(root))
 
 
 def register_stack(root: Path) -> str:
@@ -122,12 +124,13 @@ def twin_project(root: Path, name: str) -> Path:
     twin = root.parent / name
     shutil.copytree(root, twin, ignore=shutil.ignore_patterns("mlflow"))
     config = twin / "conf" / "config.yaml"
-    uri = f"sqlite:///{(root / 'mlflow' / 'mlflow.db').resolve()}"
+    uri = client(root).tracking_uri
     config.write_text(config.read_text().replace("tracking_uri: null", f"tracking_uri: {uri}"))
     return twin
 
 
-def test_concurrent_promotions_have_exactly_one_winner(project: Path, tmp_path: Path) -> None:
+def test_concurrent_promotions_have_exactly_one_winner(any_store: Path, tmp_path: Path) -> None:
+    project = any_store
     other = twin_project(project, "other")
     first, second = register_stack(project), register_stack(other)
     # Both reach the lock together and the first to take it keeps it until the other has
@@ -176,8 +179,9 @@ def kill_when(proc: subprocess.Popen, moment: str, root: Path, log: Path) -> Non
 
 @pytest.mark.parametrize("moment", ["early", "holding_lock"])
 def test_killed_promotion_leaves_live_on_a_complete_stack(
-    project: Path, tmp_path: Path, moment: str
+    any_store: Path, tmp_path: Path, moment: str
 ) -> None:
+    project = any_store
     old = register_stack(project)
     run_promote(project)
     damage(project, "round")  # a worse challenger: it must not go live half-way

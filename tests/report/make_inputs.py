@@ -43,6 +43,12 @@ def stack_metrics(leaf_accuracy: float, six_recall: float = 0.9) -> dict:
         "accuracy_depth_1": 0.99,
         "accuracy_depth_2": leaf_accuracy,
         "mistake_severity": 1.75,
+        "distance_at_1": 0.0665,
+        "hierarchical_precision": 0.981,
+        "hierarchical_recall": 0.975,
+        "hierarchical_f1": 0.978,
+        "coverage": 0.9875,
+        "precision_at_stop": 0.97,
         "n_test": 80,
         "per_class_recall": {"zero": 0.95, "six": six_recall, "one": 1.0, "four": 0.97},
     }
@@ -112,8 +118,8 @@ def node_metrics(classes: list[str]) -> dict:
         c: {"precision": 0.91 + i / 100, "recall": 0.81 + i / 100, "f1": 0.86, "support": 10 + i}
         for i, c in enumerate(classes)
     }
-    return {"accuracy": 0.9375, "macro_f1": 0.8765, "n_test": 40, "classes": classes,
-            "per_class": per_class}
+    return {"accuracy": 0.9375, "macro_f1": 0.8765, "ece": 0.0312, "n_test": 40,
+            "classes": classes, "per_class": per_class}
 
 
 def write_png(path: Path, colour: str) -> bytes:

@@ -162,11 +162,13 @@ def test_per_node_and_stack_metrics(old_card: tuple[ModelCard, str]) -> None:
     text = text_of(html)
     for node in ("digit", "round", "straight"):
         assert f'id="node-{node}"' in html
-    assert "accuracy 0.9375 · macro F1 0.8765 · 40 test images" in text
+    assert "accuracy 0.9375 · macro F1 0.8765 · ECE 0.0312 · 40 test images" in text
     assert "six 0.9200 0.8200 0.8600 11" in text  # precision, recall, F1, support
     assert "leaf accuracy 0.9620" in text
     assert "accuracy at depth 1 0.9900 accuracy at depth 2 0.9620" in text
-    assert "mistake severity 1.7500" in text
+    assert "mistake severity 1.7500 distance@1 0.0665" in text
+    assert "hierarchical precision · recall · F1 0.9810 · 0.9750 · 0.9780" in text
+    assert "coverage 0.9875 precision where walks stopped 0.9700 test images 80" in text
 
 
 def test_data_summary_and_validation(old_card: tuple[ModelCard, str]) -> None:
@@ -275,3 +277,18 @@ def test_model_card_is_a_plain_record(old_card: tuple[ModelCard, str]) -> None:
         "digits.stack v3 promoted to live: leaf_accuracy 0.9620 (+0.0120 vs v2). "
         "leaf_accuracy improved by +0.0120"
     )
+
+
+def test_stack_numbers_beyond_the_dvc_headline_come_from_the_promotion_record(
+    tmp_path: Path,
+) -> None:
+    """metrics/stack.json holds only what `dvc metrics show` prints; the card still shows
+    every number, as the promote stage measured it on the challenger."""
+    from taxonomist.report.card import build_context
+
+    paths = write_inputs(tmp_path)
+    paths.stack_metrics.write_text(json.dumps({"leaf_accuracy": 0.962, "hierarchical_f1": 0.978,
+                                               "distance_at_1": 0.0665, "coverage": 0.9875}))
+    stack = build_context(paths, make_inputs.taxonomy()).stack
+    assert (stack.hierarchical_precision, stack.mistake_severity, stack.n_test) == (0.981, 1.75, 80)
+    assert stack.depth_accuracy == [(1, 0.99), (2, 0.962)]

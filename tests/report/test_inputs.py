@@ -27,6 +27,21 @@ def test_node_metrics_missing_a_key_names_it(tmp_path: Path) -> None:
         NodeMetrics.read(paths.node_metrics("round"), "round")
 
 
+def test_node_metrics_per_class_rows_come_from_the_csv(tmp_path: Path) -> None:
+    written = NodeMetrics.from_json(
+        {"accuracy": 0.9, "macro_f1": 0.8, "ece": 0.05, "classes": ["zero", "six"],
+         "per_class": {"zero": {"precision": 1.0, "recall": 0.75, "f1": 0.8571, "support": 4},
+                       "six": {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 1}}},
+        "test", "round",
+    )
+    written.write(tmp_path / "round.json", tmp_path / "plots" / "per_class.csv")
+    assert json.loads((tmp_path / "round.json").read_text()) == {
+        "accuracy": 0.9, "macro_f1": 0.8, "ece": 0.05}
+    read = NodeMetrics.read(tmp_path / "round.json", "round", tmp_path / "plots" / "per_class.csv")
+    assert read.classes == written.classes and read.n_test == 5  # 4 + 1 supports
+    assert read.ece == 0.05
+
+
 def test_broken_json_says_how_to_remake_it(tmp_path: Path) -> None:
     path = tmp_path / "stack.json"
     path.write_text("{not json")

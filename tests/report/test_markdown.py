@@ -92,3 +92,14 @@ def test_cli_prints_it_without_writing_the_card(
     assert out.startswith("### digits.stack v3: ✅ promote")
     assert "| curved |" not in out  # in conf/ but no metrics here
     assert not paths.model_card.exists()
+
+
+def test_a_rerun_of_the_live_stack_says_no_change_not_promote(tmp_path: Path) -> None:
+    paths = write_inputs(tmp_path)
+    record = json.loads(paths.promotion.read_text())
+    record["live_before"]["version"] = record["challenger"]["version"]  # v3 was live already
+    record |= {"reason": "no change: v3 already holds 'live'", "difference": None}
+    paths.promotion.write_text(json.dumps(record))
+    text = markdown_summary(paths, taxonomy())
+    assert text.startswith("### digits.stack v3: ➖ no change (already live)\n"), text
+    assert "✅" not in text

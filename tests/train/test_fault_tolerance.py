@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 
@@ -29,9 +27,9 @@ from taxonomist.train.checkpointing import (
     run_fingerprint,
 )
 from taxonomist.train.fit import train_node
+from tests.mlflow_server import free_port, start_server, stop_server, wait_until_healthy
 from tests.train.test_fit import fake_cache
 
-VENV_BIN = Path(sys.executable).parent
 TRAIN_SCRIPT = """
 import sys
 from pathlib import Path
@@ -180,7 +178,7 @@ def test_unreachable_mlflow_fails_at_the_end_and_a_rerun_sends_everything(
     tiny: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     epochs = 3
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv(RETRY_ENV, "1")
     config = compose_config(overrides=overrides(epochs))
     with (
@@ -214,16 +212,17 @@ def _train_and_count_epochs(tiny: Paths, epochs: int) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # it starts mlflow server twice: a hung one must not hang CI
 def test_a_tracking_server_restarted_mid_training_gets_every_metric(
     tiny: Paths, monkeypatch: pytest.MonkeyPatch, migrated_db: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     store = tiny.root / "server"
     store.mkdir()
     shutil.copyfile(migrated_db, store / "mlflow.db")
-    server = _start_server(store, port)
+    server = start_server(store, port)
     try:
-        _wait_until_healthy(port)
+        wait_until_healthy(f"http://127.0.0.1:{port}", server, store)
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
         monkeypatch.setenv(RETRY_ENV, "90")
         restarted: list[subprocess.Popen] = []
@@ -231,8 +230,8 @@ def test_a_tracking_server_restarted_mid_training_gets_every_metric(
         def restart_after_first_checkpoint() -> None:
             folder = checkpoint_dir(tiny, "round")
             _wait_for(lambda: any(folder.glob("*.ckpt")), 120)
-            _stop(server)
-            restarted.append(_start_server(store, port))
+            stop_server(server)
+            restarted.append(start_server(store, port))
 
         watcher = threading.Thread(target=restart_after_first_checkpoint, daemon=True)
         watcher.start()
@@ -241,42 +240,9 @@ def test_a_tracking_server_restarted_mid_training_gets_every_metric(
         watcher.join(5)
         assert restarted, "the server was never stopped"
     finally:
-        _stop(server)
+        stop_server(server)
         for process in restarted:
-            _stop(process)
-
-
-def _start_server(store: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    return subprocess.Popen(
-        [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
-         "--artifacts-destination", str(store / "artifacts"), "--serve-artifacts",
-         "--workers", "1"],
-        env=env, cwd=store, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)  # the server and the workers it started
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _wait_until_healthy(port: int, timeout: float = 90) -> None:
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    _wait_for(healthy, timeout, interval=0.3)
+            stop_server(process)
 
 
 def _wait_for(condition, timeout: float, interval: float = 0.02) -> None:
@@ -285,12 +251,6 @@ def _wait_for(condition, timeout: float, interval: float = 0.02) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"waited {timeout} s")
         time.sleep(interval)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_the_fingerprint_follows_the_data_not_the_file_dates(tiny: Paths) -> None:

@@ -13,6 +13,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
+from taxonomist.config.overrides import effective_overrides
 from taxonomist.config.schema import ClassifierConfig, ProjectConfig
 from taxonomist.errors import ConfigError
 from taxonomist.taxonomy import Taxonomy
@@ -29,11 +30,13 @@ class Config:
         project: the composed conf/config.yaml and its groups.
         taxonomy: the parsed class tree.
         classifiers: one resolved definition per inner node of the taxonomy.
+        overrides: the Hydra overrides it was composed with, recorded ones included.
     """
 
     project: ProjectConfig
     taxonomy: Taxonomy
     classifiers: dict[str, ClassifierConfig]
+    overrides: tuple[str, ...] = ()
 
     def params(self) -> dict[str, Any]:
         """The content of params.yaml: the project config plus one section per node."""
@@ -79,18 +82,27 @@ def resolve_config_dir(config_dir: str | Path | None = None) -> Path:
     return path
 
 
-def compose_config(config_dir: str | Path | None = None, overrides: list[str] = ()) -> Config:
+def compose_config(
+    config_dir: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    recorded: bool = True,
+) -> Config:
     """Compose and validate the whole configuration.
 
     Args:
         config_dir: the ``conf/`` folder (see :func:`resolve_config_dir`).
         overrides: Hydra overrides, e.g. ``["trainer=gpu", "seed=1"]``; those that start
             with ``classifiers.<node>.`` change one node's classifier definition.
+        recorded: apply the overrides recorded in ``conf/overrides.yaml`` first (see
+            :mod:`taxonomist.config.overrides`), ``overrides`` replacing those of the same
+            key; False composes with ``overrides`` alone.
 
     Raises:
         ConfigError: naming the file, the dotted key and what was expected.
     """
     conf = resolve_config_dir(config_dir)
+    if recorded:
+        overrides = effective_overrides(conf, overrides)
     hydra_overrides = [o for o in overrides if not o.startswith("classifiers.")]
     node_overrides = [o.removeprefix("classifiers.") for o in overrides if o not in hydra_overrides]
     raw, choices = _hydra_compose(conf, hydra_overrides)
@@ -98,7 +110,7 @@ def compose_config(config_dir: str | Path | None = None, overrides: list[str] = 
     tax_file = _relative(conf / "taxonomy" / f"{choices.get('taxonomy', '?')}.yaml")
     taxonomy = Taxonomy.from_tree(project.taxonomy.name, project.taxonomy.tree, tax_file)
     classifiers = _load_classifiers(conf / "classifiers", taxonomy, node_overrides)
-    return Config(project, taxonomy, classifiers)
+    return Config(project, taxonomy, classifiers, tuple(overrides))
 
 
 def _hydra_compose(conf: Path, overrides: list[str]) -> tuple[DictConfig, dict[str, str]]:

@@ -51,8 +51,8 @@ class DataKind(StrEnum):
     """Where ingest reads images from."""
 
     sample = "sample"  # scikit-learn's bundled digits, written out by `taxonomist sample`
-    folder = "folder"  # a folder of images plus a manifest CSV
-    s3 = "s3"  # an S3 bucket (or any S3-compatible store) plus a manifest CSV in it
+    folder = "folder"  # a folder of images plus a manifest CSV, or a folder per class
+    s3 = "s3"  # an S3 bucket (or S3-compatible store): a manifest CSV, or a prefix per class
 
 
 @dataclass
@@ -122,6 +122,10 @@ class DataConfig:
     kind: DataKind = DataKind.sample
     root: str = "data/sample"  # folder with the images and the manifest CSV
     manifest: str = "manifest.csv"  # relative to root (s3: a key relative to prefix)
+    # folder and s3 without that manifest: a regex (named groups label, set_id, source,
+    # taken_at) matched against each file's path under root (s3: each key under prefix);
+    # the default is torchvision's ImageFolder convention, root/<label>/...
+    path_pattern: str = r"(?P<label>[^/]+)/.+"
     # sample only: how many images of each digit to write (null: all ~180)
     per_class: int | None = None
     # s3 only; credentials come from the AWS environment / profile chain, never from here

@@ -30,10 +30,12 @@ class Status(StrEnum):
 
 
 class Scope(StrEnum):
-    """What a check is about: a node's accuracy in the stack, or a class's recall."""
+    """What a check is about: a node's accuracy in the stack, a class's recall, or a
+    figure of the whole stack that the primary metric is conditioned on."""
 
     NODE = "node"
     CLASS = "class"
+    STACK = "stack"  # e.g. precision where walks stop, under coverage_at_precision
 
 
 def parse_choice(kind: type[StrEnum], raw: Any, key: str, source: str) -> Any:

@@ -1,34 +1,43 @@
 """``metrics/<node>.json`` and ``metrics/stack.json``: what the evaluate and stack stages
-measured on the frozen test split.
+measured on the frozen test split, and the per-class tables beside them.
 
-DVC shows both files (``dvc metrics show``), so their JSON shape stays the one the
-stages have always written::
+DVC prints every top-level key of every metrics file as one column of one table
+(``dvc metrics show``), so the metrics files hold only a few scalars and the per-class
+figures live in CSV files under ``plots/`` (which ``dvc plots show`` draws)::
 
-    metrics/round.json  {"accuracy": 0.94, "macro_f1": 0.93, "n_test": 40,
-                         "classes": ["zero", "six"],
-                         "per_class": {"zero": {"precision": .., "recall": .., "f1": ..,
-                                                "support": 20}, ...}}
-    metrics/stack.json  {"leaf_accuracy": 0.96, "mistake_severity": 1.75,
-                         "stopped_early": 0.01, "n_test": 80,
-                         "accuracy_depth_1": 0.99, "accuracy_depth_2": 0.96,
-                         "per_class_recall": {"zero": 0.95, ...}}
+    metrics/round.json          {"accuracy": 0.94, "macro_f1": 0.93, "ece": 0.03}
+    plots/round/per_class.csv   class,precision,recall,f1,support  (n_test: the supports)
+    metrics/stack.json          {"leaf_accuracy": 0.96, "hierarchical_f1": 0.97,
+                                 "distance_at_1": 0.08, "coverage": 0.99}
+    plots/_stack/per_class.csv  class,recall
 
-The headline numbers (``accuracy``, ``macro_f1``; ``leaf_accuracy``) are required;
-the rest reads as zero or empty when an older file lacks it, as it always has.
+Every other number of the stack (hierarchical precision and recall, mistake severity,
+accuracy per depth, precision at stop, ...) is in the promotion record, MLflow and the
+model card; :class:`StackMetrics` reads either shape. The headline numbers
+(``accuracy``, ``macro_f1``; ``leaf_accuracy``) are required; the rest reads as zero or
+empty when an older file lacks it, as it always has.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from taxonomist.contracts.files import read_json_object, required
 
 DEPTH_KEY = re.compile(r"accuracy_depth_(\d+)")
+CLASS_COLUMNS = ["class", "precision", "recall", "f1", "support"]
+PER_CLASS_FILE = "per_class.csv"  # in plots/<node>/ and plots/_stack/; a DVC plot
+STACK_PLOTS = "_stack"  # plots/_stack/: the stack's tables, beside the nodes' plots/<node>/
+# The stack's numbers ``dvc metrics show`` prints, next to the nodes' three: together
+# they fit a 120-column terminal (tests/evaluate/test_dvc_views.py measures it). Counts
+# of images are not among them: they are sizes, not results to diff.
+STACK_HEADLINE = ("leaf_accuracy", "hierarchical_f1", "distance_at_1", "coverage")
 
 
 @dataclass(frozen=True)
@@ -58,10 +67,12 @@ class ClassScores:
 
 @dataclass(frozen=True)
 class NodeMetrics:
-    """``metrics/<node>.json``: one node's classifier alone on its test images.
+    """``metrics/<node>.json`` (+ ``plots/<node>/per_class.csv``): one node's classifier
+    alone on its test images.
 
     Attributes:
         accuracy, macro_f1: over the test images whose label falls under the node.
+        ece: top-label expected calibration error of its probabilities on those images.
         n_test: how many such images there were.
         classes: the node's children, in the order the evaluate stage listed them.
     """
@@ -70,19 +81,18 @@ class NodeMetrics:
     macro_f1: float
     n_test: int
     classes: list[ClassScores]
+    ece: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "accuracy": self.accuracy,
-            "macro_f1": self.macro_f1,
-            "n_test": self.n_test,
-            "classes": [c.name for c in self.classes],
-            "per_class": {c.name: c.to_json() for c in self.classes},
-        }
+        """The scalars of the metrics file (the per-class rows go to the CSV)."""
+        return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "ece": self.ece}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], source: str, node: str) -> NodeMetrics:
-        """Raises: DataError: ``accuracy`` or ``macro_f1`` is missing (named with the file)."""
+        """From the metrics file, or from the evaluate stage's dict with ``per_class``.
+
+        Raises: DataError: ``accuracy`` or ``macro_f1`` is missing (named with the file).
+        """
         stage = f"evaluate@{node}"
         per_class = data.get("per_class", {})
         return cls(
@@ -93,28 +103,48 @@ class NodeMetrics:
                 ClassScores.from_json(name, per_class.get(name, {}))
                 for name in data.get("classes", list(per_class))
             ],
+            ece=float(data.get("ece", 0.0)),
         )
 
     @classmethod
-    def read(cls, path: Path, node: str) -> NodeMetrics:
-        """Raises: DataError: missing (run ``dvc repro evaluate@<node>``) or broken."""
-        return cls.from_json(read_json_object(path, f"evaluate@{node}"), str(path), node)
+    def read(cls, path: Path, node: str, per_class: Path | None = None) -> NodeMetrics:
+        """The metrics file and, when given and present, the per-class CSV beside it.
 
-    def write(self, path: Path) -> None:
+        Raises: DataError: missing (run ``dvc repro evaluate@<node>``) or broken.
+        """
+        metrics = cls.from_json(read_json_object(path, f"evaluate@{node}"), str(path), node)
+        if per_class is None or not per_class.is_file():
+            return metrics  # an older file kept its classes inline, or there are none
+        with per_class.open(newline="", encoding="utf-8") as rows:
+            classes = [ClassScores.from_json(row["class"], row) for row in csv.DictReader(rows)]
+        return replace(metrics, classes=classes, n_test=sum(c.support for c in classes))
+
+    def write(self, path: Path, per_class: Path) -> None:
+        """Write the metrics file and the per-class CSV (class, precision, recall, ...)."""
         _write(path, self.to_json())
+        per_class.parent.mkdir(parents=True, exist_ok=True)
+        with per_class.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(CLASS_COLUMNS)
+            writer.writerows([c.name, *c.to_json().values()] for c in self.classes)
 
 
 @dataclass(frozen=True)
 class StackMetrics:
-    """``metrics/stack.json``: the whole stack, end to end, on the frozen test split.
+    """The whole stack, end to end, on the frozen test split (see
+    :mod:`taxonomist.evaluate.hierarchy` for each definition).
 
     Attributes:
         leaf_accuracy: over the images labelled with a leaf.
-        mistake_severity: mean tree distance between predicted and true class, over mistakes.
+        mistake_severity: mean tree distance between answer and label, over mistakes.
         stopped_early: the share of images whose walk ended above the leaves.
         n_test: the test images.
         depth_accuracy: ``(depth, accuracy)`` pairs, depth 1 first (``accuracy_depth_<n>``).
         per_class_recall: recall per leaf.
+        hierarchical_precision, hierarchical_recall, hierarchical_f1: Kiritchenko et al.
+        distance_at_1: mean tree distance between answer and label over all images.
+        coverage: the share of images whose walk reached a leaf.
+        precision_at_stop: the share whose answer is the label or one of its ancestors.
     """
 
     leaf_accuracy: float
@@ -123,17 +153,23 @@ class StackMetrics:
     n_test: int = 0
     depth_accuracy: list[tuple[int, float]] = field(default_factory=list)
     per_class_recall: dict[str, float] = field(default_factory=dict)
+    hierarchical_precision: float = 0.0
+    hierarchical_recall: float = 0.0
+    hierarchical_f1: float = 0.0
+    distance_at_1: float = 0.0
+    coverage: float = 0.0
+    precision_at_stop: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
+        """Every number, flat, as the stack stage computes them (MLflow, promotion.json)."""
         depths = {f"accuracy_depth_{depth}": value for depth, value in self.depth_accuracy}
-        return {
-            "leaf_accuracy": self.leaf_accuracy,
-            "mistake_severity": self.mistake_severity,
-            "stopped_early": self.stopped_early,
-            "n_test": self.n_test,
-            **depths,
-            "per_class_recall": self.per_class_recall,
-        }
+        scalars = {f.name: getattr(self, f.name) for f in fields(self)
+                   if f.name not in ("depth_accuracy", "per_class_recall")}
+        return {**scalars, **depths, "per_class_recall": self.per_class_recall}
+
+    def headline(self) -> dict[str, float | int]:
+        """What ``metrics/stack.json`` holds: the few scalars ``dvc metrics show`` prints."""
+        return {key: getattr(self, key) for key in STACK_HEADLINE}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], source: str = "metrics/stack.json") -> StackMetrics:
@@ -144,13 +180,14 @@ class StackMetrics:
             if (match := DEPTH_KEY.fullmatch(key))
         )
         recall = data.get("per_class_recall", {})
+        numbers = {f.name: f.type for f in fields(cls)
+                   if f.name not in ("leaf_accuracy", "depth_accuracy", "per_class_recall")}
         return cls(
             leaf_accuracy=float(required(data, "leaf_accuracy", source, "stack")),
-            mistake_severity=float(data.get("mistake_severity", 0.0)),
-            stopped_early=float(data.get("stopped_early", 0.0)),
-            n_test=int(data.get("n_test", 0)),
             depth_accuracy=depths,
             per_class_recall={str(k): float(v) for k, v in recall.items()},
+            **{name: (int if kind == "int" else float)(data.get(name, 0))
+               for name, kind in numbers.items()},
         )
 
     @classmethod
@@ -158,8 +195,14 @@ class StackMetrics:
         """Raises: DataError: missing (run ``dvc repro stack``) or broken."""
         return cls.from_json(read_json_object(path, "stack"), str(path))
 
-    def write(self, path: Path) -> None:
-        _write(path, self.to_json())
+    def write(self, path: Path, per_class: Path) -> None:
+        """Write ``metrics/stack.json`` (the headline) and the per-leaf recall CSV."""
+        _write(path, self.headline())
+        per_class.parent.mkdir(parents=True, exist_ok=True)
+        with per_class.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["class", "recall"])
+            writer.writerows(self.per_class_recall.items())
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:

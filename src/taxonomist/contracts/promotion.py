@@ -172,6 +172,12 @@ class PromotionRecord:
         return None if self.live_before is None else self.live_before.version
 
     @property
+    def unchanged(self) -> bool:
+        """The challenger already held ``@live`` (a rerun that changed nothing): the
+        decision moved nothing, and the live version's own evidence stands."""
+        return self.live_version is not None and self.live_version == self.challenger.version
+
+    @property
     def challenger_value(self) -> float | None:
         """The challenger's value of :attr:`metric`, None if it did not record one."""
         return number_or_none(self.challenger.metrics.get(self.metric))

@@ -99,15 +99,29 @@ def check_image(data: bytes, policy: ImagePolicy) -> CheckedImage:
             (more pixels than ``policy.max_pixels``), or ``unreadable`` (not an image,
             truncated, corrupt).
     """
+    image = decode_checked(data, policy)
     with bounded_decoding(policy.max_pixels):
-        image_format = _check_header(data, policy)
-        image = _decode(data)
         try:
             rgb = to_rgb(image)
         except Exception as err:  # a corrupt EXIF block, say: PIL raises many types
             raise Rejected("unreadable", f"cannot normalise the image: {err}") from None
+    image_format = image.format or ""
     extension = _EXTENSIONS.get(image_format, f".{image_format.lower()}")
     return CheckedImage(rgb.width, rgb.height, extension, perceptual_hash(rgb))
+
+
+def decode_checked(data: bytes, policy: ImagePolicy) -> Image.Image:
+    """Steps 1 and 2: the fully decoded image, once its header passed ``policy``.
+
+    Ingest and the served stack (``taxonomist serve``, the MLflow pyfunc) both call
+    this, so a request is held to the same formats and pixel limit as training data.
+
+    Raises:
+        Rejected: kind ``format``, ``too_large`` or ``unreadable``, as :func:`check_image`.
+    """
+    with bounded_decoding(policy.max_pixels):
+        _check_header(data, policy)
+        return _decode(data)
 
 
 def perceptual_hash(rgb: Image.Image) -> str:

@@ -35,6 +35,7 @@ from taxonomist.data.rows import (
 )
 from taxonomist.data.sources.base import Source
 from taxonomist.data.store import Store
+from taxonomist.data.taken_at import check_taken_at, exif_taken_at
 from taxonomist.errors import DataError
 from taxonomist.taxonomy import Taxonomy
 
@@ -100,8 +101,10 @@ def ingest(
     the image, the file is missing or empty, its bytes do not match a ``sha256`` column,
     it is not an accepted format, too large, or not decodable (``policy``), or its bytes
     are already in the manifest under another path (a duplicate) or another label (a
-    label conflict). A row with an empty ``set_id`` becomes a set of its own (its ``id``);
-    one without ``label_source`` gets ``import``.
+    label conflict), or its ``taken_at`` (or, when that is empty, its EXIF
+    DateTimeOriginal) is not a date. A row with an empty ``set_id`` becomes a set of its
+    own (its ``id``); one without ``label_source`` gets ``import``. A source without a
+    manifest CSV fills each row in from its path first (``Source.complete_row``).
 
     Args:
         source: where the manifest rows and image bytes come from.
@@ -170,7 +173,9 @@ class _Run:
 
     def _precheck(self, row: _Row) -> bool:
         check_path(row.path)
+        self.source.complete_row(row.values)
         check_label(row.values["label"], self.taxonomy)
+        row.values["taken_at"] = check_taken_at(row.values["taken_at"])
         row.bbox = parse_bbox(row.values)
         if self._recorded_unchanged(row):
             self.already += 1
@@ -202,6 +207,7 @@ class _Run:
         check_bbox_inside(row.bbox, image.width, image.height)
         stored = self.store.put(data, image_id, image.extension)
         computed = {"id": image_id, "set_id": row.values["set_id"] or image_id,
+                    "taken_at": row.values["taken_at"] or exif_taken_at(data),
                     "width": image.width, "height": image.height, "stored": stored,
                     "phash": image.phash, "label_source": label_source(row.values)}
         self.store.record({**row.values, **bbox_columns(row.bbox), **computed})

@@ -1,19 +1,20 @@
-"""Classification metrics via scikit-learn, shaped for DVC metrics files."""
+"""One node's classification metrics: scikit-learn for the counts, torchmetrics for ECE."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
+import torch
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     f1_score,
     precision_recall_fscore_support,
 )
+from torchmetrics.functional.classification import multiclass_calibration_error
 
-from taxonomist.taxonomy import Taxonomy
+ECE_BINS = 15  # torchmetrics' default, as in Guo et al. 2017
 
 
 def classification_metrics(
@@ -47,56 +48,22 @@ def confusion(y_true: Sequence[str], y_pred: Sequence[str], classes: list[str]) 
     return confusion_matrix(y_true, y_pred, labels=classes)
 
 
-def stack_outcomes(
-    taxonomy: Taxonomy, labels: Sequence[str], walks: Sequence[list[str]]
-) -> pd.DataFrame:
-    """One row per image: where the stack's walk ended and how far that is from the truth.
+def expected_calibration_error(
+    probs: np.ndarray, y_true: Sequence[str], classes: list[str], n_bins: int = ECE_BINS
+) -> float:
+    """Top-label expected calibration error (torchmetrics' ``MulticlassCalibrationError``).
 
-    Columns: label, predicted (the deepest class reached; the root if the first node was
-    unsure), path (the walk, classes joined by "/"), correct (predicted == label),
-    distance (edges in the tree between predicted and label).
+    The images are binned by the confidence of their top class into ``n_bins`` equal
+    widths; ECE is the image-weighted mean gap between each bin's mean confidence and its
+    accuracy (Guo et al. 2017). 0 is perfectly calibrated; a node that says 0.99 and is
+    right 90% of the time scores about 0.09.
     """
-    predicted = [walk[-1] if walk else taxonomy.root for walk in walks]
-    return pd.DataFrame(
-        {
-            "label": list(labels),
-            "predicted": predicted,
-            "path": ["/".join(walk) for walk in walks],
-            "correct": [p == t for p, t in zip(predicted, labels, strict=True)],
-            "distance": [taxonomy.distance(p, t) for p, t in zip(predicted, labels, strict=True)],
-        }
+    if len(y_true) == 0:
+        return 0.0
+    index = {name: k for k, name in enumerate(classes)}
+    target = torch.tensor([index[name] for name in y_true], dtype=torch.long)
+    ece = multiclass_calibration_error(
+        torch.as_tensor(np.asarray(probs, dtype=np.float32)), target,
+        num_classes=len(classes), n_bins=n_bins, norm="l1",
     )
-
-
-def stack_metrics(
-    taxonomy: Taxonomy, outcomes: pd.DataFrame, walks: Sequence[list[str]]
-) -> dict[str, object]:
-    """Leaf accuracy, accuracy at each depth, mistake severity and per-leaf recall.
-
-    Leaf metrics count only images labelled with a leaf; an image labelled with an inner
-    node counts at the depths its label reaches.
-    """
-    leaf = outcomes[outcomes["label"].isin(taxonomy.leaves)]
-    mistakes = leaf[~leaf["correct"]]
-    metrics: dict[str, object] = {
-        "leaf_accuracy": _rate(leaf["correct"]),
-        "mistake_severity": round(float(mistakes["distance"].mean()), 4) if len(mistakes) else 0.0,
-        "stopped_early": _rate(~outcomes["predicted"].isin(taxonomy.leaves)),
-        "n_test": len(outcomes),
-    }
-    truths = [taxonomy.path(label)[1:] for label in outcomes["label"]]
-    for depth in range(1, max(map(len, truths), default=0) + 1):
-        hits = [
-            len(walk) >= depth and walk[depth - 1] == truth[depth - 1]
-            for walk, truth in zip(walks, truths, strict=True)
-            if len(truth) >= depth
-        ]
-        metrics[f"accuracy_depth_{depth}"] = _rate(pd.Series(hits, dtype=bool))
-    metrics["per_class_recall"] = {
-        cls: _rate(group["correct"]) for cls, group in leaf.groupby("label", sort=True)
-    }
-    return metrics
-
-
-def _rate(flags: pd.Series) -> float:
-    return round(float(flags.mean()), 4) if len(flags) else 0.0
+    return round(float(ece), 4)

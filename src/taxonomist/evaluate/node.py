@@ -12,18 +12,24 @@ from sklearn.metrics import ConfusionMatrixDisplay
 
 from taxonomist.config import Config, Paths
 from taxonomist.contracts.cache import load_split
-from taxonomist.contracts.metrics import NodeMetrics
-from taxonomist.evaluate.metrics import classification_metrics, confusion
+from taxonomist.contracts.metrics import PER_CLASS_FILE, NodeMetrics
+from taxonomist.evaluate.metrics import (
+    classification_metrics,
+    confusion,
+    expected_calibration_error,
+)
 from taxonomist.evaluate.predict import predict_proba
 from taxonomist.tracking.runs import RunLog
 from taxonomist.train.artifact import load_node_model
 
 
 def evaluate_node(node: str, config: Config, paths: Paths) -> dict[str, object]:
-    """Write ``metrics/<node>.json`` and ``plots/<node>/confusion.{csv,png}``.
+    """Write ``metrics/<node>.json`` and ``plots/<node>/{confusion.csv,confusion.png,
+    per_class.csv}``.
 
     Only test images whose label falls under one of the node's children count; the
-    metrics are also logged to the node's training run in MLflow.
+    metrics (with the node's expected calibration error) are also logged to the node's
+    training run in MLflow.
     """
     spec, model = load_node_model(paths.model_dir(node))
     test = load_split(paths, "test")
@@ -33,15 +39,22 @@ def evaluate_node(node: str, config: Config, paths: Paths) -> dict[str, object]:
     y_true = [truth[i] for i in rows]
     y_pred = [spec.classes[k] for k in probs.argmax(axis=1)]
     metrics = classification_metrics(y_true, y_pred, spec.classes)
-    _write_outputs(paths, node, metrics, y_true, y_pred, spec.classes)
+    metrics["ece"] = expected_calibration_error(probs, y_true, spec.classes)
+    write_outputs(paths, node, metrics, y_true, y_pred, spec.classes)
     _log_to_run(config, paths, node, metrics)
     return metrics
 
 
-def _write_outputs(paths, node, metrics, y_true, y_pred, classes) -> None:
-    NodeMetrics.from_json(metrics, "classification_metrics", node).write(paths.node_metrics(node))
+def write_outputs(
+    paths: Paths, node: str, metrics: dict, y_true: list[str], y_pred: list[str],
+    classes: list[str],
+) -> None:
+    """The metrics file, the per-class CSV and the confusion matrix (CSV for ``dvc plots``,
+    PNG for the card)."""
     plots = paths.node_plots(node)
-    plots.mkdir(parents=True, exist_ok=True)
+    NodeMetrics.from_json(metrics, "classification_metrics", node).write(
+        paths.node_metrics(node), plots / PER_CLASS_FILE
+    )
     pd.DataFrame({"actual": y_true, "predicted": y_pred}).to_csv(
         plots / "confusion.csv", index=False
     )
@@ -59,7 +72,8 @@ def _write_outputs(paths, node, metrics, y_true, y_pred, classes) -> None:
 def _log_to_run(config: Config, paths: Paths, node: str, metrics: dict) -> None:
     run = json.loads((paths.model_dir(node) / "run.json").read_text())
     runs = RunLog.for_project(config.project.mlflow, paths)
-    flat = {"test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"]}
+    flat = {"test_accuracy": metrics["accuracy"], "test_macro_f1": metrics["macro_f1"],
+            "test_ece": metrics["ece"]}
     flat |= {f"test_recall.{c}": v["recall"] for c, v in metrics["per_class"].items()}
     runs.log(run["run_id"], metrics=flat, timestamp_ms=int(time.time() * 1000))
     runs.log_folder(run["run_id"], paths.node_plots(node), "evaluation")

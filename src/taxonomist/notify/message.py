@@ -86,6 +86,8 @@ def _title(record: PromotionRecord, metrics: dict[str, float]) -> str:
     if verdict.decision == Outcome.INVESTIGATE:
         return f"{who} needs investigation: {reason}"
     score = f"{record.metric} {_fmt(metrics.get(record.metric))}"
+    if record.unchanged:
+        return f"{who}: no change, it already holds live ({score})"
     if record.live_before is not None and verdict.difference is not None:
         return (f"{who} promoted to live: {score} "
                 f"({verdict.difference:+.3f} vs v{record.live_version})")

@@ -11,21 +11,36 @@ from taxonomist.config import PromotionConfig
 from taxonomist.contracts.comparison import Check, PairedComparison, Scope, Status
 from taxonomist.contracts.promotion import Outcome, Verdict
 from taxonomist.errors import ConfigError
-from taxonomist.promote.stats import holm, margin_test, paired_comparison
+from taxonomist.promote.stats import (
+    holm,
+    margin_test,
+    paired_comparison,
+    paired_ratio_comparison,
+)
 from taxonomist.taxonomy import Taxonomy
 
 DEPTH_METRIC = re.compile(r"accuracy_depth_(\d+)")
+LOWER_IS_BETTER = {"distance_at_1"}  # mean tree distance: 0 is perfect
+# Metrics from continuous per-image values: tested with Wilcoxon, not McNemar.
+CONTINUOUS = {"hierarchical_f1", "distance_at_1"}
+# coverage_at_precision: coverage (walks reaching a leaf), paired like accuracy, on the
+# condition that precision where walks stop is non-inferior within the margin.
+COVERAGE = "coverage_at_precision"
+PRECISION_CHECK = "precision where walks stop"
 
 
 def first_promotion(rule: PromotionConfig, metrics: dict) -> Verdict:
-    """Nothing is live: the challenger must still clear the absolute floor."""
+    """Nothing is live: the challenger must still clear the absolute floor
+    (``min_metric``; a ceiling for a metric where lower is better)."""
     score = metric_value(rule, metrics)
-    if score < rule.min_metric:
-        reason = (f"{rule.metric} {score:.4f} is below the floor min_metric="
+    lower = rule.metric in LOWER_IS_BETTER
+    if (score > rule.min_metric) if lower else (score < rule.min_metric):
+        bound = "above the ceiling" if lower else "below the floor"
+        reason = (f"{rule.metric} {score:.4f} is {bound} min_metric="
                   f"{rule.min_metric} for a first promotion")
         return Verdict(Outcome.INVESTIGATE, reason)
     return Verdict(Outcome.PROMOTE, f"nothing is live yet and {rule.metric} {score:.4f} "
-                             f">= min_metric {rule.min_metric}")
+                             f"{'<=' if lower else '>='} min_metric {rule.min_metric}")
 
 
 def compare(
@@ -43,17 +58,14 @@ def compare(
     its margin while the total is not significantly worse.
     """
     both = challenger.merge(live, on=["id", "label"], suffixes=("_c", "_l"), validate="1:1")
-    rows, chal_ok, live_ok = _primary(rule, taxonomy, both)
-    groups = both.loc[rows, "set_id_c"].to_numpy() if "set_id_c" in both else None
-    comparison = paired_comparison(
-        chal_ok, live_ok, groups, rule.confidence, rule.n_resamples, seed
-    )
+    comparison = _primary_comparison(rule, taxonomy, both, seed)
     checks = _margin_checks(rule, taxonomy, both)
     return _decide(rule, comparison, checks)
 
 
 def metric_value(rule: PromotionConfig, metrics: dict) -> float:
-    value = metrics.get(rule.metric)
+    """The stack's value of the gate's metric (coverage_at_precision: its coverage)."""
+    value = metrics.get("coverage" if rule.metric == COVERAGE else rule.metric)
     if not isinstance(value, int | float):
         valid = sorted(k for k, v in metrics.items() if isinstance(v, int | float))
         raise ConfigError(
@@ -67,19 +79,23 @@ def _decide(rule: PromotionConfig, comp: PairedComparison, checks: list[Check]) 
     def made(decision: Outcome, reason: str) -> Verdict:
         return Verdict(decision, reason, comp.difference, comp, checks)
 
-    numbers = (f"{rule.metric} {comp.difference:+.4f} "
+    test = ("Wilcoxon signed-rank on per-image values" if rule.metric in CONTINUOUS
+            else "McNemar")
+    direction = " (lower is better)" if rule.metric in LOWER_IS_BETTER else ""
+    numbers = (f"{rule.metric}{direction} {comp.difference:+.4f} "
                f"[{comp.confidence:.0%} CI {comp.ci_low:+.4f}, {comp.ci_high:+.4f}], "
-               f"McNemar p={comp.p_value:.4g}")
+               f"{test} p={comp.p_value:.4g}")
+    gain = -comp.difference if rule.metric in LOWER_IS_BETTER else comp.difference
     regressions = [c for c in checks if c.status == Status.REGRESSION]
     named = _names(regressions)
-    if comp.p_value < rule.alpha and comp.difference < 0:
+    if comp.p_value < rule.alpha and gain < 0:
         worse = f"; worse: {named}" if named else ""
         return made(Outcome.REJECT, f"significantly worse: {numbers}{worse}")
     if regressions:
         return made(Outcome.INVESTIGATE, f"regression beyond the margin in {named}; {numbers}")
-    if comp.p_value < rule.alpha and comp.difference > 0:
+    if comp.p_value < rule.alpha and gain > 0:
         return made(Outcome.PROMOTE, f"significantly better: {numbers}")
-    if all(c.status == Status.OK for c in checks) and comp.difference > rule.min_improvement:
+    if all(c.status == Status.OK for c in checks) and gain > rule.min_improvement:
         return made(Outcome.PROMOTE, f"non-inferior on every node and class and better by more "
                              f"than {rule.min_improvement}: {numbers}")
     unproven = _names([c for c in checks if c.status == Status.INCONCLUSIVE])
@@ -87,8 +103,37 @@ def _decide(rule: PromotionConfig, comp: PairedComparison, checks: list[Check]) 
     return made(Outcome.INVESTIGATE, f"inconclusive: {numbers}{detail}")
 
 
+def _primary_comparison(
+    rule: PromotionConfig, taxonomy: Taxonomy, both: pd.DataFrame, seed: int
+) -> PairedComparison:
+    """The paired comparison of the primary metric over the images it counts."""
+    if rule.metric in CONTINUOUS:
+        rows = np.ones(len(both), bool)  # every image counts for these
+        challenger, live = (_ratio_terms(rule.metric, both, side) for side in ("c", "l"))
+    else:
+        rows, challenger, live = _primary(rule, taxonomy, both)
+    groups = both.loc[rows, "set_id_c"].to_numpy() if "set_id_c" in both else None
+    if rule.metric in CONTINUOUS:
+        return paired_ratio_comparison(
+            challenger, live, groups, rule.confidence, rule.n_resamples, seed,
+            lower_is_better=rule.metric in LOWER_IS_BETTER,
+        )
+    return paired_comparison(challenger, live, groups, rule.confidence, rule.n_resamples, seed)
+
+
+def _ratio_terms(metric: str, both: pd.DataFrame, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per image, the numerator and denominator whose sums make the metric."""
+    if metric == "distance_at_1":
+        return both[f"distance_{side}"].to_numpy(float), np.ones(len(both))
+    size = both[f"h_predicted_{side}"] + both[f"h_true_{side}"]  # hierarchical_f1
+    return 2 * both[f"h_overlap_{side}"].to_numpy(float), size.to_numpy(float)
+
+
 def _primary(rule: PromotionConfig, taxonomy: Taxonomy, both: pd.DataFrame):
     """Rows that count for the metric and each stack's per-image correctness there."""
+    if rule.metric == COVERAGE:  # every image: did its walk reach a leaf?
+        rows = np.ones(len(both), bool)
+        return rows, both["reached_leaf_c"].to_numpy(bool), both["reached_leaf_l"].to_numpy(bool)
     if rule.metric == "leaf_accuracy":
         rows = both["label"].isin(taxonomy.leaves).to_numpy()
         challenger = both.loc[rows, "correct_c"].to_numpy()
@@ -98,7 +143,8 @@ def _primary(rule: PromotionConfig, taxonomy: Taxonomy, both: pd.DataFrame):
         raise ConfigError(
             "conf/promotion", "metric",
             f"'{rule.metric}' cannot be compared image by image",
-            "use leaf_accuracy or accuracy_depth_<N>",
+            f"use leaf_accuracy, accuracy_depth_<N>, {COVERAGE}, "
+            f"{', '.join(sorted(CONTINUOUS))}",
         )
     depth = int(match.group(1))
     truth = [taxonomy.path(label)[1:] for label in both["label"]]
@@ -130,6 +176,11 @@ def _margin_checks(rule: PromotionConfig, taxonomy: Taxonomy, both: pd.DataFrame
                 Scope.CLASS, leaf, both.loc[rows, "correct_c"].to_numpy(),
                 both.loc[rows, "correct_l"].to_numpy(), rule.margins.get(leaf, rule.margin),
             ))
+    if rule.metric == COVERAGE:  # more coverage must not cost precision where walks stop
+        tests.append(margin_test(
+            Scope.STACK, PRECISION_CHECK, both["on_path_c"].to_numpy(bool),
+            both["on_path_l"].to_numpy(bool), rule.margins.get(PRECISION_CHECK, rule.margin),
+        ))
     adjusted_reg = holm([t.p_regression for t in tests])
     adjusted_ni = holm([t.p_noninferior for t in tests])
     return [

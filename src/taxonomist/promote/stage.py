@@ -65,7 +65,9 @@ def _judge(
     if live is None:
         return None, None, first_promotion(rule, chal_metrics)
     if live == challenger.version:
-        return chal_metrics, chal_out, Verdict(Outcome.PROMOTE, f"v{live} already holds '{LIVE}'")
+        return chal_metrics, chal_out, Verdict(
+            Outcome.PROMOTE, f"no change: v{live} already holds '{LIVE}'"
+        )
     live_metrics, live_out = _evaluate_version(client, paths, challenger.name, live)
     verdict = compare(rule, config.taxonomy, chal_out, live_out, config.project.seed)
     return live_metrics, live_out, verdict
@@ -77,6 +79,17 @@ def _evaluate_version(client, paths: Paths, name: str, version: str):
 
 
 def _record_on_registry(client, challenger: StackVersion, verdict: Verdict, live) -> None:
+    if live != challenger.version:  # a rerun keeps the first promotion's tags: its evidence
+        set_version_tags(client, challenger.name, challenger.version, _decision_tags(verdict, live))
+    if verdict.decision == Outcome.PROMOTE:
+        # On a rerun this writes nothing, unless a crash left the first move unrecorded.
+        move_live(
+            client, challenger.name, challenger.version,
+            reason=verdict.reason, actor=current_actor(), kind=MOVE_PROMOTE,
+        )
+
+
+def _decision_tags(verdict: Verdict, live: str | None) -> dict[str, str]:
     tags = {"decision": verdict.decision.value, "decision_reason": verdict.reason[:4000]}
     if verdict.comparison is not None:
         comp = verdict.comparison
@@ -90,12 +103,7 @@ def _record_on_registry(client, challenger: StackVersion, verdict: Verdict, live
         tags["compared_with_version"] = live
     if verdict.decision == Outcome.INVESTIGATE:
         tags["needs_investigation"] = "true"
-    set_version_tags(client, challenger.name, challenger.version, tags)
-    if verdict.decision == Outcome.PROMOTE and live != challenger.version:
-        move_live(
-            client, challenger.name, challenger.version,
-            reason=verdict.reason, actor=current_actor(), kind=MOVE_PROMOTE,
-        )
+    return tags
 
 
 def _write_outcomes(paths: Paths, chal_out: pd.DataFrame, live_out: pd.DataFrame | None):

@@ -35,8 +35,10 @@ def paired_comparison(
     both = int((challenger & live).sum())
     table = [[both, only_c], [only_l, len(live) - both - only_c - only_l]]
     p_value = 1.0 if only_c + only_l == 0 else float(mcnemar(table, exact=True).pvalue)
+    ones = np.ones(len(live))
     low, high = _bootstrap_interval(
-        challenger.astype(float) - live, groups, confidence, n_resamples, seed
+        (challenger.astype(float), ones, live.astype(float), ones), groups,
+        confidence, n_resamples, seed,
     )
     return PairedComparison(
         difference=round(float(challenger.mean() - live.mean()), 4) if len(live) else 0.0,
@@ -51,29 +53,92 @@ def paired_comparison(
     )
 
 
-def _bootstrap_interval(
-    diff: np.ndarray, groups: np.ndarray | None, confidence: float, n: int, seed: int
-) -> tuple[float, float]:
-    if len(diff) == 0 or np.ptp(diff) == 0:
-        value = float(diff[0]) if len(diff) else 0.0
-        return value, value  # no variation: every resample gives the same difference
-    if groups is None:
-        groups = np.arange(len(diff))
-    _, inverse = np.unique(groups, return_inverse=True)
-    sums = np.bincount(inverse, weights=diff)
-    counts = np.bincount(inverse).astype(float)
+def paired_ratio_comparison(
+    challenger: tuple[np.ndarray, np.ndarray],
+    live: tuple[np.ndarray, np.ndarray],
+    groups: np.ndarray | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    lower_is_better: bool = False,
+) -> PairedComparison:
+    """Compare a metric ``sum(numerator) / sum(denominator)`` with continuous per-image
+    values (``numerator / denominator`` of each image), over the same images.
 
-    def ratio(s: np.ndarray, c: np.ndarray, axis: int = -1) -> np.ndarray:
-        return s.sum(axis=axis) / c.sum(axis=axis)
+    A mean is the case ``denominator = 1`` (tree distance); a micro-averaged hierarchical
+    F1 is ``2|P∩T| / (|P| + |T|)`` per image. The interval is the paired bootstrap of the
+    difference of the two ratios (whole ``groups`` resampled); the p-value is the
+    Wilcoxon signed-rank test of the per-image differences, since McNemar's test needs
+    right/wrong per image. ``challenger_only_correct`` / ``live_only_correct`` count
+    the images where that side's value is the better one.
+    """
+    (c_num, c_den), (l_num, l_den) = (_floats(challenger), _floats(live))
+    diff = _per_image(c_num, c_den) - _per_image(l_num, l_den)
+    better = -diff if lower_is_better else diff
+    nonzero = diff[diff != 0]
+    p_value = 1.0 if len(nonzero) == 0 else float(stats.wilcoxon(nonzero).pvalue)
+    low, high = _bootstrap_interval(
+        (c_num, c_den, l_num, l_den), groups, confidence, n_resamples, seed
+    )
+    return PairedComparison(
+        difference=round(_ratio(c_num, c_den) - _ratio(l_num, l_den), 4),
+        ci_low=low,
+        ci_high=high,
+        confidence=confidence,
+        p_value=round(p_value, 6),
+        n_images=len(diff),
+        challenger_only_correct=int((better > 0).sum()),
+        live_only_correct=int((better < 0).sum()),
+        resampled="set_id" if groups is not None else "image",
+    )
+
+
+def _floats(pair: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(pair[0], float), np.asarray(pair[1], float)
+
+
+def _per_image(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    zero = np.zeros_like(numerator)
+    return np.divide(numerator, denominator, out=zero, where=denominator > 0)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> float:
+    total = float(denominator.sum())
+    return float(numerator.sum()) / total if total else 0.0
+
+
+def _bootstrap_interval(
+    columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    groups: np.ndarray | None, confidence: float, n: int, seed: int,
+) -> tuple[float, float]:
+    """Percentile interval of ``sum(c_num)/sum(c_den) - sum(l_num)/sum(l_den)`` over
+    resamples of whole groups (each image its own group when ``groups`` is None)."""
+    c_num, c_den, l_num, l_den = columns
+    if len(c_num) == 0 or _no_variation(columns):
+        value = _ratio(c_num, c_den) - _ratio(l_num, l_den) if len(c_num) else 0.0
+        return round(value, 4), round(value, 4)  # every resample gives this difference
+    if groups is None:
+        groups = np.arange(len(c_num))
+    _, inverse = np.unique(groups, return_inverse=True)
+    sums = tuple(np.bincount(inverse, weights=column) for column in columns)
+
+    def difference(cn, cd, ln, ld, axis: int = -1) -> np.ndarray:
+        return cn.sum(axis=axis) / cd.sum(axis=axis) - ln.sum(axis=axis) / ld.sum(axis=axis)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # degenerate resamples are expected on tiny sets
         result = stats.bootstrap(
-            (sums, counts), ratio, paired=True, vectorized=True, n_resamples=n,
+            sums, difference, paired=True, vectorized=True, n_resamples=n,
             confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed),
         )
     ci = result.confidence_interval
     return round(float(ci.low), 4), round(float(ci.high), 4)
+
+
+def _no_variation(columns: tuple[np.ndarray, ...]) -> bool:
+    c_num, c_den, l_num, l_den = columns
+    diff = _per_image(c_num, c_den) - _per_image(l_num, l_den)
+    return bool(np.ptp(diff) == 0 and np.ptp(c_den) == 0 and np.ptp(l_den) == 0)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from taxonomist.report.lineage import Lineage, load_lineage
 from taxonomist.report.mistakes import MistakeSummary, load_outcomes, summarise_mistakes
 from taxonomist.report.pdf import PdfWarning, write_pdf
 from taxonomist.report.plots import comparison_chart, png_data_uri
-from taxonomist.report.render import VERDICTS, fmt, render_html, signed
+from taxonomist.report.render import NO_CHANGE, VERDICTS, fmt, render_html, signed
 from taxonomist.taxonomy import Taxonomy
 
 AUTO = "auto"
@@ -154,14 +154,14 @@ def write_model_card(paths: Paths, taxonomy: Taxonomy, pdf: str | None = AUTO) -
 def build_context(paths: Paths, taxonomy: Taxonomy) -> CardContext:
     """Load every input of the card (the records, then :mod:`taxonomist.report.inputs`)."""
     promotion = PromotionRecord.read(paths.promotion)
-    stack = StackMetrics.read(paths.stack_metrics)
+    stack = stack_numbers(paths, promotion)
     nodes = [load_node_section(paths, node) for node in taxonomy.inner_nodes]  # fail early
     node_rows, class_rows = side_by_side(taxonomy, promotion, stack)
     outcomes = load_outcomes(paths)
     return CardContext(
         taxonomy=taxonomy.name,
         promotion=promotion,
-        verdict=VERDICTS[promotion.verdict.decision],
+        verdict=verdict_words(promotion),
         summary=summary_line(promotion),
         node_rows=node_rows,
         class_rows=class_rows,
@@ -178,6 +178,16 @@ def build_context(paths: Paths, taxonomy: Taxonomy) -> CardContext:
     )
 
 
+def stack_numbers(paths: Paths, promotion: PromotionRecord) -> StackMetrics:
+    """Every number of the stack: ``metrics/stack.json`` holds only the few that ``dvc
+    metrics show`` prints, the promotion record all that the promote stage measured on
+    the challenger (the same stack on the same images)."""
+    headline = StackMetrics.read(paths.stack_metrics)  # missing: say which stage to run
+    if "leaf_accuracy" not in promotion.challenger.metrics:
+        return headline  # a record from before the metrics moved into it
+    return StackMetrics.from_json(promotion.challenger.metrics, f"{paths.promotion}: challenger")
+
+
 def side_by_side(
     taxonomy: Taxonomy, promotion: PromotionRecord, stack: StackMetrics
 ) -> tuple[list[SideBySide], list[SideBySide]]:
@@ -191,6 +201,11 @@ def side_by_side(
     return [], rows_from_metrics(list(taxonomy.leaves), stack.per_class_recall, live)
 
 
+def verdict_words(promotion: PromotionRecord) -> str:
+    """What the decision did, e.g. ``"promoted to live"``; :data:`NO_CHANGE` for a rerun."""
+    return NO_CHANGE if promotion.unchanged else VERDICTS[promotion.verdict.decision]
+
+
 def summary_line(promotion: PromotionRecord) -> str:
     """One line saying what happened, e.g. for the registry's version description.
 
@@ -199,7 +214,7 @@ def summary_line(promotion: PromotionRecord) -> str:
     """
     verdict = promotion.verdict
     line = (f"{promotion.registered_model} v{promotion.challenger.version} "
-            f"{VERDICTS[verdict.decision]}: {promotion.metric} {fmt(promotion.challenger_value)}")
+            f"{verdict_words(promotion)}: {promotion.metric} {fmt(promotion.challenger_value)}")
     comparison = verdict.comparison
     if promotion.live_version is not None and comparison is not None:
         line += (f" ({signed(comparison.difference)} vs v{promotion.live_version}, "

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from taxonomist.config import Paths
 from taxonomist.contracts.files import read_json_object
-from taxonomist.contracts.metrics import NodeMetrics
+from taxonomist.contracts.metrics import PER_CLASS_FILE, NodeMetrics
 from taxonomist.report.plots import image_data_uri
 
 
 @dataclass(frozen=True)
 class NodeSection:
-    """One node's part of the card: ``metrics/<node>.json`` and its confusion matrix."""
+    """One node's part of the card: ``metrics/<node>.json``, its per-class CSV and its
+    confusion matrix."""
 
     node: str
     metrics: NodeMetrics
@@ -45,7 +46,9 @@ def load_node_section(paths: Paths, node: str) -> NodeSection:
     """
     return NodeSection(
         node=node,
-        metrics=NodeMetrics.read(paths.node_metrics(node), node),
+        metrics=NodeMetrics.read(
+            paths.node_metrics(node), node, paths.node_plots(node) / PER_CLASS_FILE
+        ),
         confusion_png=image_data_uri(paths.node_plots(node) / "confusion.png"),
     )
 

@@ -21,6 +21,7 @@ HEADINGS = {
     Outcome.REJECT: "❌ reject",
     Outcome.INVESTIGATE: "🔍 investigate",
 }
+NO_CHANGE = "➖ no change (already live)"
 MAX_FAILING = 10  # a comment people read; the card lists every check
 
 
@@ -52,7 +53,7 @@ def markdown_summary(paths: Paths, taxonomy: Taxonomy) -> str:
 
 
 def _heading(promotion: PromotionRecord) -> str:
-    heading = HEADINGS[promotion.verdict.decision]
+    heading = NO_CHANGE if promotion.unchanged else HEADINGS[promotion.verdict.decision]
     return f"### {promotion.registered_model} v{promotion.challenger.version}: {heading}"
 
 

@@ -24,6 +24,7 @@ VERDICTS = {
     "reject": "rejected",
     "investigate": "needs investigation",
 }
+NO_CHANGE = "no change (already live)"  # a rerun whose challenger already held @live
 
 
 def render_html(

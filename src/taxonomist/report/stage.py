@@ -19,7 +19,9 @@ def report(config: Config, paths: Paths, pdf: str | None = AUTO) -> ModelCard:
 
     Returns:
         The card as written; it is also attached to the challenger's run, and its summary
-        describes the challenger's registered version.
+        describes the challenger's registered version. Not so on a rerun whose challenger
+        already held ``@live`` (the card says "no change"): the live version keeps the
+        card and description of the promotion that put it there.
 
     Raises:
         DataError: an input of the card is missing or broken, or promotion.json does not
@@ -27,6 +29,8 @@ def report(config: Config, paths: Paths, pdf: str | None = AUTO) -> ModelCard:
     """
     card = write_model_card(paths, config.taxonomy, pdf)
     record = PromotionRecord.read(paths.promotion)
+    if record.unchanged:
+        return card
     run_id = record.challenger.run_id
     if not run_id:
         raise DataError(f"{paths.promotion}: expected key 'challenger.run_id', the run to "

@@ -10,10 +10,11 @@ import pandas as pd
 
 from taxonomist.config import Config, Paths
 from taxonomist.contracts.cache import load_split
-from taxonomist.contracts.metrics import StackMetrics
-from taxonomist.evaluate.metrics import stack_metrics, stack_outcomes
+from taxonomist.contracts.metrics import PER_CLASS_FILE, STACK_PLOTS, StackMetrics
+from taxonomist.evaluate.hierarchy import depth_accuracy, stack_metrics, stack_outcomes, stop_table
 from taxonomist.stack.predictor import StackPredictor
 from taxonomist.stack.pyfunc import ARTIFACT_KEY, SIGNATURE
+from taxonomist.taxonomy import Taxonomy
 from taxonomist.tracking.names import stack_model_name, stage_tags
 from taxonomist.tracking.runs import PyfuncModel, RunLog
 from taxonomist.train.artifact import load_node_model
@@ -63,8 +64,8 @@ def evaluate_stack(
 def build_stack(config: Config, paths: Paths) -> StackVersion:
     """Test the composed stack and register it as one version of ``<taxonomy>.stack``.
 
-    Writes ``metrics/stack.json`` and ``models/_stack/`` (the bundled weights, the
-    per-image outcomes and ``registered.json``).
+    Writes ``metrics/stack.json``, the tables in ``plots/_stack/`` and ``models/_stack/``
+    (the bundled weights, the per-image outcomes and ``registered.json``).
     """
     predictor = load_predictor(config, paths)
     metrics, outcomes = evaluate_stack(predictor, paths)
@@ -72,10 +73,28 @@ def build_stack(config: Config, paths: Paths) -> StackVersion:
     model_dirs = {n: paths.model_dir(n) for n in config.taxonomy.inner_nodes}
     predictor.save(folder / "model", model_dirs)
     outcomes.to_parquet(folder / "outcomes.parquet", index=False)
-    StackMetrics.from_json(metrics, "stack_metrics").write(paths.stack_metrics)
+    write_stack_views(paths, predictor.taxonomy, metrics, outcomes)
     version = _log_and_register(config, paths, metrics, folder / "model")
     (folder / REGISTERED_FILE).write_text(json.dumps(asdict(version), indent=2))
     return version
+
+
+def write_stack_views(
+    paths: Paths, taxonomy: Taxonomy, metrics: dict, outcomes: pd.DataFrame
+) -> None:
+    """What DVC shows of the stack: ``metrics/stack.json`` (``dvc metrics``) and, in
+    ``plots/_stack/``, per-leaf recall, accuracy per depth and where walks stopped with
+    the precision there (``dvc plots``)."""
+    plots = paths.node_plots(STACK_PLOTS)
+    StackMetrics.from_json(metrics, "stack_metrics").write(
+        paths.stack_metrics, plots / PER_CLASS_FILE
+    )
+    walks = [path.split("/") if path else [] for path in outcomes["path"]]
+    depths = depth_accuracy(taxonomy, walks, outcomes["label"])
+    pd.DataFrame(depths, columns=["depth", "accuracy", "images"]).to_csv(
+        plots / "depth.csv", index=False
+    )
+    stop_table(outcomes).to_csv(plots / "stops.csv", index=False)
 
 
 def _log_and_register(

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import base64
-import io
+import binascii
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import ColSpec, Schema
-from PIL import Image
 
+from taxonomist.data.images import ImagePolicy, decode_checked
 from taxonomist.data.pixels import image_to_array
+from taxonomist.data.rejects import Rejected
 from taxonomist.errors import DataError
 from taxonomist.stack.predictor import StackPredictor
 
@@ -28,20 +31,36 @@ class StackModel(mlflow.pyfunc.PythonModel):
 
     Output: one row per image with ``label`` (deepest class reached), ``path`` (classes
     from the root's children down) and ``probabilities`` (one per level of ``path``).
+
+    Every image is held to ingest's default image policy (formats, pixel count read
+    from the header, a decompression bomb refused, not decoded). A refused row makes
+    the whole request fail with the row and the reason as MLflow's error message (HTTP
+    400 from ``mlflow models serve``), not a stack trace.
     """
 
+    policy = ImagePolicy()
+
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        self.predictor = StackPredictor.load(Path(context.artifacts[ARTIFACT_KEY]))
+        # Kept so a server can fingerprint the stack and read its nodes' versions.
+        self.folder = Path(context.artifacts[ARTIFACT_KEY])
+        self.predictor = StackPredictor.load(self.folder)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        try:
+            images = self._images(model_input)
+        except DataError as err:  # MLflow answers its own exception as the message, alone
+            raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
+        return predictions_frame(self.predictor.predict(images))
+
+    def _images(self, model_input: pd.DataFrame) -> np.ndarray:
         if IMAGE_COLUMN not in model_input:
             raise DataError(
                 f"expected a column '{IMAGE_COLUMN}' of base64-encoded images, "
                 f"got columns {list(model_input.columns)}"
             )
         size = self.predictor.image_size
-        images = np.stack([_decode(b64, i, size) for i, b64 in enumerate(model_input["image"])])
-        return predictions_frame(self.predictor.predict(images))
+        rows = enumerate(model_input[IMAGE_COLUMN])
+        return np.stack([_decode(b64, i, size, self.policy) for i, b64 in rows])
 
 
 def predictions_frame(predictions) -> pd.DataFrame:
@@ -59,9 +78,12 @@ def encode_image(path: Path) -> str:
     return base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def _decode(b64: str, row: int, size: int) -> np.ndarray:
+def _decode(b64: str, row: int, size: int, policy: ImagePolicy) -> np.ndarray:
     try:
-        with Image.open(io.BytesIO(base64.b64decode(b64, validate=True))) as image:
-            return image_to_array(image, size)
-    except Exception as err:  # binascii / PIL errors: say which row
+        return image_to_array(decode_checked(base64.b64decode(b64, validate=True), policy), size)
+    except (binascii.Error, ValueError, TypeError) as err:
         raise DataError(f"row {row}: not a base64-encoded image ({err})") from None
+    except Rejected as err:
+        if err.kind == "unreadable":
+            raise DataError(f"row {row}: not a base64-encoded image ({err.reason})") from None
+        raise DataError(f"row {row}: {err.reason}") from None

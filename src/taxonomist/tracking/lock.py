@@ -2,16 +2,26 @@
 
 MLflow has no compare-and-set on aliases, but registered-model names are unique on
 every backend: creating ``<name>.promotion-lock`` succeeds for exactly one process.
-A lock older than ``stale_after_s`` was left by a killed promotion and is broken.
+Each holder tags it with a random ``token``.
+
+A lock older than ``stale_after_s`` was left by a killed promotion and is broken. Two
+waiters may judge the same lock stale at once; if both deleted it, the slower one would
+delete the lock the faster one has just taken. So breaking is a compare-and-delete on
+the token the waiter read: it first creates ``<lock>.break-<token>`` (again unique, so
+only one waiter breaks a given lock), then deletes the lock only if it still carries
+that token, and a holder releases only a lock that carries its own token.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -19,15 +29,21 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from taxonomist.tracking.names import lock_model_name
 
+TOKEN, OWNER, SINCE = "token", "owner", "since"
+
 
 class LockBusy(Exception):
     """Another promotion holds the lock (retried until it is released or stale)."""
 
 
+class LockWarning(UserWarning):
+    """The lock was not as its holder left it (held past ``stale_after_s`` and broken)."""
+
+
 @contextmanager
 def promotion_lock(client: MlflowClient, name: str, stale_after_s: float) -> Iterator[None]:
     """Hold the promotion lock of registered model ``name`` for the ``with`` block."""
-    lock = lock_model_name(name)
+    lock, token = lock_model_name(name), secrets.token_hex(8)
     for attempt in Retrying(
         retry=retry_if_exception_type(LockBusy),
         wait=wait_exponential(multiplier=0.2, max=5),
@@ -35,31 +51,86 @@ def promotion_lock(client: MlflowClient, name: str, stale_after_s: float) -> Ite
         reraise=True,
     ):
         with attempt:
-            _acquire(client, lock, stale_after_s)
+            _acquire(client, lock, token, stale_after_s)
     try:
         yield
     finally:
-        client.delete_registered_model(lock)
+        _release(client, lock, token)
 
 
-def _acquire(client: MlflowClient, lock: str, stale_after_s: float) -> None:
+def _acquire(client: MlflowClient, lock: str, token: str, stale_after_s: float) -> None:
+    owner = f"{socket.gethostname()}:{os.getpid()}"
     try:
         client.create_registered_model(
             lock,
-            tags={"owner": f"{socket.gethostname()}:{os.getpid()}", "since": str(time.time())},
+            tags={TOKEN: token, OWNER: owner, SINCE: str(time.time())},
             description="held while taxonomist moves @live; deleted when it is done",
+        )
+        return
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    held = _tags(client, lock)
+    if held is not None and time.time() - float(held.get(SINCE, "0")) > stale_after_s:
+        _break(client, lock, _token_of(held), stale_after_s)  # its owner died holding it
+    raise LockBusy(lock) from None
+
+
+def _break(client: MlflowClient, lock: str, token: str, stale_after_s: float) -> None:
+    """Delete ``lock`` if it still carries ``token``; one waiter per token gets to try."""
+    breaker = f"{lock}.break-{token}"
+    try:
+        client.create_registered_model(
+            breaker, tags={SINCE: str(time.time())},
+            description="a waiter is breaking a stale promotion lock",
         )
     except MlflowException as err:
         if err.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-        if _age(client, lock) > stale_after_s:
-            client.delete_registered_model(lock)  # its owner died holding it
-        raise LockBusy(lock) from None
-
-
-def _age(client: MlflowClient, lock: str) -> float:
+        other = _tags(client, breaker)  # another waiter is breaking this very lock...
+        if other is not None and time.time() - float(other.get(SINCE, "0")) > stale_after_s:
+            _delete(client, breaker)  # ...or was killed doing so: the next try breaks it
+        return
     try:
-        since = float(client.get_registered_model(lock).tags.get("since", "0"))
-    except MlflowException:
-        return 0.0  # released meanwhile: just try again
-    return time.time() - since
+        now = _tags(client, lock)
+        if now is not None and _token_of(now) == token:  # only the breaker of token gets here
+            _delete(client, lock)
+    finally:
+        _delete(client, breaker)  # the token never comes back, so a late waiter finds no match
+
+
+def _release(client: MlflowClient, lock: str, token: str) -> None:
+    now = _tags(client, lock)
+    if now is not None and _token_of(now) == token:
+        _delete(client, lock)
+        return
+    warnings.warn(
+        f"the promotion lock {lock} was broken while this promotion held it: it took longer "
+        f"than promotion.lock_timeout_s; raise that value in conf/promotion/ if promotions "
+        f"are this slow",
+        LockWarning,
+        stacklevel=3,
+    )
+
+
+def _tags(client: MlflowClient, lock: str) -> dict[str, Any] | None:
+    """The lock's tags, or None if no lock is registered (released meanwhile)."""
+    try:
+        return dict(client.get_registered_model(lock).tags)
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return None
+
+
+def _token_of(tags: dict[str, Any]) -> str:
+    # A lock left by a taxonomist without tokens is told apart by when it was taken.
+    return str(tags.get(TOKEN) or f"since-{tags.get(SINCE, '0')}")
+
+
+def _delete(client: MlflowClient, name: str) -> None:
+    try:
+        client.delete_registered_model(name)
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise

@@ -16,7 +16,12 @@ from torch import nn
 from taxonomist.config import Paths
 from taxonomist.config.schema import BackboneConfig
 from taxonomist.errors import ConfigError
-from taxonomist.train.artifact import WEIGHTS_FILE, read_spec, read_weights
+from taxonomist.train.artifact import (
+    WEIGHTS_FILE,
+    read_spec,
+    read_weights,
+    refuse_code_in_pickle,
+)
 from taxonomist.train.model import classifier_name
 
 
@@ -43,6 +48,7 @@ def create_backbone(
         weights = Path(cfg.weights)
         if not weights.is_file():
             raise ConfigError(source, "backbone.weights", f"no such file: {weights}")
+        refuse_code_in_pickle(weights)  # a downloaded .pth may carry a payload
         return timm.create_model(
             cfg.name, pretrained=True, num_classes=num_classes,
             pretrained_cfg_overlay={"file": str(weights.resolve())},

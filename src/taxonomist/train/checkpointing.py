@@ -31,6 +31,7 @@ from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from taxonomist.config import Config, Paths
+from taxonomist.train.artifact import refuse_code_in_pickle
 
 STAMP_KEY = "taxonomist"  # our entry in a Lightning checkpoint dict
 CORRUPT_SUFFIX = ".corrupt"
@@ -161,7 +162,13 @@ def clear_checkpoints(folder: Path) -> None:
 
 
 def _read_stamp(path: Path) -> dict[str, Any] | None:
-    """Our stamp plus the epoch, or None (after a warning) if the file cannot be loaded."""
+    """Our stamp plus the epoch, or None (after a warning) if the file cannot be loaded.
+
+    Raises:
+        UnsafeModelFile: the file is a pickle that would run code: not set aside as
+            damaged, since someone may have put it there (see :mod:`.artifact`).
+    """
+    refuse_code_in_pickle(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         stamp = dict(checkpoint.get(STAMP_KEY) or {})

@@ -17,13 +17,16 @@ import pandas as pd
 
 from taxonomist.contracts.manifest import SOURCE_COLUMNS
 from taxonomist.data.manifest import require_columns
+from taxonomist.data.sources.listing import Listing
 from taxonomist.errors import DataError
 
 
 class Source(ABC):
     """Images plus a manifest describing them.
 
-    Subclasses implement :meth:`entries` and :meth:`read_bytes`; :meth:`describe` and
+    Subclasses implement :meth:`entries` and :meth:`read_bytes`; a source that may lack a
+    manifest CSV lists its files instead and sets :attr:`listing`, which
+    :meth:`complete_row` applies to each row. :meth:`describe` and
     ``__str__`` may be overridden so messages name an item (and the manifest) the way the
     user would find it. A bucket source, say, parses its CSV with
     ``read_manifest_csv(io.BytesIO(body), "s3://bucket/manifest.csv")`` and turns a
@@ -50,6 +53,8 @@ class Source(ABC):
     """
 
     refetch_recorded: ClassVar[bool] = True
+    # set by entries() when the source has no manifest CSV and lists its files instead
+    listing: Listing | None = None
 
     @abstractmethod
     def entries(self) -> pd.DataFrame:
@@ -72,6 +77,18 @@ class Source(ABC):
             FileNotFoundError: nothing exists at ``path``; ingest rejects the row.
             OSError: it exists but cannot be read; ingest rejects the row.
         """
+
+    def complete_row(self, values: dict[str, str]) -> None:
+        """Fill in a row that :meth:`entries` listed from a file, from what its path says.
+
+        Rows of a manifest CSV are left as they are: the CSV wins. Ingest calls this on
+        every row before its other checks.
+
+        Raises:
+            Rejected: the path says nothing usable (see :meth:`Listing.complete`).
+        """
+        if self.listing is not None:
+            self.listing.complete(values)
 
     def fetch_many(self, paths: Sequence[str]) -> Iterator[tuple[str, bytes | OSError]]:
         """The bytes of each of ``paths``, in the same order, one ``read_bytes`` at a time.

@@ -20,6 +20,7 @@ import os
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import PurePosixPath
 
 import boto3
 import pandas as pd
@@ -40,6 +41,7 @@ from urllib3.exceptions import ProtocolError
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
 from taxonomist.data.sources.base import Source, outside_reason, read_manifest_csv
+from taxonomist.data.sources.listing import Listing, is_listed
 from taxonomist.errors import DataError
 
 # What a body read raises when the connection breaks or stalls mid-body.
@@ -91,6 +93,8 @@ class S3Source(Source):
             ``backoff * 2**attempt``.
         session: a boto3 session to make the client from (one for a named profile, say);
             None for a new one, which reads the environment and the default profile.
+        listing: how to read rows from the keys when there is no manifest CSV (a prefix
+            per class: ``prefix/<label>/...``); None: the CSV is required.
 
     Example:
         >>> source = S3Source("photos", "cars/2024", "cars/2024/manifest.csv")
@@ -114,6 +118,7 @@ class S3Source(Source):
         body_attempts: int = 4,
         backoff: float = 0.5,
         session: boto3.session.Session | None = None,
+        listing: Listing | None = None,
     ) -> None:
         self.bucket, self.prefix, self.manifest_key = bucket, prefix.strip("/"), manifest_key
         self.endpoint_url, self.workers = endpoint_url, workers
@@ -131,6 +136,7 @@ class S3Source(Source):
             "s3", endpoint_url=endpoint_url, region_name=region, config=config
         )
         self._sizes: dict[str, int] | None = None
+        self._fallback = listing
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.manifest_key}"
@@ -143,6 +149,8 @@ class S3Source(Source):
         try:
             body = self._download(self.manifest_key)
         except ClientError as err:
+            if _code(err) in _NOT_FOUND and self._fallback is not None:
+                return self._listed_entries()
             if _code(err) in _NOT_FOUND:
                 raise DataError(
                     f"{where}: manifest CSV not found; upload it there, or point data.prefix "
@@ -152,6 +160,19 @@ class S3Source(Source):
         except (BotoCoreError, _BrokenBody) as err:
             raise self._fatal(err, where) from None
         return read_manifest_csv(io.BytesIO(body), where)
+
+    def _listed_entries(self) -> pd.DataFrame:
+        """No manifest CSV: one row per key under the prefix (a prefix per class)."""
+        self._sizes = self._list_sizes()
+        start = len(self.prefix) + 1 if self.prefix else 0
+        keys = [PurePosixPath(key[start:]) for key in self._sizes if not key.endswith("/")]
+        listed = [key.as_posix() for key in keys if is_listed(key)]
+        if not listed:
+            raise DataError(f"s3://{self.bucket}/{self.prefix}: no objects, and no manifest "
+                            f"CSV ({self.manifest_key}); upload the images under a prefix per "
+                            "class (<prefix>/<label>/...), or the manifest CSV")
+        self.listing = self._fallback
+        return self.listing.rows(listed)
 
     def read_bytes(self, path: str) -> bytes:
         result = self._fetch(path)
@@ -163,7 +184,8 @@ class S3Source(Source):
         """Download ``paths`` with ``workers`` threads; results come back in order."""
         if not paths:
             return
-        self._sizes = self._list_sizes()
+        if self._sizes is None:  # entries() lists the prefix when there is no manifest
+            self._sizes = self._list_sizes()
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="s3-get")
         queued: deque[tuple[str, Future]] = deque()
         try:

@@ -1,0 +1,89 @@
+"""The JSON the API answers with, as pydantic models (they are the OpenAPI schema too)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from taxonomist.serve.live import ServedStack
+from taxonomist.stack.predictor import Prediction
+
+
+class Step(BaseModel):
+    """One level of the walk: the classifier at ``node`` chose ``label``."""
+
+    node: str = Field(description="the inner node whose classifier decided")
+    label: str = Field(description="the child it chose")
+    probability: float
+    threshold: float = Field(description="the node's threshold, which it cleared")
+
+
+class Stopped(BaseModel):
+    """Where the walk ended and why."""
+
+    at: str = Field(description="the class the walk ended on (the root if the first "
+                    "classifier was unsure)")
+    depth: int = Field(description="levels walked down from the root")
+    reason: Literal["leaf", "below_threshold"]
+    best: str | None = Field(None, description="below_threshold: the likeliest child")
+    probability: float | None = Field(None, description="below_threshold: its probability")
+    threshold: float | None = Field(None, description="below_threshold: the node's threshold")
+
+
+class ImageAnswer(BaseModel):
+    label: str | None = Field(description="the deepest class reached; null if the root's "
+                              "classifier was unsure")
+    walk: list[Step]
+    stopped: Stopped
+
+
+class NodeModel(BaseModel):
+    model: str = Field(description="the registered node model, e.g. digits.round")
+    version: str
+
+
+class StackInfo(BaseModel):
+    name: str
+    version: str
+    digest: str = Field(description="sha256 of the stack's files")
+
+
+class PredictResponse(BaseModel):
+    """The answer to one request: every image was predicted by the same stack."""
+
+    stack: StackInfo
+    nodes: dict[str, NodeModel]
+    predictions: list[ImageAnswer]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "loading"]
+    model: str
+    version: str | None = None
+    digest: str | None = None
+    loaded_at: str | None = None
+    live: str | None = Field(None, description="where @live pointed at the last poll")
+    last_error: str | None = Field(None, description="why the last poll failed, if it did")
+
+
+def predict_response(stack: ServedStack, predictions: list[Prediction]) -> PredictResponse:
+    return PredictResponse(
+        stack=StackInfo(name=stack.name, version=stack.version, digest=stack.digest),
+        nodes={n: NodeModel(model=v.model, version=v.version) for n, v in stack.nodes.items()},
+        predictions=[_image_answer(stack, p) for p in predictions],
+    )
+
+
+def _image_answer(stack: ServedStack, prediction: Prediction) -> ImageAnswer:
+    predictor = stack.model.predictor
+    deciders = [predictor.taxonomy.root, *prediction.path]  # who chose each step
+    walk = [Step(node=node, label=label, probability=prob, threshold=predictor.thresholds[node])
+            for node, label, prob in zip(deciders[: len(prediction.path)], prediction.path,
+                                         prediction.probs, strict=True)]
+    end = prediction.path[-1] if prediction.path else predictor.taxonomy.root
+    stop = prediction.stop
+    stopped = Stopped(at=end, depth=len(prediction.path), reason="leaf") if stop is None else \
+        Stopped(at=end, depth=len(prediction.path), reason="below_threshold", best=stop.best,
+                probability=stop.probability, threshold=stop.threshold)
+    return ImageAnswer(label=prediction.label, walk=walk, stopped=stopped)

@@ -1,0 +1,116 @@
+"""The FastAPI app: ``POST /v1/predict``, ``GET /health``, ``GET /metrics``; docs at /docs.
+
+Build one with :func:`create_app` from ready parts (tests do), or let
+:func:`taxonomist.serve.server.serve` build it from ``conf/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from taxonomist.data.images import ImagePolicy, bounded_decoding
+from taxonomist.serve.answers import Health, PredictResponse, predict_response
+from taxonomist.serve.compute import BoundedPool
+from taxonomist.serve.errors import RequestError, install_error_handlers
+from taxonomist.serve.images import ACCEPTED_TYPES, SentImage, decode_images, read_images
+from taxonomist.serve.limits import BodyLimitMiddleware
+from taxonomist.serve.live import LiveFollower, ServedStack
+from taxonomist.serve.metrics import RequestMetricsMiddleware, ServeMetrics
+from taxonomist.serve.settings import ServeConfig
+
+VERSION_HEADER = "X-Taxonomist-Stack-Version"
+_PREDICT_BODY = {"content": {t: {"schema": {"type": "string", "format": "binary"}}
+                             for t in ACCEPTED_TYPES}, "required": True}
+
+
+@dataclass
+class Server:
+    """What the routes share: the live stack, the limits, the metrics and the pool."""
+
+    follower: LiveFollower
+    settings: ServeConfig
+    policy: ImagePolicy
+    metrics: ServeMetrics
+    pool: BoundedPool
+
+    def ready_stack(self) -> ServedStack:
+        stack = self.follower.current  # taken once: this request ends on this stack
+        if stack is None:
+            raise RequestError(503, "not_ready", f"no version of {self.follower.name} is "
+                               f"loaded yet (@live: {self.follower.live or 'not set'}); retry")
+        return stack
+
+    def predict(self, stack: ServedStack, images: list[SentImage]) -> PredictResponse:
+        """Decode and predict in a pool thread, so the event loop stays free."""
+        arrays = decode_images(images, self.policy, stack.model.predictor.image_size)
+        predictions = stack.model.predictor.predict(arrays)
+        self.metrics.count_predictions(predictions)
+        return predict_response(stack, predictions)
+
+
+def create_app(follower: LiveFollower, settings: ServeConfig, policy: ImagePolicy) -> FastAPI:
+    """The API over the stack ``follower`` keeps current; it starts following on start-up."""
+    metrics = ServeMetrics()
+    follower.on_swap = lambda stack: metrics.swapped(stack.name, stack.version, stack.digest)
+    server = Server(follower, settings, policy, metrics, BoundedPool(settings.max_concurrency))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Held for the server's life, so the per-image checks in pool threads all see
+        # the same limit and no thread can restore Pillow's laxer default under another.
+        with bounded_decoding(policy.max_pixels):
+            follower.start()
+            try:
+                yield
+            finally:
+                follower.stop()
+                server.pool.shutdown()
+
+    app = FastAPI(title="taxonomist", lifespan=lifespan,
+                  description=f"Hierarchical predictions from {follower.name}@live.")
+    install_error_handlers(app)
+    _add_routes(app, server)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: counts 413s
+    return app
+
+
+def _add_routes(app: FastAPI, server: Server) -> None:
+    @app.post("/v1/predict", response_model=PredictResponse,
+              openapi_extra={"requestBody": _PREDICT_BODY})
+    async def predict(request: Request) -> JSONResponse:
+        """Predict one image (raw body or multipart file) or a batch (JSON of base64)."""
+        settings = server.settings
+        try:
+            async with asyncio.timeout(settings.request_timeout_s):
+                images = await read_images(request, settings.max_batch)
+        except TimeoutError:
+            raise RequestError(408, "body_timeout", "the request body did not arrive within "
+                               f"serve.request_timeout_s ({settings.request_timeout_s:g} s)",
+                               {"request_timeout_s": settings.request_timeout_s}) from None
+        stack = server.ready_stack()
+        answer = await server.pool.run(lambda: server.predict(stack, images),
+                                       settings.request_timeout_s)
+        return JSONResponse(answer.model_dump(), headers={VERSION_HEADER: stack.version})
+
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}})
+    async def health() -> JSONResponse:
+        """200 once a stack is loaded (its version and digest); 503 until then."""
+        follower, stack = server.follower, server.follower.current
+        found = Health(status="loading" if stack is None else "ok", model=follower.name,
+                       live=follower.live, last_error=follower.last_error)
+        if stack is not None:
+            found = found.model_copy(update={"version": stack.version, "digest": stack.digest,
+                                             "loaded_at": stack.loaded_at})
+        return JSONResponse(found.model_dump(), status_code=503 if stack is None else 200)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def exposition() -> Response:
+        return Response(server.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

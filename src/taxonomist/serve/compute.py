@@ -1,0 +1,60 @@
+"""Decoding and prediction off the event loop, in bounded threads, within a deadline.
+
+A request's work runs in a pool of ``max_concurrency`` threads. Work that has not
+started when its deadline passes is cancelled and answered 503 (the server is busy);
+work that started but did not finish is answered 504 and left to finish in its thread,
+which stays counted against the pool, so a flood of slow requests cannot make threads
+(or memory) grow without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from taxonomist.serve.errors import RequestError
+
+T = TypeVar("T")
+
+
+class BoundedPool:
+    """``max_concurrency`` threads that run one request's work each."""
+
+    def __init__(self, max_concurrency: int) -> None:
+        self._executor = ThreadPoolExecutor(max_concurrency, thread_name_prefix="predict")
+        self.max_concurrency = max_concurrency
+
+    async def run(self, work: Callable[[], T], timeout_s: float) -> T:
+        """``work()``'s result, computed in a pool thread.
+
+        Raises:
+            RequestError: 503 if no thread was free before ``timeout_s``, 504 if the
+                work took longer; either way naming ``serve.request_timeout_s``.
+        """
+        started = threading.Event()
+
+        def tracked() -> T:
+            started.set()
+            return work()
+
+        future = asyncio.get_running_loop().run_in_executor(self._executor, tracked)
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise _timed_out(started.is_set(), timeout_s, self.max_concurrency) from None
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _timed_out(started: bool, timeout_s: float, threads: int) -> RequestError:
+    limit = {"request_timeout_s": timeout_s, "max_concurrency": threads}
+    if started:
+        return RequestError(504, "timeout", f"the prediction took longer than "
+                            f"serve.request_timeout_s ({timeout_s:g} s); send fewer or "
+                            "smaller images", limit)
+    return RequestError(503, "busy", f"all {threads} prediction threads stayed busy for "
+                        f"serve.request_timeout_s ({timeout_s:g} s); retry later", limit)

@@ -1,0 +1,84 @@
+"""The promotion lock's stale-lock breaking, with the interleaving that used to lose it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+from taxonomist.tracking.lock import promotion_lock
+from taxonomist.tracking.names import lock_model_name
+
+NAME = "digits.stack"
+LOCK = lock_model_name(NAME)
+STALE_S = 5.0
+
+
+class PausingClient(MlflowClient):
+    """A client that, the first time it reads the lock, stops until told to go on:
+    it has judged the lock (stale) but not yet acted on that judgement."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(uri)
+        self.judged, self.go = threading.Event(), threading.Event()
+
+    def get_registered_model(self, name: str) -> Any:
+        model = super().get_registered_model(name)
+        if name == LOCK and not self.judged.is_set():
+            self.judged.set()
+            assert self.go.wait(60), "the test never let the waiter go on"
+        return model
+
+
+def registered(client: MlflowClient, name: str) -> bool:
+    return client.search_registered_models(f"name='{name}'") != []
+
+
+def wait_in_thread(client: MlflowClient, inside: threading.Event) -> threading.Thread:
+    def promote() -> None:
+        with promotion_lock(client, NAME, STALE_S):
+            inside.set()
+
+    thread = threading.Thread(target=promote, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_two_waiters_breaking_one_stale_lock_do_not_both_hold_it(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    holder, slow = MlflowClient(uri), PausingClient(uri)
+    # left by a promotion killed long ago
+    holder.create_registered_model(LOCK, tags={"token": "dead", "since": "0", "owner": "gone:1"})
+    inside = threading.Event()
+    waiter = wait_in_thread(slow, inside)
+    assert slow.judged.wait(60)  # the slow waiter has read the lock and found it stale
+    with promotion_lock(holder, NAME, STALE_S):  # meanwhile the other breaks it and takes it
+        slow.go.set()
+        time.sleep(2.0)  # the slow waiter acts on what it read, and retries a few times
+        assert registered(holder, LOCK), "the slow waiter deleted the lock held since"
+        assert not inside.is_set(), "both promotions hold the lock at once"
+    waiter.join(60)
+    assert inside.is_set()  # it took the lock once it was released
+    assert [m.name for m in holder.search_registered_models()] == []  # nothing left behind
+
+
+def test_a_lock_whose_breaker_was_killed_is_broken_later(tmp_path: Path) -> None:
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client.create_registered_model(LOCK, tags={"token": "dead", "since": "0"})
+    client.create_registered_model(f"{LOCK}.break-dead", tags={"since": "0"})
+    with promotion_lock(client, NAME, STALE_S):
+        assert client.get_registered_model(LOCK).tags["token"] != "dead"
+    assert [m.name for m in client.search_registered_models()] == []
+
+
+def test_a_lock_broken_while_held_is_not_released_by_its_late_holder(tmp_path: Path) -> None:
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with pytest.warns(UserWarning, match="lock_timeout_s"):
+        with promotion_lock(client, NAME, STALE_S):
+            client.delete_registered_model(LOCK)  # broken as stale, and taken by another
+            client.create_registered_model(LOCK, tags={"token": "other", "since": "0"})
+    assert client.get_registered_model(LOCK).tags["token"] == "other"

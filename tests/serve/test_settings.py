@@ -1,0 +1,37 @@
+"""conf/serve.yaml: typed once, with errors naming the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from taxonomist.errors import ConfigError
+from taxonomist.serve.settings import ServeConfig, load_serve_config
+from tests.conftest import REPO
+
+
+def test_the_repository_file_matches_the_defaults() -> None:
+    assert load_serve_config(REPO / "conf") == ServeConfig()
+
+
+def test_absent_file_gives_the_defaults(tmp_path: Path) -> None:
+    assert load_serve_config(tmp_path) == ServeConfig()
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("poll_interval: 5\n", r"conf/serve.yaml: poll_interval: unknown key\n.*did you mean "
+                           r"'poll_interval_s'"),
+    ("max_batch: lots\n", r"conf/serve.yaml: max_batch: "),
+    ("request_timeout_s: 0\n", r"request_timeout_s: expected a positive number, got 0"),
+])
+def test_mistakes_name_the_file_and_key(tmp_path: Path, text: str, match: str) -> None:
+    (tmp_path / "serve.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_serve_config(tmp_path)
+
+
+def test_command_line_values_win_and_are_checked() -> None:
+    assert ServeConfig().with_overrides(port=9000, host=None).port == 9000
+    with pytest.raises(ConfigError, match="workers: expected a positive number"):
+        ServeConfig().with_overrides(workers=0)
