@@ -24,9 +24,21 @@ def test_one_train_and_evaluate_stage_per_inner_node(project: Path) -> None:
     stages = dvc_yaml(compose_config())["stages"]
     assert list(stages["train"]["foreach"]) == ["digit", "round", "straight", "curved"]
     assert stages["evaluate"]["foreach"] == list(stages["train"]["foreach"])
-    # not a folder of images; the second slot is for a node's init_from model
-    assert stages["train"]["do"]["deps"] == ["data/cache", "${item.starts_from}"]
-    assert {i["starts_from"] for i in stages["train"]["foreach"].values()} == {"data/cache"}
+    # the node's own cache; the second slot is for a node's init_from model
+    assert stages["train"]["do"]["deps"] == ["data/cache/${key}", "${item.starts_from}"]
+    assert stages["train"]["foreach"]["round"] == {"starts_from": "data/cache/round"}
+    assert stages["evaluate"]["do"]["deps"] == ["models/${item}", "data/cache/${item}"]
+
+
+def test_each_node_cache_is_an_output_of_its_own_and_kept_across_runs(project: Path) -> None:
+    stages = dvc_yaml(compose_config())["stages"]
+    assert stages["cache"]["outs"] == [
+        {f"data/cache/{n}": {"persist": True}}
+        for n in ("digit", "round", "straight", "curved", "_stack")
+    ]
+    assert "taxonomy" in stages["cache"]["params"]  # which images a node sees
+    assert "data/cache/_stack" in stages["stack"]["deps"]
+    assert not any(d.startswith("data/cache/r") for d in stages["stack"]["deps"])
 
 
 def test_train_params_are_only_what_training_reads(project: Path) -> None:
@@ -42,7 +54,7 @@ def test_a_node_starting_from_another_depends_on_its_model(project: Path) -> Non
     config = compose_config(overrides=["classifiers.round.backbone.init_from=digit"])
     items = dvc_yaml(config)["stages"]["train"]["foreach"]
     assert items["round"] == {"starts_from": "models/digit"}
-    assert items["digit"] == {"starts_from": "data/cache"}
+    assert items["digit"] == {"starts_from": "data/cache/digit"}
 
 
 def test_dvc_names_the_stages_train_at_node_and_orders_init_from(project: Path) -> None:

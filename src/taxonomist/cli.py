@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         ("ingest", "check and store images, write data/manifest.parquet", _ingest),
         ("split", "grouped, stratified train/val/test (test frozen)", _split),
         ("validate", "great-expectations checks on the manifest and splits", _validate),
-        ("cache", "decode and resize every split once into uint8 arrays", _cache),
+        ("cache", "decode and resize each node's images once, at its image_size", _cache),
         ("stack", "compose, test and register the stack", _stack),
         ("promote", "challenger vs live; move @live or flag for a human", _promote),
         ("report", "write the model card", _report),
@@ -189,10 +189,9 @@ def _split(config: Config, paths: Paths, args) -> None:
 def _cache(config: Config, paths: Paths, args) -> None:
     from taxonomist.data import build_cache
 
-    size = max(c.image_size for c in config.classifiers.values())
-    counts = build_cache(size, paths)
-    per_split = ", ".join(f"{split} {n}" for split, n in counts.items())
-    print(f"cached {per_split} images at {size}x{size} px in {paths.cache}")
+    sizes = {node: cfg.image_size for node, cfg in config.classifiers.items()}
+    result = build_cache(config.taxonomy, sizes, paths)
+    print(f"{result.summary()}, in {paths.cache}/<node>/")
 
 
 def _train(config: Config, paths: Paths, args) -> None:

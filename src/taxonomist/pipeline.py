@@ -15,6 +15,7 @@ import yaml
 
 from taxonomist.checks import registry as checks
 from taxonomist.config import ClassifierConfig, Config, DataKind, Paths
+from taxonomist.contracts.cache import STACK, node_cache
 from taxonomist.contracts.metrics import PER_CLASS_FILE, STACK_PLOTS
 from taxonomist.errors import ConfigError, StaleParamsError
 
@@ -70,18 +71,13 @@ def dvc_yaml(config: Config) -> dict[str, Any]:
         # after the split: leakage checks need it; before the cache: no training on
         # data that failed (validate exits non-zero, and the cache depends on its report)
         "validate": _validate_stage(nodes),
-        "cache": {
-            "cmd": "taxonomist cache",
-            "deps": [str(REL.manifest), str(REL.splits), str(REL.validation)],
-            "params": [f"nodes.{n}.classifier.image_size" for n in nodes],
-            "outs": [str(REL.cache)],
-        },
+        "cache": _cache_stage(nodes),
         "train": _train_stages(config),
         "evaluate": _per_node(nodes, _evaluate_stage()),
         "stack": _stack_stage(nodes),
         "promote": {
             "cmd": "taxonomist promote",
-            "deps": [str(REL.stack_dir), str(REL.cache)],
+            "deps": [str(REL.stack_dir), STACK_CACHE],
             "params": ["promotion"],
             "outs": [{str(REL.promotion): {"cache": False}}],
         },
@@ -155,6 +151,23 @@ def _ingest_stage(config: Config) -> dict[str, Any]:
     }
 
 
+# The stack's test images (every test image, at the largest image_size); stack and promote.
+STACK_CACHE = str(node_cache(REL, STACK))
+
+
+def _cache_stage(nodes: list[str]) -> dict[str, Any]:
+    """One process writes every node's cache, but each node's folder is its own output:
+    a cache whose images and size did not change is left as it was (``persist``: DVC does
+    not delete it first), so DVC sees it unchanged and does not rerun that node."""
+    folders = [str(node_cache(REL, n)) for n in nodes] + [STACK_CACHE]
+    return {
+        "cmd": "taxonomist cache",
+        "deps": [str(REL.manifest), str(REL.splits), str(REL.validation)],
+        "params": ["taxonomy", *(f"nodes.{n}.classifier.image_size" for n in nodes)],
+        "outs": [{folder: {"persist": True}} for folder in folders],
+    }
+
+
 # Keys of a classifier definition that the validate stage reads: those of its checks.
 VALIDATE_KEYS = checks.classifier_keys()
 
@@ -179,14 +192,14 @@ NOT_READ_BY_TRAIN = {"threshold", *VALIDATE_KEYS}
 def _train_stages(config: Config) -> dict[str, Any]:
     """``train@NODE`` for every inner node, as a DVC foreach over a dict keyed by node.
 
-    A node whose backbone starts from another node's (``backbone.init_from``) must depend
-    on that node's model folder. DVC 3 neither accepts ``deps: ${item.deps}`` (a list)
-    nor stage names with ``@`` outside a foreach, so every item carries exactly one more
-    dependency: the other node's model, or the cache itself (listed twice, harmlessly)
-    when the node starts from scratch or the hub.
+    Each depends on its own node's cache only, so new images of one class retrain the
+    nodes above it and no others. A node whose backbone starts from another node's
+    (``backbone.init_from``) must depend on that node's model folder. DVC 3 neither
+    accepts ``deps: ${item.deps}`` (a list) nor stage names with ``@`` outside a foreach,
+    so every item carries exactly one more dependency: the other node's model, or its
+    own cache again (listed twice, harmlessly) when it starts from scratch or the hub.
     """
     starts = init_from_graph(config)
-    cache = str(REL.cache)
     definition = [
         f"nodes.${{key}}.classifier.{f.name}"
         for f in fields(ClassifierConfig)
@@ -194,12 +207,13 @@ def _train_stages(config: Config) -> dict[str, Any]:
     ]
     stage = {
         "cmd": "taxonomist train ${key}",
-        "deps": [cache, "${item.starts_from}"],
+        "deps": [str(node_cache(REL, "${key}")), "${item.starts_from}"],
         "params": ["nodes.${key}.classes", *definition, "trainer", "seed", "taxonomy.name"],
         "outs": [str(REL.model_dir("${key}"))],
     }
     items = {
-        node: {"starts_from": str(REL.model_dir(starts[node])) if node in starts else cache}
+        node: {"starts_from": str(REL.model_dir(starts[node]) if node in starts
+                                  else node_cache(REL, node))}
         for node in config.taxonomy.inner_nodes
     }
     return {"foreach": items, "do": stage}
@@ -245,7 +259,7 @@ def _evaluate_stage() -> dict[str, Any]:
     plots = REL.node_plots("${item}")
     return {
         "cmd": "taxonomist evaluate ${item}",
-        "deps": [str(REL.model_dir("${item}")), str(REL.cache)],
+        "deps": [str(REL.model_dir("${item}")), str(node_cache(REL, "${item}"))],
         "metrics": [{str(REL.node_metrics("${item}")): {"cache": False}}],
         "outs": [{str(plots): {"cache": False}}],
     }
@@ -254,7 +268,8 @@ def _evaluate_stage() -> dict[str, Any]:
 def _stack_stage(nodes: list[str]) -> dict[str, Any]:
     return {
         "cmd": "taxonomist stack",
-        "deps": [str(REL.model_dir(n)) for n in nodes] + [str(REL.cache)],
+        # the stack's own test cache, not every node's: it changes only with the test split
+        "deps": [str(REL.model_dir(n)) for n in nodes] + [STACK_CACHE],
         "params": ["taxonomy"] + [f"nodes.{n}.classifier.threshold" for n in nodes],
         "outs": [str(REL.stack_dir), {str(REL.node_plots(STACK_PLOTS)): {"cache": False}}],
         "metrics": [{str(REL.stack_metrics): {"cache": False}}],

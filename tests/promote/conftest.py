@@ -45,7 +45,7 @@ def trained(tmp_path_factory) -> Path:
     write_sample(config.project.data, config.project.seed, root / config.project.data.root)
     ingest(create_source(config.project.data, root), config.taxonomy, paths)
     split(config.project.split, config.project.seed, paths)
-    build_cache(16, paths)
+    build_cache(config.taxonomy, {n: c.image_size for n, c in config.classifiers.items()}, paths)
     for node in config.taxonomy.inner_nodes:
         train_node(node, config, paths)
     return root

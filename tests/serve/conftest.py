@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from taxonomist.config import Config, Paths, compose_config
-from taxonomist.contracts.cache import CachedSplit, save_split
+from taxonomist.contracts.cache import STACK, CachedSplit, save_node_split
 from taxonomist.data.images import ImagePolicy
 from taxonomist.serve.app import create_app
 from taxonomist.serve.live import LiveFollower, ServedStack
@@ -125,7 +125,7 @@ def _write_test_split(config: Config, paths: Paths) -> None:
         "source": "test",
         "taken_at": pd.Timestamp("2024-01-01"),
     })
-    save_split(paths, "test", CachedSplit(images, index))
+    save_node_split(paths, STACK, "test", CachedSplit(images, index))
 
 
 def _register_stack(config: Config, paths: Paths, seed: int) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from taxonomist.config import Paths, compose_config
-from taxonomist.contracts.cache import load_split
+from taxonomist.contracts.cache import load_node_split
 from taxonomist.evaluate.predict import predict_proba
 from taxonomist.train.artifact import load_node_model
 from taxonomist.train.fit import train_node
@@ -39,7 +39,7 @@ def test_classical_head_trains_registers_and_predicts(paths: Paths, head: str) -
     assert (folder / "head.skops").exists() and (folder / "model.safetensors").exists()
     spec, model = load_node_model(folder)
     assert spec.head == head
-    test = load_split(paths, "test")
+    test = load_node_split(paths, "round", "test")
     rows = np.flatnonzero(test.index["label"].isin(ROUND).to_numpy())
     proba = predict_proba(model, spec, test.images[rows])
     assert np.allclose(proba.sum(1), 1.0, atol=1e-4)

@@ -17,6 +17,7 @@ import torch
 from mlflow import MlflowClient
 
 from taxonomist.config import Paths, compose_config
+from taxonomist.contracts.cache import images_file
 from taxonomist.tracking.logger import RETRY_ENV, TrackingUnavailableError, TrackingWarning
 from taxonomist.train.checkpointing import (
     SPOOL_FILE,
@@ -257,7 +258,7 @@ def test_the_fingerprint_follows_the_data_not_the_file_dates(tiny: Paths) -> Non
     """DVC may re-link cache files (new mtime): that must not throw a resume away."""
     before = _fingerprint(tiny, 3)
     for split in ("train", "val"):
-        path = tiny.cache_images(split)
+        path = images_file(tiny, "round", split)
         shutil.copyfile(path, path.with_suffix(".copy"))
         os.replace(path.with_suffix(".copy"), path)
     assert _fingerprint(tiny, 3) == before

@@ -13,10 +13,12 @@ from pytorch_lightning import seed_everything
 from safetensors.torch import load_file
 
 from taxonomist.config import Paths, compose_config
-from taxonomist.contracts.cache import CachedSplit, save_split
+from taxonomist.contracts.cache import STACK, CachedSplit, save_node_split
 from taxonomist.train.fit import train_node
 
 ROUND = ["zero", "six", "eight", "nine"]
+# Every cache of the digits taxonomy; the fake one gives each node the same images.
+CACHES = ("digit", "round", "straight", "curved", STACK)
 
 
 def fake_cache(paths: Paths, per_split: dict[str, int], seed: int = 0) -> None:
@@ -28,7 +30,8 @@ def fake_cache(paths: Paths, per_split: dict[str, int], seed: int = 0) -> None:
         noise = rng.integers(0, 20, (len(labels), 16, 16, 3))
         images = (level[:, None, None, None] + noise).clip(0, 255).astype(np.uint8)
         index = pd.DataFrame({"id": [f"{split}{i}" for i in range(len(labels))], "label": labels})
-        save_split(paths, split, CachedSplit(images, index))
+        for node in CACHES:
+            save_node_split(paths, node, split, CachedSplit(images, index))
 
 
 @pytest.fixture

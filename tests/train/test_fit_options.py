@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from taxonomist.cli import main
 from taxonomist.config import Paths, compose_config
-from taxonomist.contracts.cache import load_split
+from taxonomist.contracts.cache import index_file, load_node_split
 from taxonomist.errors import ConfigError
 from taxonomist.train.artifact import load_node_model
 from taxonomist.train.datamodule import _Batches, node_split
@@ -41,11 +41,11 @@ def tiny(node: str, *extra: str) -> list[str]:
 
 def add_boxes(paths: Paths, split: str, every: int = 2) -> None:
     """Boxes on every ``every``-th image (NaN on the others), in cache pixels (16 px)."""
-    index = pd.read_parquet(paths.cache_index(split))
+    index = pd.read_parquet(index_file(paths, "round", split))
     boxes = np.tile(np.array([2.0, 3.0, 12.0, 13.0]), (len(index), 1))
     boxes[np.arange(len(index)) % every != 0] = np.nan
     index[BOX_COLUMNS] = boxes
-    index.to_parquet(paths.cache_index(split), index=False)
+    index.to_parquet(index_file(paths, "round", split), index=False)
 
 
 def trained_keys(paths: Paths, extra: list[str]) -> set[str]:
@@ -68,10 +68,10 @@ def paths(project: Path, mlflow_store: Path) -> Paths:
 
 def test_batches_carry_boxes_only_when_the_cache_has_them(paths: Paths) -> None:
     config = compose_config()
-    plain = node_split(load_split(paths, "train"), config.taxonomy, "round")
+    plain = node_split(load_node_split(paths, "round", "train"), config.taxonomy, "round")
     assert plain.boxes is None and len(_Batches(plain)[[0, 1]]) == 2
     add_boxes(paths, "train")
-    boxed = node_split(load_split(paths, "train"), config.taxonomy, "round")
+    boxed = node_split(load_node_split(paths, "round", "train"), config.taxonomy, "round")
     images, targets, boxes = _Batches(boxed)[[0, 1, 2]]
     assert boxes.shape == (3, 4) and torch.isnan(boxes[1]).all()
     assert boxes[0].tolist() == [2.0, 3.0, 12.0, 13.0]
@@ -79,10 +79,10 @@ def test_batches_carry_boxes_only_when_the_cache_has_them(paths: Paths) -> None:
 
 def test_all_nan_boxes_count_as_no_boxes(paths: Paths) -> None:
     add_boxes(paths, "train", every=10**9)  # only row 0 would have one...
-    index = pd.read_parquet(paths.cache_index("train"))
+    index = pd.read_parquet(index_file(paths, "round", "train"))
     index.loc[0, BOX_COLUMNS] = np.nan  # ...and not even that
-    index.to_parquet(paths.cache_index("train"), index=False)
-    split = node_split(load_split(paths, "train"), compose_config().taxonomy, "round")
+    index.to_parquet(index_file(paths, "round", "train"), index=False)
+    split = node_split(load_node_split(paths, "round", "train"), compose_config().taxonomy, "round")
     assert split.boxes is None
 
 

@@ -77,6 +77,31 @@ class OptimConfig:
     weight_decay: float = 1e-4
 
 
+class Decoding(StrEnum):
+    """How the stack picks the class a walk heads for, before any stop."""
+
+    greedy = "greedy"  # at every node, its likeliest child
+    # the leaf with the least expected tree distance to the label, under the leaf
+    # probabilities the calibrated nodes give together (Karthik et al., ICLR 2021)
+    bayes_risk = "bayes_risk"
+
+
+@dataclass
+class StoppingConfig:
+    """Where the stack stops: temperature scaling on val, and the threshold's origin."""
+
+    # null: stop below the hand-set `threshold`. A share in (0, 1), e.g. 0.99: the
+    # threshold is chosen on val, as low as keeps the answers given from this node on
+    # right (the label or an ancestor of it) this often; it wins over `threshold`.
+    target_precision: float | None = None
+    # null: the target holds on val as measured. e.g. 0.9: it holds for the lower 90%
+    # Clopper-Pearson bound of that precision (a guarantee with that confidence).
+    confidence: float | None = None
+    calibrate: bool = True  # temperature-scale this node's probabilities on val (NLL)
+    # greedy | bayes_risk: one choice for the whole stack, so every node must agree
+    decoding: Decoding = Decoding.greedy
+
+
 @dataclass
 class ClassifierConfig:
     """One node's classifier: conf/classifiers/_default.yaml merged with <node>.yaml."""
@@ -99,6 +124,7 @@ class ClassifierConfig:
     focal_gamma: float = 2.0  # balance: focal only; 0 is plain cross-entropy
     patience: int = 3  # early stopping on val_loss
     threshold: float = 0.5  # the stack stops at this node below this probability
+    stopping: StoppingConfig = field(default_factory=StoppingConfig)  # calibrated stops
     min_images: int = 10  # per class; fewer fails validation
     recommended_images: int = 1000  # per class; fewer is a warning
     max_imbalance: float = 10.0  # largest/smallest class count
@@ -179,7 +205,8 @@ class MlflowConfig:
 class PromotionConfig:
     """The gate: challenger vs live, paired on the same frozen test images."""
 
-    # leaf_accuracy or accuracy_depth_<N>: compared image by image, so it is paired
+    # leaf_accuracy, accuracy_depth_<N> or coverage_at_precision (McNemar);
+    # hierarchical_f1 or distance_at_1 (lower is better; Wilcoxon): all paired per image
     metric: str = "leaf_accuracy"
     alpha: float = 0.05  # significance level, after Holm correction for the many checks
     confidence: float = 0.95  # of the bootstrap interval on the difference

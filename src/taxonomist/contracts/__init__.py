@@ -2,7 +2,8 @@
 every stage that reads them.
 
 - :mod:`~.manifest`: the columns of ``data/manifest.parquet`` (ingest writes, all read).
-- :mod:`~.cache`: ``data/cache/<split>`` arrays (cache writes, train and stack read).
+- :mod:`~.cache`: ``data/cache/<node>/<split>`` arrays, one cache per node and one for
+  the stack (cache writes; train, evaluate, stack and promote read).
 - :mod:`~.metrics`: ``metrics/<node>.json`` and ``metrics/stack.json``.
 - :mod:`~.comparison`, :mod:`~.promotion`: ``reports/promotion.json`` — the decision,
   the paired comparison and the per-node/class checks (promote writes; report, notify

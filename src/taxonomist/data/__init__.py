@@ -6,7 +6,7 @@ Each stage is a plain function of typed config and :class:`~taxonomist.config.Pa
     ingest(create_source(data, root), taxonomy, paths, ImagePolicy.from_config(data))
                                              # -> manifest.parquet, images/, rejects.csv
     split(split_config, seed, paths)         # -> splits.parquet (test frozen)
-    build_cache(image_size, paths)           # -> cache/<split>.npy + .parquet
+    build_cache(taxonomy, image_sizes, paths)  # -> cache/<node>/<split>.npy + .parquet
 """
 
 from taxonomist.data.cache import INDEX_COLUMNS, build_cache

@@ -1,51 +1,221 @@
-"""The cache stage: decode and resize every image once, into one uint8 array per split.
+"""The cache stage: decode and resize every image once per node, at that node's size.
 
-Training then slices batches straight out of ``data/cache/<split>.npy``; no image is
-decoded again, epoch after epoch. The file format belongs to :mod:`taxonomist.contracts.cache`.
+Each inner node gets ``data/cache/<node>/<split>.npy``, holding only the images under its
+children, resized to its own ``image_size``; the stack gets the whole test split at the
+largest size (``data/cache/_stack``). A node whose selection (image ids, labels, splits)
+and size are what its cache was built from is kept untouched, so DVC sees its folder
+unchanged and does not retrain it: new images of one class rebuild only the caches of
+the nodes on that class's path from the root. Training then slices batches straight out
+of the cache; no image is decoded again. The format belongs to
+:mod:`taxonomist.contracts.cache`.
+
+Rows are decoded (or copied from the parent's cache when it has the same size) and
+written a chunk at a time, so memory stays flat whatever the size of the data.
 """
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image
-from tqdm import tqdm
 
 from taxonomist.config import Paths
-from taxonomist.contracts.cache import SPLITS, CachedSplit, save_split
+from taxonomist.contracts.cache import (
+    SPLITS,
+    STACK,
+    SplitWriter,
+    images_file,
+    index_file,
+    node_cache,
+    read_selection,
+    write_selection,
+)
+from taxonomist.contracts.manifest import BBOX_COLUMNS
 from taxonomist.data.manifest import read_manifest, require_columns
 from taxonomist.data.pixels import image_to_array
 from taxonomist.errors import DataError
+from taxonomist.taxonomy import Taxonomy
 
-# The manifest columns each cached image carries, in this order.
+# The manifest columns each cached image carries, in this order (plus the boxes, scaled
+# to cache pixels, when the manifest has box columns).
 INDEX_COLUMNS = ("id", "label", "set_id", "source", "taken_at")
+CHUNK = 256  # rows decoded, then written, at a time: all the memory a build holds
+# Bump when the bytes a cache holds for the same selection change (resampling, layout).
+FORMAT = 2
 
 
-def build_cache(image_size: int, paths: Paths) -> dict[str, int]:
-    """Write ``<split>.npy`` and ``<split>.parquet`` for train, val and test.
+@dataclass(frozen=True)
+class CacheTarget:
+    """One cache to build: a node (or the stack), its size, its rows with their split."""
+
+    node: str
+    size: int
+    rows: pd.DataFrame
+    splits: tuple[str, ...] = SPLITS
+    donor: str | None = None  # a cache built before this one with these rows at this size
+
+    def split_rows(self, split: str) -> pd.DataFrame:
+        return self.rows[self.rows["split"] == split].reset_index(drop=True)
+
+    def selection(self) -> dict:
+        """The key the cache is kept by: size, format and a digest of the rows."""
+        columns = ["split", *INDEX_COLUMNS, *_boxes_in(self.rows)]
+        text = self.rows[columns].to_csv(index=False).encode()
+        counts = {s: int((self.rows["split"] == s).sum()) for s in self.splits}
+        return {"image_size": self.size, "format": FORMAT, "counts": counts,
+                "rows": hashlib.sha256(text).hexdigest()}
+
+
+@dataclass
+class CacheResult:
+    """What one run of the cache stage did: the caches rebuilt, those kept, their sizes."""
+
+    rebuilt: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # node -> split -> n
+
+    def summary(self) -> str:
+        built = ", ".join(self.rebuilt) or "none"
+        return (f"cache: rebuilt {len(self.rebuilt)} ({built}), kept {len(self.kept)} "
+                "unchanged")
+
+
+def build_cache(taxonomy: Taxonomy, image_sizes: Mapping[str, int], paths: Paths) -> CacheResult:
+    """Write ``data/cache/<node>/`` for every inner node and ``data/cache/_stack/``.
 
     Args:
-        image_size: the side of the square every image is resized to (the largest
-            ``image_size`` any classifier asks for; each resizes further on the device).
+        taxonomy: which images each node sees (those labelled under its children).
+        image_sizes: node -> the side of the square its images are resized to.
         paths: reads ``manifest``, ``splits`` and the stored images; writes ``cache/``.
 
     Returns:
-        The number of images per split, e.g. ``{"train": 3000, "val": 600, "test": 900}``.
+        Which caches were rebuilt and which kept, with the images per split of each.
 
     Raises:
         DataError: the splits and the manifest disagree, or a stored image is missing or
             cannot be decoded.
     """
-    rows = _rows_with_split(paths)
-    counts = {}
-    for name in SPLITS:
-        index = rows[rows["split"] == name].reset_index(drop=True)
-        images = _decode_all(index["stored"], image_size, paths.root, name)
-        save_split(paths, name, CachedSplit(images, index[list(INDEX_COLUMNS)]))
-        counts[name] = len(index)
-    return counts
+    result = CacheResult()
+    targets = cache_targets(taxonomy, image_sizes, _rows_with_split(paths))
+    for target in targets:
+        selection = target.selection()
+        if read_selection(paths, target.node) == selection and _complete(paths, target):
+            result.kept.append(target.node)
+        else:
+            _write_target(target, selection, paths)
+            result.rebuilt.append(target.node)
+        result.counts[target.node] = selection["counts"]
+    _remove_stale(paths, {t.node for t in targets})
+    return result
+
+
+def cache_targets(
+    taxonomy: Taxonomy, image_sizes: Mapping[str, int], rows: pd.DataFrame
+) -> list[CacheTarget]:
+    """Every inner node from the root down, then the stack; each names a donor when the
+    cache before it (its parent, or the root for the stack) holds its rows at its size."""
+    above = {label: set(taxonomy.path(label)[:-1]) for label in rows["label"].unique()}
+    targets = []
+    for node in taxonomy.inner_nodes:
+        under = [label for label, nodes in above.items() if node in nodes]
+        parent = taxonomy.parent[node]
+        donor = parent if parent and image_sizes[parent] == image_sizes[node] else None
+        chosen = rows[rows["label"].isin(under)]
+        targets.append(CacheTarget(node, image_sizes[node], chosen, donor=donor))
+    largest = max(image_sizes.values())
+    root_donor = taxonomy.root if image_sizes[taxonomy.root] == largest else None
+    test = rows[rows["split"] == "test"]
+    return targets + [CacheTarget(STACK, largest, test, ("test",), root_donor)]
+
+
+def _write_target(target: CacheTarget, selection: dict, paths: Paths) -> None:
+    """Rewrite one cache, its key last, so a build killed midway is rebuilt next time."""
+    folder = node_cache(paths, target.node)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for split in target.splits:
+        index = target.split_rows(split)
+        donor = _Donor(paths, target.donor, split) if target.donor else None
+        with SplitWriter(paths, target.node, split, len(index), target.size) as out:
+            for chunk in _pixels(index, target.size, paths.root, donor):
+                out.append(chunk)
+            out.finish(_index(index, target.size))
+    write_selection(paths, target.node, selection)
+
+
+class _Donor:
+    """A cache built earlier in this run at the same size: its rows are copied, not
+    decoded again. Mapped anew for each chunk, so its pages do not pile up in memory."""
+
+    def __init__(self, paths: Paths, node: str, split: str) -> None:
+        self.file = images_file(paths, node, split)
+        ids = pd.read_parquet(index_file(paths, node, split), columns=["id"])["id"]
+        self.position = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
+
+    def rows(self, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Which of ``ids`` it holds (a mask) and their images, in that order."""
+        found = self.position.reindex(ids.to_numpy()).to_numpy()
+        have = ~np.isnan(found)
+        images = np.load(self.file, mmap_mode="r")
+        return have, np.array(images[found[have].astype(np.int64)])
+
+
+def _pixels(index: pd.DataFrame, size: int, root: Path, donor: _Donor | None
+            ) -> Iterator[np.ndarray]:
+    """The rows' images, CHUNK at a time: copied from the donor where it has them,
+    decoded from the store otherwise."""
+    for start in range(0, len(index), CHUNK):
+        rows = index.iloc[start:start + CHUNK]
+        chunk = np.empty((len(rows), size, size, 3), dtype=np.uint8)
+        have = np.zeros(len(rows), dtype=bool)
+        if donor is not None:
+            have, copied = donor.rows(rows["id"])
+            chunk[have] = copied
+        for i in np.flatnonzero(~have):
+            chunk[i] = _load(root / rows["stored"].iloc[i], size)
+        yield chunk
+
+
+def _index(rows: pd.DataFrame, size: int) -> pd.DataFrame:
+    """The cached rows' manifest values; boxes rescaled to the cache's pixels."""
+    index = rows[list(INDEX_COLUMNS)].copy()
+    for column in _boxes_in(rows):
+        side = rows["width"] if column in ("bbox_x0", "bbox_x1") else rows["height"]
+        index[column] = rows[column].astype("float64") * size / side.astype("float64")
+    return index
+
+
+def _boxes_in(rows: pd.DataFrame) -> list[str]:
+    return list(BBOX_COLUMNS) if set(BBOX_COLUMNS) <= set(rows.columns) else []
+
+
+def _complete(paths: Paths, target: CacheTarget) -> bool:
+    """Every split file is there with the rows and size its key says."""
+    for split in target.splits:
+        file = images_file(paths, target.node, split)
+        if not file.is_file():
+            return False
+        shape = np.load(file, mmap_mode="r").shape
+        if shape[:2] != (int((target.rows["split"] == split).sum()), target.size):
+            return False
+    return True
+
+
+def _remove_stale(paths: Paths, current: set[str]) -> None:
+    """Drop what no node reads any more: caches of removed nodes, the old flat layout."""
+    for entry in paths.cache.iterdir():
+        if entry.name in current:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def _rows_with_split(paths: Paths) -> pd.DataFrame:
@@ -69,13 +239,6 @@ def _rows_with_split(paths: Paths) -> pd.DataFrame:
             "run `taxonomist split` after `taxonomist ingest`"
         )
     return splits[["id", "split"]].merge(manifest, on="id", how="left", validate="one_to_one")
-
-
-def _decode_all(stored: pd.Series, size: int, root: Path, split: str) -> np.ndarray:
-    images = np.empty((len(stored), size, size, 3), dtype=np.uint8)
-    for i, relative in enumerate(tqdm(stored, desc=f"cache {split}", unit="img")):
-        images[i] = _load(root / relative, size)
-    return images
 
 
 def _load(file: Path, size: int) -> np.ndarray:

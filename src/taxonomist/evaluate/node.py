@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from taxonomist.config import Config, Paths
-from taxonomist.contracts.cache import load_split
+from taxonomist.contracts.cache import load_node_split
 from taxonomist.contracts.metrics import PER_CLASS_FILE, NodeMetrics
 from taxonomist.evaluate.metrics import (
     classification_metrics,
@@ -32,7 +32,7 @@ def evaluate_node(node: str, config: Config, paths: Paths) -> dict[str, object]:
     training run in MLflow.
     """
     spec, model = load_node_model(paths.model_dir(node))
-    test = load_split(paths, "test")
+    test = load_node_split(paths, node, "test")
     truth = [config.taxonomy.child_for_label(node, label) for label in test.index["label"]]
     rows = np.array([i for i, t in enumerate(truth) if t is not None], dtype=np.int64)
     probs = predict_proba(model, spec, test.images[rows])

@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from taxonomist.data.images import ImagePolicy, bounded_decoding
 from taxonomist.serve.answers import Health, PredictResponse, predict_response
+from taxonomist.serve.batching import MicroBatcher
 from taxonomist.serve.compute import BoundedPool
 from taxonomist.serve.errors import RequestError, install_error_handlers
 from taxonomist.serve.images import ACCEPTED_TYPES, SentImage, decode_images, read_images
@@ -32,13 +34,15 @@ _PREDICT_BODY = {"content": {t: {"schema": {"type": "string", "format": "binary"
 
 @dataclass
 class Server:
-    """What the routes share: the live stack, the limits, the metrics and the pool."""
+    """What the routes share: the live stack, the limits, the metrics, the decoding
+    pool and the micro-batcher that runs the stack."""
 
     follower: LiveFollower
     settings: ServeConfig
     policy: ImagePolicy
     metrics: ServeMetrics
     pool: BoundedPool
+    batcher: MicroBatcher
 
     def ready_stack(self) -> ServedStack:
         stack = self.follower.current  # taken once: this request ends on this stack
@@ -47,19 +51,41 @@ class Server:
                                f"loaded yet (@live: {self.follower.live or 'not set'}); retry")
         return stack
 
-    def predict(self, stack: ServedStack, images: list[SentImage]) -> PredictResponse:
-        """Decode and predict in a pool thread, so the event loop stays free."""
-        arrays = decode_images(images, self.policy, stack.model.predictor.image_size)
-        predictions = stack.model.predictor.predict(arrays)
+    async def predict(self, request: Request) -> tuple[ServedStack, PredictResponse]:
+        """Read and decode the request's images, then predict them in some micro-batch.
+
+        Decoding runs in a pool thread and the forward in the batcher's, so the event
+        loop stays free; one deadline (``request_timeout_s``) covers both.
+        """
+        timeout_s = self.settings.request_timeout_s
+        with self.batcher.arriving():
+            try:
+                async with asyncio.timeout(timeout_s):
+                    images = await read_images(request, self.settings.max_batch)
+            except TimeoutError:
+                raise RequestError(408, "body_timeout", "the request body did not arrive "
+                                   f"within serve.request_timeout_s ({timeout_s:g} s)",
+                                   {"request_timeout_s": timeout_s}) from None
+            stack = self.ready_stack()
+            deadline = asyncio.get_running_loop().time() + timeout_s
+            arrays = await self.pool.run(lambda: self._decode(stack, images), timeout_s)
+        left = deadline - asyncio.get_running_loop().time()
+        predictions = await self.batcher.predict(stack, arrays, left)
         self.metrics.count_predictions(predictions)
-        return predict_response(stack, predictions)
+        return stack, predict_response(stack, predictions)
+
+    def _decode(self, stack: ServedStack, images: list[SentImage]) -> np.ndarray:
+        return decode_images(images, self.policy, stack.model.predictor.image_size)
 
 
 def create_app(follower: LiveFollower, settings: ServeConfig, policy: ImagePolicy) -> FastAPI:
     """The API over the stack ``follower`` keeps current; it starts following on start-up."""
     metrics = ServeMetrics()
     follower.on_swap = lambda stack: metrics.swapped(stack.name, stack.version, stack.digest)
-    server = Server(follower, settings, policy, metrics, BoundedPool(settings.max_concurrency))
+    batcher = MicroBatcher(settings.batch_max_images, settings.batch_max_wait_ms / 1000,
+                           settings.batch_max_queued, metrics.forward_images.observe)
+    server = Server(follower, settings, policy, metrics, BoundedPool(settings.max_concurrency),
+                    batcher)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,10 +93,12 @@ def create_app(follower: LiveFollower, settings: ServeConfig, policy: ImagePolic
         # the same limit and no thread can restore Pillow's laxer default under another.
         with bounded_decoding(policy.max_pixels):
             follower.start()
+            batcher.start()
             try:
                 yield
             finally:
                 follower.stop()
+                await batcher.stop()
                 server.pool.shutdown()
 
     app = FastAPI(title="taxonomist", lifespan=lifespan,
@@ -87,17 +115,7 @@ def _add_routes(app: FastAPI, server: Server) -> None:
               openapi_extra={"requestBody": _PREDICT_BODY})
     async def predict(request: Request) -> JSONResponse:
         """Predict one image (raw body or multipart file) or a batch (JSON of base64)."""
-        settings = server.settings
-        try:
-            async with asyncio.timeout(settings.request_timeout_s):
-                images = await read_images(request, settings.max_batch)
-        except TimeoutError:
-            raise RequestError(408, "body_timeout", "the request body did not arrive within "
-                               f"serve.request_timeout_s ({settings.request_timeout_s:g} s)",
-                               {"request_timeout_s": settings.request_timeout_s}) from None
-        stack = server.ready_stack()
-        answer = await server.pool.run(lambda: server.predict(stack, images),
-                                       settings.request_timeout_s)
+        stack, answer = await server.predict(request)
         return JSONResponse(answer.model_dump(), headers={VERSION_HEADER: stack.version})
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})

@@ -1,10 +1,11 @@
-"""Decoding and prediction off the event loop, in bounded threads, within a deadline.
+"""Decoding off the event loop, in bounded threads, within a deadline.
 
-A request's work runs in a pool of ``max_concurrency`` threads. Work that has not
-started when its deadline passes is cancelled and answered 503 (the server is busy);
-work that started but did not finish is answered 504 and left to finish in its thread,
-which stays counted against the pool, so a flood of slow requests cannot make threads
-(or memory) grow without bound.
+A request's images are decoded in a pool of ``max_concurrency`` threads (the forward of
+the stack runs in the micro-batcher's own thread, :mod:`taxonomist.serve.batching`).
+Work that has not started when its deadline passes is cancelled and answered 503 (the
+server is busy); work that started but did not finish is answered 504 and left to
+finish in its thread, which stays counted against the pool, so a flood of slow
+requests cannot make threads (or memory) grow without bound.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class BoundedPool:
     """``max_concurrency`` threads that run one request's work each."""
 
     def __init__(self, max_concurrency: int) -> None:
-        self._executor = ThreadPoolExecutor(max_concurrency, thread_name_prefix="predict")
+        self._executor = ThreadPoolExecutor(max_concurrency, thread_name_prefix="decode")
         self.max_concurrency = max_concurrency
 
     async def run(self, work: Callable[[], T], timeout_s: float) -> T:
@@ -44,17 +45,21 @@ class BoundedPool:
         try:
             return await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
-            raise _timed_out(started.is_set(), timeout_s, self.max_concurrency) from None
+            raise timed_out(started.is_set(), timeout_s, f"all {self.max_concurrency} decoding "
+                            "threads stayed busy", {"request_timeout_s": timeout_s,
+                                                    "max_concurrency": self.max_concurrency}
+                            ) from None
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _timed_out(started: bool, timeout_s: float, threads: int) -> RequestError:
-    limit = {"request_timeout_s": timeout_s, "max_concurrency": threads}
+def timed_out(started: bool, timeout_s: float, busy: str, limit: dict[str, float]
+              ) -> RequestError:
+    """504 for work past its deadline; 503 for work that never started (``busy`` says why)."""
     if started:
         return RequestError(504, "timeout", f"the prediction took longer than "
                             f"serve.request_timeout_s ({timeout_s:g} s); send fewer or "
                             "smaller images", limit)
-    return RequestError(503, "busy", f"all {threads} prediction threads stayed busy for "
-                        f"serve.request_timeout_s ({timeout_s:g} s); retry later", limit)
+    return RequestError(503, "busy", f"{busy} for serve.request_timeout_s ({timeout_s:g} s); "
+                        "retry later", limit)

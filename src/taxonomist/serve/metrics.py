@@ -7,6 +7,7 @@ metric                                                type       labels
 ``taxonomist_http_request_duration_seconds``          histogram  method, route, status
 ``taxonomist_predictions_total``                      counter    depth, stopped
 ``taxonomist_model_swaps_total``                      counter
+``taxonomist_forward_images``                         histogram  (images per forward)
 ``taxonomist_model_info``                             gauge (1)  model, version, digest
 ====================================================  =========  ==========================
 
@@ -28,6 +29,7 @@ from taxonomist.stack.predictor import Prediction
 
 # Requests take milliseconds on a small stack and seconds on a big batch.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 class ServeMetrics:
@@ -46,6 +48,9 @@ class ServeMetrics:
                                    "stopped.", ("depth", "stopped"), registry=self.registry)
         self.swaps = Counter("taxonomist_model_swaps", "Stacks swapped in after @live moved "
                              "(the first load included).", registry=self.registry)
+        self.forward_images = Histogram("taxonomist_forward_images", "Images per forward "
+                                        "of the stack: one or more requests micro-batched.",
+                                        buckets=BATCH_BUCKETS, registry=self.registry)
         self.info = Gauge("taxonomist_model_info", "The stack being served (always 1).",
                           ("model", "version", "digest"), registry=self.registry)
 

@@ -28,7 +28,12 @@ class ServeConfig:
         max_body_bytes: a request body over this is refused (413) before it is read.
         max_batch: images per request; more is refused (413).
         request_timeout_s: decoding and predicting one request; slower answers 504.
-        max_concurrency: requests computed at once; the others wait (within the timeout).
+        max_concurrency: requests decoded at once; the others wait (within the timeout).
+        batch_max_images: micro-batching: the images of concurrent requests predicted in
+            one forward of the stack, at most this many.
+        batch_max_wait_ms: how long a forward waits for requests still being read or
+            decoded; it never waits when none is.
+        batch_max_queued: images waiting for a forward at once; more answers 503.
     """
 
     host: str = "127.0.0.1"
@@ -39,6 +44,9 @@ class ServeConfig:
     max_batch: int = 64
     request_timeout_s: float = 10.0
     max_concurrency: int = 4
+    batch_max_images: int = 32
+    batch_max_wait_ms: float = 5.0
+    batch_max_queued: int = 1024
 
     def with_overrides(self, **values: object) -> ServeConfig:
         """A copy with the given values (None leaves a setting as it is), checked again."""
@@ -70,6 +78,9 @@ def _checked(config: ServeConfig) -> ServeConfig:
         if not isinstance(value, str) and value <= 0:
             raise ConfigError(_shown(), field.name, f"expected a positive number, got {value}",
                               f"the default is {field.default}")
+    if config.batch_max_queued < config.max_batch:  # else a full request never fits
+        raise ConfigError(_shown(), "batch_max_queued", f"expected at least max_batch "
+                          f"({config.max_batch}), got {config.batch_max_queued}")
     return config
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from taxonomist.config import Config, Paths
-from taxonomist.contracts.cache import load_split
+from taxonomist.contracts.cache import load_stack_test
 from taxonomist.contracts.metrics import PER_CLASS_FILE, STACK_PLOTS, StackMetrics
 from taxonomist.evaluate.hierarchy import depth_accuracy, stack_metrics, stack_outcomes, stop_table
 from taxonomist.stack.predictor import StackPredictor
@@ -53,7 +53,7 @@ def evaluate_stack(
     predictor: StackPredictor, paths: Paths
 ) -> tuple[dict[str, object], pd.DataFrame]:
     """Run the stack on the frozen test split: metrics and one outcome row per image."""
-    test = load_split(paths, "test")
+    test = load_stack_test(paths)
     walks = [p.path for p in predictor.predict(test.images)]
     outcomes = stack_outcomes(predictor.taxonomy, test.index["label"], walks)
     outcomes.insert(0, "id", test.index["id"].to_numpy())

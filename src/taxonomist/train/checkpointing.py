@@ -31,6 +31,7 @@ from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from taxonomist.config import Config, Paths
+from taxonomist.contracts.cache import images_file, index_file
 from taxonomist.train.artifact import refuse_code_in_pickle
 
 STAMP_KEY = "taxonomist"  # our entry in a Lightning checkpoint dict
@@ -119,7 +120,7 @@ def checkpoint_dir(paths: Paths, node: str) -> Path:
 def run_fingerprint(config: Config, node: str, paths: Paths) -> str:
     """What a node's checkpoints depend on: its resolved definition, the seed, the data.
 
-    The data part hashes the train/val index of the cache (image ids are content hashes)
+    The data part hashes the train/val index of the node's cache (image ids are content hashes)
     and the shape of the image arrays, so it is cheap for any cache size and does not
     change when DVC merely re-links the files.
     """
@@ -127,7 +128,7 @@ def run_fingerprint(config: Config, node: str, paths: Paths) -> str:
         "node": node,
         "definition": config.params()["nodes"][node],
         "seed": config.project.seed,
-        "cache": [_cache_fingerprint(paths, split) for split in ("train", "val")],
+        "cache": [_cache_fingerprint(paths, node, split) for split in ("train", "val")],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -187,10 +188,10 @@ def _read_stamp(path: Path) -> dict[str, Any] | None:
     return stamp
 
 
-def _cache_fingerprint(paths: Paths, split: str) -> list[Any]:
-    index = pd.read_parquet(paths.cache_index(split))
+def _cache_fingerprint(paths: Paths, node: str, split: str) -> list[Any]:
+    index = pd.read_parquet(index_file(paths, node, split))
     digest = hashlib.sha256(pd.util.hash_pandas_object(index, index=False).values.tobytes())
-    shape = np.load(paths.cache_images(split), mmap_mode="r").shape
+    shape = np.load(images_file(paths, node, split), mmap_mode="r").shape
     return [split, list(shape), digest.hexdigest()]
 
 

@@ -12,7 +12,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from taxonomist.config import Config, Paths, resolve_tracking_uri
 from taxonomist.config.schema import Balance, Head
-from taxonomist.contracts.cache import load_split
+from taxonomist.contracts.cache import load_node_split
 from taxonomist.errors import DataError
 from taxonomist.tracking.client import artifact_location
 from taxonomist.tracking.logger import RETRY_ENV, BufferedMLFlowLogger, retry_window_s
@@ -90,7 +90,7 @@ def train_node(
 
 
 def _node_data(paths: Paths, config: Config, node: str, split: str) -> NodeSplit:
-    data = node_split(load_split(paths, split), config.taxonomy, node)
+    data = node_split(load_node_split(paths, node, split), config.taxonomy, node)
     if len(data) == 0:
         raise DataError(
             f"node '{node}': no {split} images carry a label under {config.taxonomy.children[node]}"

@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score, log_loss
 
 from taxonomist.config import Config, Paths
 from taxonomist.config.schema import ClassifierConfig
-from taxonomist.contracts.cache import load_split
+from taxonomist.contracts.cache import load_node_split, node_cache
 from taxonomist.tracking.names import stage_tags
 from taxonomist.tracking.runs import RunLog
 from taxonomist.train.artifact import save_node_model
@@ -36,8 +36,11 @@ def train_classical(
     classes = list(config.taxonomy.children[node])
     backbone = create_backbone(cfg.backbone, 0, source).eval()
     spec = NodeSpec.for_network(node, classes, cfg, backbone)
-    splits = {s: node_split(load_split(paths, s), config.taxonomy, node) for s in ("train", "val")}
-    fingerprint = _fingerprint(cfg, config.project.seed, paths)
+    splits = {
+        s: node_split(load_node_split(paths, node, s), config.taxonomy, node)
+        for s in ("train", "val")
+    }
+    fingerprint = _fingerprint(cfg, config.project.seed, paths, node)
     features = {
         s: cached_embeddings(backbone, spec, data, paths.root / "checkpoints" / node, fingerprint)
         for s, data in splits.items()
@@ -65,11 +68,10 @@ def train_classical(
     return result
 
 
-def _fingerprint(cfg: ClassifierConfig, seed: int, paths: Paths) -> str:
-    """What the embeddings depend on: the backbone, its seed, the size, the cache files."""
-    stats = [
-        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(paths.cache.glob("*"))
-    ]
+def _fingerprint(cfg: ClassifierConfig, seed: int, paths: Paths, node: str) -> str:
+    """What the embeddings depend on: the backbone, its seed, the size, the node's cache."""
+    files = sorted(node_cache(paths, node).glob("*"))
+    stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
     return json.dumps([asdict(cfg.backbone), seed, cfg.image_size, stats], default=str)
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from taxonomist.config import Config, Paths
-from taxonomist.contracts.cache import load_split
+from taxonomist.contracts.cache import load_node_split
 from taxonomist.errors import DataError
 from taxonomist.train.augment import build_augmentation
 from taxonomist.train.datamodule import NodeSplit, node_split
@@ -46,7 +46,7 @@ def augment_preview(
     """
     cfg = config.classifiers[node]
     augment = build_augmentation(cfg.augment, paths.classifier_source(node))
-    data = node_split(load_split(paths, "train"), config.taxonomy, node)
+    data = node_split(load_node_split(paths, node, "train"), config.taxonomy, node)
     if len(data) == 0:
         raise DataError(f"node '{node}': no cached training images; run `dvc repro cache`")
     images, boxes = _pick(data, n, config.project.seed)
