@@ -11,7 +11,12 @@ export DVC_NO_ANALYTICS ?= 1
 export GX_ANALYTICS_ENABLED ?= false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test lint ui clean
+UI_PORT ?= 5000
+# MLflow 3's UI opens in its GenAI view, which hides the model registry; this asks for
+# the model-training view (runs, models, the registry).
+UI_VIEW := workflowType=machine_learning
+
+.PHONY: setup run next test lint ui clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +29,18 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	dvc repro
 	dvc metrics show
+	@$(MAKE) --no-print-directory next
+
+# What to look at after a run, and what to commit.
+next:
+	@echo ""
+	@echo "Next, look at:"
+	@echo "  make ui                        the MLflow UI: runs, the registry, @live, each version's card"
+	@echo "  reports/model_card.html        the model card (model_card.pdf beside it; reports/live/ is @live's)"
+	@echo "  reports/data/docs/index.html   the data checks, every suite and its result"
+	@echo "  dvc metrics show               the headline metrics again; dvc plots show draws the plots"
+	@echo "Then commit the run, so the next dvc metrics diff / dvc plots diff compares with it:"
+	@echo "  git add dvc.lock metrics plots && git commit -m 'Run the pipeline'"
 
 test: setup lint
 	$(BIN)/pytest
@@ -33,7 +50,8 @@ lint: setup
 	$(BIN)/lint-imports
 
 ui: setup
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --host 127.0.0.1
+	@echo "MLflow UI: open http://127.0.0.1:$(UI_PORT)/#/models?$(UI_VIEW)"
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --host 127.0.0.1 --port $(UI_PORT)
 
 clean:
-	rm -rf data models metrics plots reports mlflow checkpoints .dvc/cache .dvc/tmp dvc.lock
+	rm -rf data models metrics plots reports mlflow checkpoints dvc_plots .dvc/cache .dvc/tmp dvc.lock

@@ -12,7 +12,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from taxonomist.cli_help import NODE_VERBS, document
 from taxonomist.config import Config, Paths, compose_config
+from taxonomist.config.compose import CONFIG_DIR_ENV
+from taxonomist.config.paths import find_project_root
 from taxonomist.errors import TaxonomistError
 
 # Quiet, offline-friendly defaults for the tools we drive; the environment wins.
@@ -28,17 +31,47 @@ TOOL_ENV = {
 def main(argv: list[str] | None = None) -> int:
     for key, value in TOOL_ENV.items():
         os.environ.setdefault(key, value)
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(_nodes_for_help(argv)).parse_args(argv)
     try:
+        _locate_project(args)
         return args.run(args) or 0
     except TaxonomistError as err:
-        print(f"taxonomist {args.verb}: error: {err}", file=sys.stderr)
+        prog = f"taxonomist {args.verb}"
+        # an error that names the verb as its source would read "taxonomist sweep" twice
+        print(f"{prog}: error: {str(err).removeprefix(f'{prog}: ')}", file=sys.stderr)
         return 2
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="taxonomist", description=__doc__.splitlines()[0])
-    parser.add_argument("--config-dir", help="the conf/ folder (default: ./conf)")
+def _locate_project(args: argparse.Namespace) -> None:
+    """The project root, found as git finds its own, so a verb works from any folder in it
+    (and with ``--config-dir`` from anywhere) and writes nothing outside it."""
+    args.root = find_project_root(args.config_dir)
+    if not (args.config_dir or os.environ.get(CONFIG_DIR_ENV)):
+        args.config_dir = str(args.root / "conf")
+
+
+def _nodes_for_help(argv: list[str]) -> list[str] | None:
+    """The taxonomy's inner nodes, read only for the help of a verb that takes one."""
+    if not ({"-h", "--help"} & set(argv) and set(NODE_VERBS) & set(argv)):
+        return None
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config-dir")
+    try:
+        config_dir = early.parse_known_args(argv)[0].config_dir
+        conf = config_dir or find_project_root() / "conf"
+        return list(compose_config(conf).taxonomy.inner_nodes)
+    except TaxonomistError:
+        return None
+
+
+def _parser(nodes: list[str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="taxonomist")
+    parser.add_argument(
+        "--config-dir", metavar="DIR",
+        help="the project's conf/ folder (default: conf/ of the nearest folder, from here "
+        f"up, that has one; or ${CONFIG_DIR_ENV})",
+    )
     verbs = parser.add_subparsers(dest="verb", required=True)
     pipeline = verbs.add_parser("pipeline", help="write params.yaml + dvc.yaml from conf/")
     pipeline.add_argument("--check", action="store_true", help="exit 1 if they are stale")
@@ -58,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         ("cache", "decode and resize each node's images once, at its image_size", _cache),
         ("stack", "compose, test and register the stack", _stack),
         ("promote", "challenger vs live; move @live or flag for a human", _promote),
+        ("baseline", "a flat network and an SVC on the stack's test split", _baseline),
         ("report", "write the model card", _report),
         ("notify", "send the decision to the configured notifier", _notify),
     ):
@@ -73,25 +107,38 @@ def _parser() -> argparse.ArgumentParser:
     _add_augment_preview_verb(verbs)
     _add_sweep_verb(verbs)
     _add_serve_verb(verbs)
+    _add_repro_verb(verbs)
+    document(parser, nodes)
     return parser
 
 
 def _staged(stage: Callable[[Config, Paths, argparse.Namespace], int | None]):
-    """Wrap a stage: compose, refuse stale params.yaml, then run."""
+    """Wrap a stage: compose, refuse stale params.yaml, then run, failing if one of the
+    stage's inputs changed meanwhile (nothing is recorded for data it never saw)."""
 
     def run(args: argparse.Namespace) -> int | None:
-        from taxonomist.pipeline import check_current
+        from taxonomist.contracts.inputs import stage_deps, unchanged_inputs
+        from taxonomist.pipeline import check_current, dvc_yaml
 
         config = compose_config(args.config_dir)
         paths = _paths(args)
+        if getattr(args, "node", None) is not None:  # a typo first, not stale params
+            _require_node(config, args)
         check_current(config, paths)
-        return stage(config, paths, args)
+        name = args.verb + (f"@{args.node}" if getattr(args, "node", None) else "")
+        with unchanged_inputs(paths.root, name, stage_deps(dvc_yaml(config), name)):
+            return stage(config, paths, args)
 
     return run
 
 
 def _paths(args: argparse.Namespace) -> Paths:
-    return Paths(Path.cwd())
+    return Paths(args.root)
+
+
+def _require_node(config: Config, args: argparse.Namespace) -> None:
+    """A NODE that is no inner node is a mistake on the command line: say so, list them."""
+    config.require_inner_node(args.node, source="argument NODE")
 
 
 def _pipeline(args: argparse.Namespace) -> int:
@@ -154,7 +201,7 @@ def _sample(config: Config, paths: Paths, args) -> None:
     from taxonomist.data import write_sample
 
     out = paths.root / config.project.data.root
-    count = write_sample(config.project.data, config.project.seed, out)
+    count = write_sample(config.project.data, config.project.seed, out, config.taxonomy)
     print(f"wrote {count} sample images and {config.project.data.manifest} to {out}")
 
 
@@ -195,7 +242,6 @@ def _cache(config: Config, paths: Paths, args) -> None:
 
 
 def _train(config: Config, paths: Paths, args) -> None:
-    config.require_inner_node(args.node)
     from taxonomist.train.fit import train_node
 
     result = train_node(args.node, config, paths)
@@ -206,7 +252,6 @@ def _train(config: Config, paths: Paths, args) -> None:
 
 
 def _evaluate(config: Config, paths: Paths, args) -> None:
-    config.require_inner_node(args.node)
     from taxonomist.evaluate.node import evaluate_node
 
     metrics = evaluate_node(args.node, config, paths)
@@ -232,6 +277,14 @@ def _promote(config: Config, paths: Paths, args) -> None:
     live = f"v{record.live_after}" if record.live_after else "nothing"
     print(f"{record.registered_model} v{record.challenger.version}: "
           f"{record.verdict.decision} ({record.verdict.reason}); live is {live}")
+
+
+def _baseline(config: Config, paths: Paths, args) -> None:
+    from taxonomist.evaluate.baselines import run_baselines
+
+    for score in run_baselines(config, paths):
+        print(f"baseline {score.name}: leaf accuracy {score.leaf_accuracy:.4f}, "
+              f"macro F1 {score.macro_f1:.4f}")
 
 
 def _report(config: Config, paths: Paths, args) -> None:
@@ -318,7 +371,7 @@ def _add_augment_preview_verb(verbs) -> None:
 
 def _augment_preview(args: argparse.Namespace) -> None:
     config, paths = compose_config(args.config_dir), _paths(args)
-    config.require_inner_node(args.node)
+    _require_node(config, args)
     from taxonomist.train.preview import augment_preview
 
     out = augment_preview(args.node, config, paths, args.n, args.out)
@@ -353,9 +406,14 @@ def _add_sweep_verb(verbs) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     from taxonomist.config import resolve_config_dir
-    from taxonomist.sweep import Objective, format_table, run_sweep
 
     config, paths = compose_config(args.config_dir, args.project_overrides), _paths(args)
+    _require_node(config, args)  # typos first: the sweep's imports take seconds
+    from taxonomist.sweep.overrides import parse_overrides
+
+    parse_overrides(args.overrides, config.classifiers[args.node])
+    from taxonomist.sweep import Objective, format_table, run_sweep
+
     config_dir, objective = resolve_config_dir(args.config_dir), Objective(args.metric)
     result = run_sweep(args.node, args.overrides, config, paths, config_dir, objective)
     if result.parent_run_id is not None:
@@ -382,6 +440,32 @@ def _apply_winner(node: str, values: dict, config: Config, config_dir: Path) -> 
     for change in changes:
         print(f"  {change}")
     print("next: taxonomist pipeline && dvc repro  (retrains this node only)")
+
+
+def _add_repro_verb(verbs) -> None:
+    """Not a stage: it runs the stages, as ``dvc repro`` does, and records them in dvc.lock."""
+    repro = verbs.add_parser(
+        "repro", help="`dvc repro` with independent stages at once (local, Ray, SLURM)",
+        description="Run the pipeline like `dvc repro`, independent stages (the nodes) at "
+        "once, each recorded in dvc.lock as it ends: a plain `dvc status` after it sees "
+        "nothing to do. Where stages run: conf/runner/RUNNER.yaml.",
+    )
+    repro.add_argument("targets", nargs="*", help="stages or dvc.yaml files (default: all)")
+    repro.add_argument("-j", "--jobs", type=int, help="stages at once (default: the runner's)")
+    repro.add_argument("--runner", default="local",
+                       help="conf/runner/RUNNER.yaml: local (default), ray, slurm")
+    repro.set_defaults(run=_repro)
+
+
+def _repro(args: argparse.Namespace) -> None:
+    from taxonomist.config import resolve_config_dir
+    from taxonomist.runner import load_runner_config, reproduce
+
+    config_dir = resolve_config_dir(args.config_dir)
+    config = load_runner_config(config_dir, args.runner)
+    result = reproduce(Path.cwd(), args.targets, config, args.jobs, main, config_dir=config_dir)
+    print(f"ran {len(result.ran)}, restored {len(result.restored)} from the run-cache, "
+          f"{len(result.skipped)} unchanged; dvc.lock is up to date")
 
 
 def _add_serve_verb(verbs) -> None:

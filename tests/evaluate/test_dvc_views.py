@@ -21,8 +21,9 @@ from taxonomist.contracts.metrics import STACK_HEADLINE
 from taxonomist.evaluate.hierarchy import stack_metrics, stack_outcomes
 from taxonomist.evaluate.node import write_outputs
 from taxonomist.pipeline import plot_declarations
-from taxonomist.stack.build import write_stack_views
+from taxonomist.stack.build import write_stack_views, write_stopping_views
 from taxonomist.taxonomy import Taxonomy
+from tests.stack.made_up import stopping_report
 
 DVC = str(Path(sys.executable).with_name("dvc"))
 # the sample's tree: its longest node name ('straight') sets the Path column
@@ -50,6 +51,7 @@ def write_views(paths: Paths, wrong: int = 1) -> list[Path]:
     walks[:wrong] = [["round"]] * wrong
     outcomes = stack_outcomes(TREE, labels, walks)
     write_stack_views(paths, TREE, stack_metrics(TREE, outcomes, walks), outcomes)
+    write_stopping_views(paths, stopping_report(TREE.inner_nodes, risk=0.05 * wrong))
     return [paths.node_metrics(n) for n in TREE.inner_nodes] + [paths.stack_metrics]
 
 
@@ -133,3 +135,16 @@ def test_dvc_metrics_diff_shows_a_change_against_the_last_commit(repo: Path) -> 
     assert {(v["rev"], v["depth"], v["accuracy"]) for v in depth} >= {
         ("HEAD", "2", "0.95"), ("workspace", "2", "0.9")}
     assert "plots/round/per_class.csv" in drawn and "plots/round/confusion.csv" in drawn
+
+
+@pytest.mark.slow
+def test_dvc_plots_draw_the_risk_coverage_curves_in_one_figure(repo: Path) -> None:
+    write_views(Paths(repo), wrong=2)
+    drawn = json.loads(dvc(repo, "plots", "diff", "--json"))["data"]
+    curves = drawn["risk_coverage"][0]["content"]["data"]["values"]
+    files = {v["filename"] for v in curves}  # DVC drops the prefix the files share
+    assert files == {"risk_coverage.csv", *(f"risk_coverage/{n}.csv" for n in TREE.inner_nodes)}
+    stack = {(v["rev"], v["coverage"], v["risk"]) for v in curves
+             if v["filename"] == "risk_coverage.csv"}
+    assert {("HEAD", "1.0", "0.05"), ("workspace", "1.0", "0.1")} <= stack
+    assert "plots/_stack/calibration.csv" in drawn

@@ -15,6 +15,7 @@ from taxonomist.pipeline import write
 from taxonomist.tracking.client import client_at
 from taxonomist.train.fit import train_node
 from tests.conftest import REPO
+from tests.mlflow_server import postgres_database, running_server
 
 SMALL = {
     "backbone": {"name": "test_resnet", "pretrained": False, "unfreeze_last": -1},
@@ -60,15 +61,24 @@ def project(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
     return root
 
 
-@pytest.fixture(params=["sqlite", "server"])
+@pytest.fixture(scope="session")
+def postgres_mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a real ``mlflow server`` on a throwaway PostgreSQL database."""
+    store = tmp_path_factory.mktemp("mlflow-postgres")
+    with postgres_database() as database, running_server(store, database) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "server", "postgres-server"])
 def any_store(request: pytest.FixtureRequest, project: Path) -> Iterator[Path]:
-    """The project, its registry once in a local sqlite store and once on a real
-    ``mlflow server`` (the lock must work on any backend); the server's registry is
-    emptied afterwards."""
+    """The project, its registry in a local sqlite store, on a real ``mlflow server``
+    (sqlite-backed) and on one backed by PostgreSQL (the lock must work on any backend);
+    a server's registry is emptied afterwards."""
     if request.param == "sqlite":
         yield project
         return
-    url = request.getfixturevalue("mlflow_server")
+    server = {"server": "mlflow_server", "postgres-server": "postgres_mlflow_server"}
+    url = request.getfixturevalue(server[request.param])
     config = project / "conf" / "config.yaml"
     config.write_text(config.read_text().replace("tracking_uri: null", f"tracking_uri: {url}"))
     # Over HTTP, on a busy 2-core machine, moving @live takes a holder past 3 s: it must

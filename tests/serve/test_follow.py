@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,8 +17,8 @@ from taxonomist.tracking.client import client_for
 from taxonomist.tracking.ledger import ROLLBACK, move_live
 from tests.mlflow_server import free_port
 from tests.serve.conftest import Registry, png
+from tests.serve.running import serving, start_serve, wait_for_health
 
-STARTUP_S = 120.0
 CLIENTS, MAX_REQUESTS = 4, 3000  # the loop is bounded even if a swap never comes
 
 
@@ -31,26 +29,6 @@ def private_copy(registry: Registry, root: Path) -> Path:
     main.write_text(main.read_text().replace(str(registry.root), str(root)))
     (root / "conf" / "serve.yaml").write_text("poll_interval_s: 0.3\nrequest_timeout_s: 30\n")
     return root
-
-
-def start_server(root: Path, port: int) -> subprocess.Popen:
-    log = (root / "serve.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "taxonomist.cli", "serve", "--port", str(port)],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-
-
-def wait_for_version(url: str, version: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).json().get("version") == version:
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"/health never named v{version}:\n{log.read_text()[-3000:]}")
 
 
 class LoadLoop:
@@ -95,15 +73,15 @@ def test_live_moves_twice_under_load_and_no_request_fails(registry: Registry,
     first, second = registry.versions
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = start_server(root, port)
+    server = start_serve(root, port)
     try:
-        wait_for_version(url, first, server, root / "serve.log")
+        wait_for_health(url, server, root / "serve.log", serving(first))
         with LoadLoop(url) as loop:
             time.sleep(1.0)
             for version in (second, first):  # a promotion, then a rollback
                 move_live(client, registry.name, version, reason="test", actor="test",
                           kind=ROLLBACK)
-                wait_for_version(url, version, server, root / "serve.log")
+                wait_for_health(url, server, root / "serve.log", serving(version))
                 time.sleep(1.0)
         metrics = httpx.get(f"{url}/metrics").text
         health = httpx.get(f"{url}/health").json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import struct
@@ -13,8 +14,9 @@ from types import SimpleNamespace
 import pytest
 
 from taxonomist.data.images import ImagePolicy
+from taxonomist.serve.compute import BoundedPool, Deadline
 from taxonomist.serve.live import ServedStack
-from tests.serve.conftest import png
+from tests.serve.conftest import png, slow
 
 PNG = {"Content-Type": "image/png"}
 
@@ -111,25 +113,6 @@ def test_batch_over_the_limit(make_client) -> None:
     refused(client.post("/v1/predict", files=files), 413, "bad_form", "at most 2 files")
 
 
-class Slow:
-    """The served stack's predictor, taking ``seconds`` longer per request."""
-
-    def __init__(self, predictor, seconds: float) -> None:
-        self.predictor, self.seconds = predictor, seconds
-
-    def __getattr__(self, name: str):
-        return getattr(self.predictor, name)
-
-    def predict(self, images):
-        time.sleep(self.seconds)
-        return self.predictor.predict(images)
-
-
-def slow(served: ServedStack, seconds: float) -> ServedStack:
-    return dataclasses.replace(served, model=SimpleNamespace(
-        predictor=Slow(served.model.predictor, seconds)))
-
-
 def test_prediction_past_the_timeout_is_504(make_client, served: ServedStack) -> None:
     client = make_client(stack=slow(served, 2.0), request_timeout_s=0.3)
     started = time.monotonic()
@@ -139,15 +122,28 @@ def test_prediction_past_the_timeout_is_504(make_client, served: ServedStack) ->
     assert body["limit"]["request_timeout_s"] == 0.3
 
 
-def test_no_free_thread_before_the_timeout_is_503(make_client, served: ServedStack) -> None:
-    client = make_client(stack=slow(served, 1.5), request_timeout_s=0.5, max_concurrency=1)
+def test_a_forward_still_busy_at_the_timeout_is_503(make_client, served: ServedStack) -> None:
+    client = make_client(stack=slow(served, 1.5), request_timeout_s=0.5)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(client.post, "/v1/predict", content=png(), headers=PNG)
-        time.sleep(0.1)  # the first holds the only thread; the second waits for it
+        time.sleep(0.1)  # the first holds the forward; the second waits for it
         second = pool.submit(client.post, "/v1/predict", content=png(), headers=PNG)
         replies = first.result(), second.result()
     refused(replies[0], 504, "timeout")
-    refused(replies[1], 503, "busy", "all 1 prediction threads")
+    refused(replies[1], 503, "busy", "stack stayed busy", "serve.request_timeout_s (0.5 s)")
+
+
+def test_no_free_decoding_thread_before_the_timeout_is_503() -> None:
+    async def two_requests() -> list:
+        pool = BoundedPool(max_concurrency=1)
+        slow_decode = pool.run(lambda: time.sleep(1.0), Deadline.after(0.3))
+        waiting = pool.run(lambda: None, Deadline.after(0.3))
+        return await asyncio.gather(slow_decode, waiting, return_exceptions=True)
+
+    started, waited = asyncio.run(two_requests())
+    assert (started.status, waited.status) == (504, 503)
+    assert "all 1 decoding threads stayed busy" in waited.detail
+    assert waited.limit == {"request_timeout_s": 0.3, "max_concurrency": 1}
 
 
 def test_a_crash_answers_500_without_a_trace(make_client, served: ServedStack) -> None:

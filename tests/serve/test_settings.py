@@ -35,3 +35,25 @@ def test_command_line_values_win_and_are_checked() -> None:
     assert ServeConfig().with_overrides(port=9000, host=None).port == 9000
     with pytest.raises(ConfigError, match="workers: expected a positive number"):
         ServeConfig().with_overrides(workers=0)
+
+
+def test_the_environment_wins_over_the_file(tmp_path: Path) -> None:
+    (tmp_path / "serve.yaml").write_text("host: 127.0.0.1\nport: 9000\n")
+    found = load_serve_config(tmp_path, {"TAXONOMIST_SERVE_HOST": "0.0.0.0",
+                                         "TAXONOMIST_SERVE_WORKERS": "3", "OTHER": "x"})
+    assert (found.host, found.port, found.workers) == ("0.0.0.0", 9000, 3)
+
+
+@pytest.mark.parametrize(("environ", "match"), [
+    ({"TAXONOMIST_SERVE_PORTT": "1"}, r"\$TAXONOMIST_SERVE_PORTT: portt: unknown key\n.*did "
+                                      r"you mean 'port'"),
+    ({"TAXONOMIST_SERVE_WORKERS": "two"}, r"\$TAXONOMIST_SERVE_WORKERS: workers: "),
+])
+def test_environment_mistakes_name_the_variable(tmp_path: Path, environ, match) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_serve_config(tmp_path, environ)
+
+
+def test_the_queue_holds_at_least_one_full_request() -> None:
+    with pytest.raises(ConfigError, match=r"batch_max_queued: expected at least max_batch"):
+        ServeConfig().with_overrides(max_batch=64, batch_max_queued=10)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,10 @@ import timm
 import torch
 from torch import nn
 
-from taxonomist.stack.predictor import StackPredictor
+from taxonomist.config.schema import Decoding
+from taxonomist.stack.calibration import scale
+from taxonomist.stack.decoding import decode, stop
+from taxonomist.stack.predictor import TAXONOMY_FILE, StackPredictor, Stopping
 from taxonomist.taxonomy import Taxonomy
 from taxonomist.train.artifact import save_node_model
 from taxonomist.train.model import NodeSpec
@@ -85,18 +89,58 @@ def test_missing_node_classifier_is_refused(taxonomy: Taxonomy) -> None:
         StackPredictor(taxonomy, {"digit": None, "round": None}, {})
 
 
-def test_saved_stack_predicts_like_the_original(taxonomy: Taxonomy, tmp_path: Path) -> None:
+def saved_nodes(taxonomy: Taxonomy, folder: Path) -> tuple[dict, dict]:
+    """Untrained ``test_resnet`` nodes saved as ``train`` saves them: (nodes, folders)."""
     torch.manual_seed(0)
     nodes, dirs = {}, {}
     for node in taxonomy.inner_nodes:
         classes = list(taxonomy.children[node])
         model = timm.create_model("test_resnet", num_classes=len(classes)).eval()
         node_spec = NodeSpec(node, classes, "test_resnet", 16, [0.5] * 3, [0.25] * 3, 0.0)
-        save_node_model(model, node_spec, tmp_path / node)
-        nodes[node], dirs[node] = (node_spec, model), tmp_path / node
+        save_node_model(model, node_spec, folder / node)
+        nodes[node], dirs[node] = (node_spec, model), folder / node
+    return nodes, dirs
+
+
+BATCH = np.random.default_rng(0).integers(0, 255, (6, 16, 16, 3), dtype=np.uint8)
+
+
+def test_saved_stack_predicts_like_the_original(taxonomy: Taxonomy, tmp_path: Path) -> None:
+    nodes, dirs = saved_nodes(taxonomy, tmp_path)
     original = StackPredictor(taxonomy, nodes, dict.fromkeys(nodes, 0.0))
     original.save(tmp_path / "stack", dirs)
     loaded = StackPredictor.load(tmp_path / "stack")
-    batch = np.random.default_rng(0).integers(0, 255, (6, 16, 16, 3), dtype=np.uint8)
-    assert [p.path for p in loaded.predict(batch)] == [p.path for p in original.predict(batch)]
-    assert [p.probs for p in loaded.predict(batch)] == [p.probs for p in original.predict(batch)]
+    assert [p.path for p in loaded.predict(BATCH)] == [p.path for p in original.predict(BATCH)]
+    assert [p.probs for p in loaded.predict(BATCH)] == [p.probs for p in original.predict(BATCH)]
+
+
+def test_temperatures_and_decoding_travel_with_the_stack(
+    taxonomy: Taxonomy, tmp_path: Path
+) -> None:
+    nodes, dirs = saved_nodes(taxonomy, tmp_path)
+    stopping = Stopping({"digit": 0.3, "round": 0.0, "straight": 0.6},
+                        {"digit": 2.0, "round": 0.5, "straight": 1.0}, Decoding.bayes_risk,
+                        {"digit": 0.99, "round": None, "straight": None})
+    StackPredictor(taxonomy, nodes, stopping).save(tmp_path / "stack", dirs)
+    loaded = StackPredictor.load(tmp_path / "stack")
+    assert loaded.stopping == stopping
+    raw = StackPredictor(taxonomy, nodes, dict.fromkeys(nodes, 0.0))
+    raw_out, out = raw.node_outputs(BATCH, everywhere=True), loaded.node_outputs(BATCH)
+    for node, temperature in stopping.temperatures.items():  # bayes_risk: every node ran
+        np.testing.assert_allclose(out.probs[node], scale(raw_out.probs[node], temperature),
+                                   atol=1e-6)  # float32 networks
+    expected = stop(decode(taxonomy, out, Decoding.bayes_risk), stopping.thresholds)
+    assert loaded.predict(BATCH) == expected
+
+
+def test_a_stack_saved_before_calibration_loads_greedy_at_temperature_one(
+    taxonomy: Taxonomy, tmp_path: Path
+) -> None:
+    nodes, dirs = saved_nodes(taxonomy, tmp_path)
+    StackPredictor(taxonomy, nodes, dict.fromkeys(nodes, 0.2)).save(tmp_path / "stack", dirs)
+    meta_file = tmp_path / "stack" / TAXONOMY_FILE
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({k: meta[k] for k in ("name", "tree", "thresholds")}))
+    loaded = StackPredictor.load(tmp_path / "stack")
+    assert loaded.stopping == Stopping(dict.fromkeys(nodes, 0.2))
+    assert loaded.stopping.decoding is Decoding.greedy and loaded.stopping.temperatures == {}

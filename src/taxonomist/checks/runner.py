@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import great_expectations as gx
+import jinja2
 import pandas as pd
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.data_context import EphemeralDataContext
@@ -22,13 +23,37 @@ from great_expectations.data_context.types.base import (
     InMemoryStoreBackendDefaults,
     ProgressBarsConfig,
 )
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 from taxonomist.checks.base import Check, Table
 from taxonomist.checks.dataset import Dataset
 
 DOCS_SITE = "taxonomist"
+GX_INDEX = "gx_index.html"  # great-expectations' own index: its list is drawn from a CDN
 # What great-expectations writes into a site's folder.
-SITE_ENTRIES = ("index.html", "static", "validations", "expectations")
+SITE_ENTRIES = ("index.html", GX_INDEX, "static", "validations", "expectations")
+# The site's index, ours: every suite and its result page, readable with no network.
+INDEX_PAGE = jinja2.Environment(autoescape=True).from_string("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Data checks: every suite</title>
+<style>body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ccc;padding:.35rem;
+text-align:left}.failed{color:#b00020;font-weight:600}.warned{color:#8a5a00}.passed{color:#1b5e20}
+</style></head><body>
+<h1>Data checks: every suite</h1>
+<p>One great-expectations suite per table the validate stage checks. A suite fails only on an
+error; warnings are listed on its page but do not stop <code>dvc repro</code>.</p>
+<table><thead><tr><th>suite</th><th>status</th><th>expectations</th><th>result page</th>
+<th>what it expects</th></tr></thead><tbody>
+{% for row in rows %}<tr><td>{{ row.suite }}</td>
+<td class="{{ row.css }}">{{ row.status }}</td><td>{{ row.evaluated }}</td>
+<td><a href="{{ row.result }}">{{ row.suite }} result</a></td>
+<td><a href="{{ row.expectations }}">{{ row.suite }} expectations</a></td></tr>
+{% endfor %}</tbody></table>
+<p>The result pages are great-expectations' own: they load their styles and scripts from the
+internet, so offline they show unstyled, every table still there.
+Its own index (<a href="{{ gx_index }}">{{ gx_index }}</a>) lists nothing offline.</p>
+</body></html>
+""")
 
 
 def ephemeral_context() -> EphemeralDataContext:
@@ -144,8 +169,12 @@ def build_data_docs(context: EphemeralDataContext, folder: Path) -> Path:
 
     The site's own files and folders are removed first: each run has new run ids, so
     old pages would pile up beside the new ones (anything else in ``folder`` is kept).
-    The pages load their CSS and JavaScript from CDNs, so they are unstyled offline but
-    still readable.
+    great-expectations' pages load their CSS and JavaScript from CDNs, so they are
+    unstyled offline but still readable; its index builds its list in JavaScript and
+    shows nothing offline, so ``index.html`` is a page of ours (no network needed)
+    naming every suite, its status and its pages, and great-expectations' own index is
+    kept as ``gx_index.html``. A suite whose failures are all warnings reads as passed,
+    as the validate stage counts it.
 
     Returns:
         The site's ``index.html``.
@@ -166,5 +195,48 @@ def build_data_docs(context: EphemeralDataContext, folder: Path) -> Path:
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         },
     )
+    rows = _pass_warning_only_suites(context)
     context.build_data_docs(site_names=[DOCS_SITE])
-    return folder / "index.html"
+    (folder / "index.html").replace(folder / GX_INDEX)
+    for row in rows:
+        row["result"] = _only_page(folder, f"validations/{row['suite']}")
+        row["expectations"] = f"expectations/{row['suite']}.html"
+    index = folder / "index.html"
+    index.write_text(INDEX_PAGE.render(rows=rows, gx_index=GX_INDEX), encoding="utf-8")
+    return index
+
+
+def _pass_warning_only_suites(context: EphemeralDataContext) -> list[dict[str, Any]]:
+    """Mark stored results that failed only on warnings as passed; one row per suite.
+
+    great-expectations calls a suite failed when any expectation fails, whatever its
+    severity; the validate stage fails only on errors, and its Data Docs say the same.
+    """
+    store = context.validation_results_store
+    rows = []
+    for key in store.list_keys():
+        result = store.get(key)
+        failed = [r for r in result.results if not r.success]
+        errors = [r for r in failed if _severity(r) == FailureSeverity.CRITICAL]
+        if failed and not errors:
+            result.success = True
+            store.set(key, result)
+        status, css = (
+            (f"failed: {len(errors)} error(s)", "failed") if errors
+            else (f"passed, {len(failed)} warning(s)", "warned") if failed
+            else ("passed", "passed")
+        )
+        rows.append({"suite": result.suite_name, "status": status, "css": css,
+                     "evaluated": f"{len(result.results) - len(failed)} of "
+                                  f"{len(result.results)} met"})
+    return sorted(rows, key=lambda row: row["suite"])
+
+
+def _severity(result: Any) -> FailureSeverity:
+    return FailureSeverity(result.expectation_config.severity or FailureSeverity.CRITICAL)
+
+
+def _only_page(folder: Path, under: str) -> str:
+    """The one HTML page under ``folder/under`` (one run per suite), relative to folder."""
+    (page,) = (folder / under).rglob("*.html")
+    return page.relative_to(folder).as_posix()

@@ -5,10 +5,14 @@ Works on plain values and the result dicts of great-expectations, never on its c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 EXAMPLES = 5  # rows or values named in one message
+# A node's own classifier file, as the checks' hints name it (``_default.yaml`` excepted).
+NODE_FILE = re.compile(r"conf/classifiers/(?P<node>[^_/\s][^/\s]*?)\.yaml")
 REINGEST = "re-run `taxonomist ingest` (`dvc repro ingest`)"
 RESPLIT = (
     "delete data/splits.parquet and run `dvc repro split` to split afresh (this unfreezes "
@@ -56,3 +60,26 @@ def paths(result: Mapping[str, Any], column: str = "", value: Any = None) -> str
         return "no path column"
     total = failing_count(result) if not column else len(found)
     return ", ".join(found[:EXAMPLES]) + more(total, min(len(found), EXAMPLES))
+
+
+def existing_files(text: str, conf: Path) -> str:
+    """``text`` with every ``conf/classifiers/NODE.yaml`` it names made true of ``conf``.
+
+    A node without a file of its own reads ``_default.yaml``; a hint that names the file
+    it lacks would send a person looking for nothing, so it says to create it, or where
+    the key is set now.
+
+    Example:
+        ``"lower min_images in conf/classifiers/curved.yaml"`` where there is no such file
+        becomes ``"lower min_images in conf/classifiers/curved.yaml (no such file yet:
+        create it for this node alone, or edit conf/classifiers/_default.yaml for every
+        node)"``.
+    """
+
+    def fix(match: re.Match[str]) -> str:
+        if (conf / "classifiers" / f"{match['node']}.yaml").is_file():
+            return match[0]
+        return (f"{match[0]} (no such file yet: create it for this node alone, or edit "
+                f"conf/classifiers/_default.yaml for every node)")
+
+    return NODE_FILE.sub(fix, text)

@@ -109,7 +109,7 @@ def compose_config(
     project = _validate(ProjectConfig, raw, lambda key: _file_for_key(conf, key, choices))
     tax_file = _relative(conf / "taxonomy" / f"{choices.get('taxonomy', '?')}.yaml")
     taxonomy = Taxonomy.from_tree(project.taxonomy.name, project.taxonomy.tree, tax_file)
-    classifiers = _load_classifiers(conf / "classifiers", taxonomy, node_overrides)
+    classifiers = _load_classifiers(conf / project.classifier_dir, taxonomy, node_overrides)
     return Config(project, taxonomy, classifiers, tuple(overrides))
 
 
@@ -128,6 +128,9 @@ def _hydra_compose(conf: Path, overrides: list[str]) -> tuple[DictConfig, dict[s
 def _load_classifiers(
     folder: Path, taxonomy: Taxonomy, overrides: list[str]
 ) -> dict[str, ClassifierConfig]:
+    if not folder.is_dir():
+        raise ConfigError(_relative(folder), "classifier_dir", "no such folder",
+                          "set classifier_dir to a folder under conf/ (default: classifiers)")
     files = {p.stem: p for p in sorted(folder.glob("*.yaml"))}
     default_yaml = _load_yaml(files.pop(DEFAULT_CLASSIFIER, None))
     _check_node_files(files, taxonomy)

@@ -1,10 +1,15 @@
-"""Where every stage reads and writes, relative to the project root."""
+"""Where every stage reads and writes, relative to the project root, and where that is."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from taxonomist.config.compose import CONFIG_DIR_ENV
+from taxonomist.errors import ConfigError
+
+PROJECT_FILE = Path("conf") / "config.yaml"  # what makes a folder a taxonomist project
 
 
 @dataclass(frozen=True)
@@ -115,3 +120,40 @@ def resolve_tracking_uri(tracking_uri: str | None, paths: Paths) -> str:
         or os.environ.get("MLFLOW_TRACKING_URI")
         or f"sqlite:///{(paths.mlflow_dir / 'mlflow.db').resolve()}"
     )
+
+
+def find_project_root(config_dir: str | Path | None = None, start: Path | None = None) -> Path:
+    """The project root, found as git and dvc find theirs: walking up to the folder that
+    holds ``conf/config.yaml``.
+
+    The walk starts at the config folder when one is given (``--config-dir``, else
+    ``$TAXONOMIST_CONFIG_DIR``), so ``--config-dir /repo/conf`` means the project
+    ``/repo`` from any folder; else at ``start`` (the working directory), so a command
+    run in ``/repo/reports`` works on ``/repo``. Nothing is ever created where no
+    project is: the MLflow store, reports and data all sit under the root found.
+
+    A config folder outside any project (``--config-dir /tmp/experiment``) makes its
+    parent the root, where its outputs go.
+
+    Raises:
+        ConfigError: no project holds the working directory; says what to pass instead.
+    """
+    chosen = config_dir or os.environ.get(CONFIG_DIR_ENV)
+    if chosen:
+        conf = Path(chosen).resolve()
+        return _holder(conf) or conf.parent
+    here = (start or Path.cwd()).resolve()
+    root = _holder(here)
+    if root is None:
+        raise ConfigError(
+            str(here), "", f"not inside a taxonomist project: no {PROJECT_FILE} here or in "
+            "any folder above",
+            f"run it in the project (or a folder inside it), or pass --config-dir "
+            f"PROJECT/conf / set {CONFIG_DIR_ENV}",
+        )
+    return root
+
+
+def _holder(folder: Path) -> Path | None:
+    """The nearest of ``folder`` and its parents that holds ``conf/config.yaml``."""
+    return next((p for p in (folder, *folder.parents) if (p / PROJECT_FILE).is_file()), None)

@@ -30,6 +30,15 @@ class Strategy(StrEnum):
     full = "full"  # everything, deeper blocks at smaller learning rates (``layer_decay``)
 
 
+class Targets(StrEnum):
+    """What an inner node's network is trained to tell apart."""
+
+    children = "children"  # the node's children: one output per child
+    # every leaf under the node, one output each; the children's log-probabilities are
+    # the log-sum-exp of their leaves', so the rest of the stack still sees children
+    leaves = "leaves"
+
+
 class Head(StrEnum):
     """What sits on top of the backbone's pooled features."""
 
@@ -50,9 +59,16 @@ class Head(StrEnum):
 class DataKind(StrEnum):
     """Where ingest reads images from."""
 
-    sample = "sample"  # scikit-learn's bundled digits, written out by `taxonomist sample`
+    sample = "sample"  # a bundled sample (`sample:`), written out by `taxonomist sample`
     folder = "folder"  # a folder of images plus a manifest CSV, or a folder per class
     s3 = "s3"  # an S3 bucket (or S3-compatible store): a manifest CSV, or a prefix per class
+
+
+class SampleKind(StrEnum):
+    """Which bundled sample `taxonomist sample` writes (no download either way)."""
+
+    digits = "digits"  # scikit-learn's handwritten digits, for conf/taxonomy/digits.yaml
+    vehicles = "vehicles"  # drawn cars and not-cars, for conf/taxonomy/vehicles.yaml
 
 
 @dataclass
@@ -112,6 +128,7 @@ class ClassifierConfig:
     neighbors: int = 5  # knn head only
     mlp_hidden: int = 256  # mlp head only: units in its hidden layer
     dropout: float = 0.2  # mlp head only: before its last layer, in training
+    targets: Targets = Targets.children  # network heads only (classical: children)
     image_size: int = 224
     # kornia.augmentation classes by name, or taxonomist's BBoxCropJitter / SamplePairing,
     # each a one-key mapping to its arguments, e.g. ``- RandomAffine: {degrees: 10}``;
@@ -152,7 +169,9 @@ class DataConfig:
     # taken_at) matched against each file's path under root (s3: each key under prefix);
     # the default is torchvision's ImageFolder convention, root/<label>/...
     path_pattern: str = r"(?P<label>[^/]+)/.+"
-    # sample only: how many images of each digit to write (null: all ~180)
+    # kind: sample only: which bundled sample, and how many originals (sets of 2-3 views)
+    # of each class to write (null: digits all ~180, vehicles 25 cars per leaf)
+    sample: SampleKind = SampleKind.digits
     per_class: int | None = None
     # s3 only; credentials come from the AWS environment / profile chain, never from here
     bucket: str = ""
@@ -270,6 +289,23 @@ class NotifyConfig:
 
 
 @dataclass
+class SvcBaselineConfig:
+    """The classical baseline: scikit-learn's SVC on downscaled grey pixels."""
+
+    size: int = 8  # pixels per side of the grey image it sees (the sample's originals: 8)
+    C: float = 1.0  # scikit-learn's default
+    gamma: float | None = None  # null: scikit-learn's "scale", 1 / (pixels x pixel variance)
+
+
+@dataclass
+class BaselineConfig:
+    """The baseline stage: what the stack must beat on its own test split. The flat
+    network has no settings of its own: it is trained with the root node's definition."""
+
+    svc: SvcBaselineConfig = field(default_factory=SvcBaselineConfig)
+
+
+@dataclass
 class ProjectConfig:
     """conf/config.yaml after Hydra has composed its defaults list."""
 
@@ -280,4 +316,8 @@ class ProjectConfig:
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
     seed: int = 42
+    # the folder under conf/ with this taxonomy's classifier definitions (_default.yaml
+    # and <node>.yaml); an experiment with another taxonomy brings its own
+    classifier_dir: str = "classifiers"

@@ -1,8 +1,8 @@
 """The decoded-image cache: the file format between the cache stage and its readers.
 
 Every inner node has its own cache, holding only the images whose label falls under one
-of its children, at that node's own ``image_size``; the stack's test images (every test
-image, at the largest ``image_size``) are one more, under :data:`STACK`::
+of its children, at that node's own ``image_size``; the stack's images (every val and
+test image, at the largest ``image_size``) are one more, under :data:`STACK`::
 
     data/cache/<node>/<split>.npy       uint8 images (N, S, S, 3)
     data/cache/<node>/<split>.parquet   one row per image, same order (id, label, ...)
@@ -28,8 +28,10 @@ from numpy.lib import format as npy
 
 SPLITS = ("train", "val", "test")
 IMAGE_DTYPE = np.uint8
-# The stack's own cache: only ``test``, every test image, at the largest image_size.
+# The stack's own cache: every val and test image, at the largest image_size (val to
+# tune where walks stop, test to measure the stack).
 STACK = "_stack"
+STACK_SPLITS = ("val", "test")
 SELECTION_FILE = "selection.json"
 
 
@@ -132,7 +134,7 @@ class SplitWriter:
                              f"got {images.shape[1:]} {images.dtype}")
         if self.written + len(images) > self.expected:
             raise ValueError(f"{self.images}: more than the {self.expected} rows announced")
-        self._file.write(np.ascontiguousarray(images).tobytes())
+        self._file.write(np.ascontiguousarray(images).data)  # a view of the rows, no copy
         self._file.flush()  # leave nothing buffered in this process
         self.written += len(images)
 

@@ -24,11 +24,14 @@ import csv
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from taxonomist.contracts.files import read_json_object, required
+import pandas as pd
+
+from taxonomist.contracts.files import number_or_none, read_json_object, required
+from taxonomist.errors import DataError
 
 DEPTH_KEY = re.compile(r"accuracy_depth_(\d+)")
 CLASS_COLUMNS = ["class", "precision", "recall", "f1", "support"]
@@ -38,6 +41,11 @@ STACK_PLOTS = "_stack"  # plots/_stack/: the stack's tables, beside the nodes' p
 # they fit a 120-column terminal (tests/evaluate/test_dvc_views.py measures it). Counts
 # of images are not among them: they are sizes, not results to diff.
 STACK_HEADLINE = ("leaf_accuracy", "hierarchical_f1", "distance_at_1", "coverage")
+# The stack stage's calibrated stopping, in plots/_stack/ (see taxonomist.stack.tuning):
+CALIBRATION_FILE = "calibration.csv"  # one NodeCalibration per node
+DECODING_FILE = "decoding.csv"  # one DecodingScores per decoding and stopping
+RISK_COVERAGE_FILE = "risk_coverage.csv"  # the stack: threshold, coverage, risk
+NODE_CURVES = "risk_coverage"  # plots/_stack/risk_coverage/<node>.csv, the same per node
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,8 @@ class StackMetrics:
         distance_at_1: mean tree distance between answer and label over all images.
         coverage: the share of images whose walk reached a leaf.
         precision_at_stop: the share whose answer is the label or one of its ancestors.
+        target_precision: the root's ``stopping.target_precision``, which
+            ``precision_at_stop`` is measured against; None: thresholds set by hand.
     """
 
     leaf_accuracy: float
@@ -159,12 +169,15 @@ class StackMetrics:
     distance_at_1: float = 0.0
     coverage: float = 0.0
     precision_at_stop: float = 0.0
+    target_precision: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Every number, flat, as the stack stage computes them (MLflow, promotion.json)."""
+        """Every number, flat, as the stack stage computes them (MLflow, promotion.json);
+        ``target_precision`` only when the root's threshold was chosen for one."""
         depths = {f"accuracy_depth_{depth}": value for depth, value in self.depth_accuracy}
         scalars = {f.name: getattr(self, f.name) for f in fields(self)
-                   if f.name not in ("depth_accuracy", "per_class_recall")}
+                   if f.name not in ("depth_accuracy", "per_class_recall")
+                   and getattr(self, f.name) is not None}
         return {**scalars, **depths, "per_class_recall": self.per_class_recall}
 
     def headline(self) -> dict[str, float | int]:
@@ -180,12 +193,13 @@ class StackMetrics:
             if (match := DEPTH_KEY.fullmatch(key))
         )
         recall = data.get("per_class_recall", {})
-        numbers = {f.name: f.type for f in fields(cls)
-                   if f.name not in ("leaf_accuracy", "depth_accuracy", "per_class_recall")}
+        numbers = {f.name: f.type for f in fields(cls) if f.name not in (
+            "leaf_accuracy", "depth_accuracy", "per_class_recall", "target_precision")}
         return cls(
             leaf_accuracy=float(required(data, "leaf_accuracy", source, "stack")),
             depth_accuracy=depths,
             per_class_recall={str(k): float(v) for k, v in recall.items()},
+            target_precision=number_or_none(data.get("target_precision")),
             **{name: (int if kind == "int" else float)(data.get(name, 0))
                for name, kind in numbers.items()},
         )
@@ -203,6 +217,76 @@ class StackMetrics:
             writer = csv.writer(out)
             writer.writerow(["class", "recall"])
             writer.writerows(self.per_class_recall.items())
+
+
+@dataclass(frozen=True)
+class NodeCalibration:
+    """One row of ``plots/_stack/calibration.csv``: a node's calibrated stopping.
+
+    Attributes:
+        temperature: what the node's logits are divided by (fitted on val; 1: none).
+        ece_before, ece_after: its expected calibration error on test, without and with.
+        threshold: the stack stops at the node below it: chosen on val for
+            ``target_precision``, else the hand-set ``threshold`` (target None).
+        val_images, test_images: images of the node's subtree whose path passes it.
+        val_precision, test_precision: the share of those whose answer, from the node
+            on, is right (the label or an ancestor); the target's promise is on val.
+        test_coverage: the share of them the node let through to a child.
+    """
+
+    node: str
+    temperature: float
+    ece_before: float
+    ece_after: float
+    threshold: float
+    target_precision: float | None
+    val_images: int
+    val_precision: float
+    test_images: int
+    test_precision: float
+    test_coverage: float
+
+
+@dataclass(frozen=True)
+class DecodingScores:
+    """One row of ``plots/_stack/decoding.csv``: a decoding on test, with ``stopping``
+    ``"none"`` (every walk to a leaf) or ``"chosen"`` (the thresholds chosen for it)."""
+
+    decoding: str
+    stopping: str
+    leaf_accuracy: float
+    distance_at_1: float
+    mistake_severity: float
+    coverage: float
+    precision_at_stop: float
+
+    @classmethod
+    def from_metrics(cls, decoding: str, stopping: str, metrics: Mapping[str, Any]
+                     ) -> DecodingScores:
+        numbers = [f.name for f in fields(cls)][2:]
+        return cls(decoding, stopping, **{name: float(metrics[name]) for name in numbers})
+
+
+def write_rows(path: Path, rows: list[Any]) -> None:
+    """A list of one of the records above as a CSV file (a DVC plot, read by the card)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([asdict(row) for row in rows]).to_csv(path, index=False)
+
+
+def read_rows(path: Path, kind: type) -> list[Any]:
+    """The rows :func:`write_rows` wrote, or [] when the file is absent (an older stack).
+
+    Raises: DataError: a column of ``kind`` is missing (rerun ``dvc repro stack``).
+    """
+    if not path.is_file():
+        return []
+    frame = pd.read_csv(path)
+    missing = [f.name for f in fields(kind) if f.name not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing columns {', '.join(missing)}; rerun "
+                        "`dvc repro stack` to rewrite it")
+    frame = frame.astype(object).where(frame.notna(), None)
+    return [kind(**{f.name: row[f.name] for f in fields(kind)}) for _, row in frame.iterrows()]
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:

@@ -41,6 +41,17 @@ from taxonomist.contracts.comparison import (
 from taxonomist.contracts.files import number_or_none, read_json_object, required
 
 _OLD_OUTCOMES = {"needs_investigation": "investigate"}  # promotion.json before three outcomes
+# Gate metrics with continuous per-image values: their p-value is a Wilcoxon signed-rank
+# test; every other gate metric is right/wrong per image, tested with McNemar's.
+CONTINUOUS_METRICS = frozenset({"hierarchical_f1", "distance_at_1"})
+# The stack metric a gate metric is read from, where the names differ: the gate on
+# coverage_at_precision compares coverage (on condition of precision where walks stop).
+STACK_METRIC_OF = {"coverage_at_precision": "coverage"}
+
+
+def p_value_test(metric: str) -> str:
+    """The test behind the gate's p-value for ``metric``: ``"Wilcoxon"`` or ``"McNemar"``."""
+    return "Wilcoxon" if metric in CONTINUOUS_METRICS else "McNemar"
 
 
 class Outcome(StrEnum):
@@ -178,14 +189,25 @@ class PromotionRecord:
         return self.live_version is not None and self.live_version == self.challenger.version
 
     @property
+    def stack_metric(self) -> str:
+        """The stack metric :attr:`metric` is read from (coverage_at_precision: coverage)."""
+        return STACK_METRIC_OF.get(self.metric, self.metric)
+
+    @property
+    def p_value_test(self) -> str:
+        """The test the comparison's p-value comes from (older records say nothing: the
+        rule has always picked it from the metric)."""
+        return p_value_test(self.metric)
+
+    @property
     def challenger_value(self) -> float | None:
         """The challenger's value of :attr:`metric`, None if it did not record one."""
-        return number_or_none(self.challenger.metrics.get(self.metric))
+        return number_or_none(self.challenger.metrics.get(self.stack_metric))
 
     @property
     def live_value(self) -> float | None:
         metrics = {} if self.live_before is None else self.live_before.metrics
-        return number_or_none(metrics.get(self.metric))
+        return number_or_none(metrics.get(self.stack_metric))
 
     def to_json(self) -> dict[str, Any]:
         drops = {"class_recall_drops": self.class_recall_drops} if self.class_recall_drops else {}

@@ -1,8 +1,8 @@
 """The cache stage: decode and resize every image once per node, at that node's size.
 
 Each inner node gets ``data/cache/<node>/<split>.npy``, holding only the images under its
-children, resized to its own ``image_size``; the stack gets the whole test split at the
-largest size (``data/cache/_stack``). A node whose selection (image ids, labels, splits)
+children, resized to its own ``image_size``; the stack gets the whole val and test splits
+at the largest size (``data/cache/_stack``). A node whose selection (image ids, labels, splits)
 and size are what its cache was built from is kept untouched, so DVC sees its folder
 unchanged and does not retrain it: new images of one class rebuild only the caches of
 the nodes on that class's path from the root. Training then slices batches straight out
@@ -29,6 +29,7 @@ from taxonomist.config import Paths
 from taxonomist.contracts.cache import (
     SPLITS,
     STACK,
+    STACK_SPLITS,
     SplitWriter,
     images_file,
     index_file,
@@ -36,7 +37,7 @@ from taxonomist.contracts.cache import (
     read_selection,
     write_selection,
 )
-from taxonomist.contracts.manifest import BBOX_COLUMNS
+from taxonomist.contracts.manifest import BBOX_COLUMNS, REQUIRED_COLUMNS
 from taxonomist.data.manifest import read_manifest, require_columns
 from taxonomist.data.pixels import image_to_array
 from taxonomist.errors import DataError
@@ -118,8 +119,9 @@ def build_cache(taxonomy: Taxonomy, image_sizes: Mapping[str, int], paths: Paths
 def cache_targets(
     taxonomy: Taxonomy, image_sizes: Mapping[str, int], rows: pd.DataFrame
 ) -> list[CacheTarget]:
-    """Every inner node from the root down, then the stack; each names a donor when the
-    cache before it (its parent, or the root for the stack) holds its rows at its size."""
+    """Every inner node from the root down, then the stack (val and test); each names a
+    donor when the cache before it (its parent, or the root for the stack) holds its rows
+    at its size."""
     above = {label: set(taxonomy.path(label)[:-1]) for label in rows["label"].unique()}
     targets = []
     for node in taxonomy.inner_nodes:
@@ -130,8 +132,8 @@ def cache_targets(
         targets.append(CacheTarget(node, image_sizes[node], chosen, donor=donor))
     largest = max(image_sizes.values())
     root_donor = taxonomy.root if image_sizes[taxonomy.root] == largest else None
-    test = rows[rows["split"] == "test"]
-    return targets + [CacheTarget(STACK, largest, test, ("test",), root_donor)]
+    held_out = rows[rows["split"].isin(STACK_SPLITS)]
+    return targets + [CacheTarget(STACK, largest, held_out, STACK_SPLITS, root_donor)]
 
 
 def _write_target(target: CacheTarget, selection: dict, paths: Paths) -> None:
@@ -156,14 +158,14 @@ class _Donor:
     def __init__(self, paths: Paths, node: str, split: str) -> None:
         self.file = images_file(paths, node, split)
         ids = pd.read_parquet(index_file(paths, node, split), columns=["id"])["id"]
-        self.position = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
+        self.position = {image_id: i for i, image_id in enumerate(ids)}
 
     def rows(self, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         """Which of ``ids`` it holds (a mask) and their images, in that order."""
-        found = self.position.reindex(ids.to_numpy()).to_numpy()
-        have = ~np.isnan(found)
+        found = np.array([self.position.get(image_id, -1) for image_id in ids], dtype=np.int64)
+        have = found >= 0
         images = np.load(self.file, mmap_mode="r")
-        return have, np.array(images[found[have].astype(np.int64)])
+        return have, np.array(images[found[have]])
 
 
 def _pixels(index: pd.DataFrame, size: int, root: Path, donor: _Donor | None
@@ -220,7 +222,7 @@ def _remove_stale(paths: Paths, current: set[str]) -> None:
 
 def _rows_with_split(paths: Paths) -> pd.DataFrame:
     """Manifest rows in the order of the splits file, each with its split."""
-    manifest = read_manifest(paths.manifest)
+    manifest = read_manifest(paths.manifest, REQUIRED_COLUMNS)  # boxes when it has them
     if not paths.splits.is_file():
         raise DataError(f"{paths.splits}: no splits yet; run `taxonomist split` first")
     splits = pd.read_parquet(paths.splits)

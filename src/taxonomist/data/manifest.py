@@ -9,12 +9,12 @@ unique; ``label_source`` is ``import`` unless the source's CSV says ``crowd``,
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from taxonomist.contracts.files import write_atomic  # noqa: F401 (ingest, split, rejects)
 from taxonomist.contracts.manifest import INT_COLUMNS, MANIFEST_COLUMNS, NULLABLE_INT_COLUMNS
 from taxonomist.errors import DataError
 
@@ -65,21 +65,3 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], where: str, fix
             f"{where}: missing column(s) {', '.join(missing)} "
             f"(expected {', '.join(columns)}; found {found}); {fix}"
         )
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
-
-    A crash halfway leaves the old file intact instead of a truncated one that the next
-    run would read as the truth.
-
-    Example:
-        >>> write_atomic(Path("m.parquet"), lambda tmp: frame.to_parquet(tmp, index=False))
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -1,13 +1,15 @@
-"""Sample data: scikit-learn's bundled handwritten digits, written out as a source folder.
+"""Sample data, written out as a source folder: the digits, or the drawn vehicles.
 
-Each 8x8 original becomes a *set* of 2-3 slightly different 32x32 views, the way one car
-is photographed several times; a split that ignored ``set_id`` would put near-copies of
-one digit into both train and test. No download: the digits ship with scikit-learn.
+The digits (``data.sample: digits``, the default) are scikit-learn's bundled handwritten
+digits: each 8x8 original becomes a *set* of 2-3 slightly different 32x32 views, the way
+one car is photographed several times; a split that ignored ``set_id`` would put
+near-copies of one digit into both train and test. No download: the digits ship with
+scikit-learn. The vehicles (``data.sample: vehicles``) are drawn:
+:mod:`taxonomist.data.samples.vehicles`.
 """
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,7 +20,11 @@ from sklearn.datasets import load_digits
 from tqdm import tqdm
 
 from taxonomist.config import DataConfig
+from taxonomist.config.schema import SampleKind
+from taxonomist.data.samples.folder import MANIFEST_COLUMNS, clear_folder
+from taxonomist.data.samples.vehicles import write_vehicles
 from taxonomist.errors import DataError
+from taxonomist.taxonomy import Taxonomy
 
 # The class names in conf/taxonomy/digits.yaml, indexed by digit.
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -28,30 +34,38 @@ SIZE = 32
 PAPER = 235  # background grey: dark ink on light paper, like a scan
 
 
-def write_sample(data: DataConfig, seed: int, out_dir: Path) -> int:
-    """Write the digits as PNG files plus ``data.manifest`` into ``out_dir``.
+def write_sample(
+    data: DataConfig, seed: int, out_dir: Path, taxonomy: Taxonomy | None = None
+) -> int:
+    """Write ``data.sample`` as PNG files plus ``data.manifest`` into ``out_dir``.
 
     Args:
-        data: ``per_class`` caps the originals per digit (None: all, about 180);
-            ``manifest`` names the CSV.
-        seed: everything random (views, scanner, date) comes from it, so the same seed
+        data: ``sample`` chooses the sample; ``per_class`` caps the originals per class
+            (None: all ~180 per digit, 25 cars per vehicle class); ``manifest`` names
+            the CSV.
+        seed: everything random (views, source, date) comes from it, so the same seed
             gives byte-identical files.
         out_dir: cleared first, so a rerun leaves no stale images.
+        taxonomy: the tree the vehicles are drawn for (the digits ignore it).
 
     Returns:
         The number of images written (about 2.5 per original).
 
     Raises:
         DataError: ``out_dir`` holds files this function did not write (it refuses to
-            delete them).
+            delete them), or the vehicles were asked for without a taxonomy of their shape.
     """
+    if data.sample is SampleKind.vehicles:
+        if taxonomy is None:
+            raise DataError("the vehicle sample is drawn for a taxonomy; none was given")
+        return write_vehicles(data, taxonomy, seed, out_dir)
     originals = _originals(data.per_class)
     rng = np.random.default_rng(seed)
-    _clear(out_dir, data.manifest)
+    clear_folder(out_dir, data.manifest, set(DIGIT_NAMES))
     rows = []
     for n, (pixels, digit) in enumerate(tqdm(originals, desc="sample", unit="digit")):
         rows += _write_set(pixels, DIGIT_NAMES[digit], f"digit-{n:04d}", rng, out_dir)
-    manifest = pd.DataFrame(rows, columns=["path", "label", "source", "set_id", "taken_at"])
+    manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
     manifest.to_csv(out_dir / data.manifest, index=False)
     return len(manifest)
 
@@ -102,23 +116,3 @@ def _jitter(image: Image.Image, rng: np.random.Generator) -> Image.Image:
         angle, resample=Image.Resampling.BILINEAR, translate=shift, fillcolor=PAPER
     )
     return ImageEnhance.Contrast(moved).enhance(contrast).convert("RGB")
-
-
-def _clear(out_dir: Path, manifest: str) -> None:
-    """Delete a previous sample, refusing to touch anything a sample does not contain."""
-    if not out_dir.exists():
-        out_dir.mkdir(parents=True)
-        return
-    ours = {out_dir / manifest} | {out_dir / name for name in DIGIT_NAMES}
-    foreign = [p for p in out_dir.iterdir() if p not in ours]
-    foreign += [
-        p for d in ours if d.is_dir() for p in d.iterdir() if p.suffix != ".png" or p.is_dir()
-    ]
-    if foreign:
-        raise DataError(
-            f"{out_dir}: will not clear this folder for the sample data, it holds files "
-            f"`taxonomist sample` did not write (e.g. {foreign[0]}); point data.root at "
-            "an empty or new folder, or move those files away"
-        )
-    shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)

@@ -9,7 +9,13 @@ import pandas as pd
 
 from taxonomist.config import PromotionConfig
 from taxonomist.contracts.comparison import Check, PairedComparison, Scope, Status
-from taxonomist.contracts.promotion import Outcome, Verdict
+from taxonomist.contracts.promotion import (
+    CONTINUOUS_METRICS,
+    STACK_METRIC_OF,
+    Outcome,
+    Verdict,
+    p_value_test,
+)
 from taxonomist.errors import ConfigError
 from taxonomist.promote.stats import (
     holm,
@@ -21,8 +27,6 @@ from taxonomist.taxonomy import Taxonomy
 
 DEPTH_METRIC = re.compile(r"accuracy_depth_(\d+)")
 LOWER_IS_BETTER = {"distance_at_1"}  # mean tree distance: 0 is perfect
-# Metrics from continuous per-image values: tested with Wilcoxon, not McNemar.
-CONTINUOUS = {"hierarchical_f1", "distance_at_1"}
 # coverage_at_precision: coverage (walks reaching a leaf), paired like accuracy, on the
 # condition that precision where walks stop is non-inferior within the margin.
 COVERAGE = "coverage_at_precision"
@@ -65,7 +69,7 @@ def compare(
 
 def metric_value(rule: PromotionConfig, metrics: dict) -> float:
     """The stack's value of the gate's metric (coverage_at_precision: its coverage)."""
-    value = metrics.get("coverage" if rule.metric == COVERAGE else rule.metric)
+    value = metrics.get(STACK_METRIC_OF.get(rule.metric, rule.metric))
     if not isinstance(value, int | float):
         valid = sorted(k for k, v in metrics.items() if isinstance(v, int | float))
         raise ConfigError(
@@ -79,8 +83,8 @@ def _decide(rule: PromotionConfig, comp: PairedComparison, checks: list[Check]) 
     def made(decision: Outcome, reason: str) -> Verdict:
         return Verdict(decision, reason, comp.difference, comp, checks)
 
-    test = ("Wilcoxon signed-rank on per-image values" if rule.metric in CONTINUOUS
-            else "McNemar")
+    test = p_value_test(rule.metric)
+    test += " signed-rank on per-image values" if rule.metric in CONTINUOUS_METRICS else ""
     direction = " (lower is better)" if rule.metric in LOWER_IS_BETTER else ""
     numbers = (f"{rule.metric}{direction} {comp.difference:+.4f} "
                f"[{comp.confidence:.0%} CI {comp.ci_low:+.4f}, {comp.ci_high:+.4f}], "
@@ -107,13 +111,13 @@ def _primary_comparison(
     rule: PromotionConfig, taxonomy: Taxonomy, both: pd.DataFrame, seed: int
 ) -> PairedComparison:
     """The paired comparison of the primary metric over the images it counts."""
-    if rule.metric in CONTINUOUS:
+    if rule.metric in CONTINUOUS_METRICS:
         rows = np.ones(len(both), bool)  # every image counts for these
         challenger, live = (_ratio_terms(rule.metric, both, side) for side in ("c", "l"))
     else:
         rows, challenger, live = _primary(rule, taxonomy, both)
     groups = both.loc[rows, "set_id_c"].to_numpy() if "set_id_c" in both else None
-    if rule.metric in CONTINUOUS:
+    if rule.metric in CONTINUOUS_METRICS:
         return paired_ratio_comparison(
             challenger, live, groups, rule.confidence, rule.n_resamples, seed,
             lower_is_better=rule.metric in LOWER_IS_BETTER,
@@ -144,7 +148,7 @@ def _primary(rule: PromotionConfig, taxonomy: Taxonomy, both: pd.DataFrame):
             "conf/promotion", "metric",
             f"'{rule.metric}' cannot be compared image by image",
             f"use leaf_accuracy, accuracy_depth_<N>, {COVERAGE}, "
-            f"{', '.join(sorted(CONTINUOUS))}",
+            f"{', '.join(sorted(CONTINUOUS_METRICS))}",
         )
     depth = int(match.group(1))
     truth = [taxonomy.path(label)[1:] for label in both["label"]]

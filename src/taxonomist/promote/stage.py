@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from taxonomist.config import Config, Paths
-from taxonomist.contracts.promotion import Outcome, PromotionRecord, StackSide, Verdict
+from taxonomist.contracts.promotion import (
+    Outcome,
+    PromotionRecord,
+    StackSide,
+    Verdict,
+    p_value_test,
+)
 from taxonomist.promote.rule import compare, first_promotion
 from taxonomist.stack.build import StackVersion, evaluate_stack
 from taxonomist.tracking.client import client_for
@@ -25,6 +31,7 @@ from taxonomist.tracking.lock import promotion_lock
 from taxonomist.tracking.versions import load_served_model, set_version_tags
 
 OUTCOMES_FILE = "outcomes.parquet"
+IMAGE_COLUMNS = ("id", "set_id", "label")  # the same for both stacks: not prefixed
 
 
 def promote(config: Config, paths: Paths) -> PromotionRecord:
@@ -48,7 +55,7 @@ def promote(config: Config, paths: Paths) -> PromotionRecord:
             compared_with = live
         with promotion_lock(client, challenger.name, rule.lock_timeout_s):
             if live_version(client, challenger.name) == compared_with:
-                _record_on_registry(client, challenger, verdict, live)
+                _record_on_registry(client, challenger, verdict, live, rule.metric)
                 break
     paths.promotion.parent.mkdir(parents=True, exist_ok=True)
     _write_outcomes(paths, chal_out, live_out)
@@ -78,9 +85,12 @@ def _evaluate_version(client, paths: Paths, name: str, version: str):
     return evaluate_stack(load_served_model(client, name, version).predictor, paths)
 
 
-def _record_on_registry(client, challenger: StackVersion, verdict: Verdict, live) -> None:
+def _record_on_registry(
+    client, challenger: StackVersion, verdict: Verdict, live, metric: str
+) -> None:
     if live != challenger.version:  # a rerun keeps the first promotion's tags: its evidence
-        set_version_tags(client, challenger.name, challenger.version, _decision_tags(verdict, live))
+        tags = _decision_tags(verdict, live, metric)
+        set_version_tags(client, challenger.name, challenger.version, tags)
     if verdict.decision == Outcome.PROMOTE:
         # On a rerun this writes nothing, unless a crash left the first move unrecorded.
         move_live(
@@ -89,14 +99,16 @@ def _record_on_registry(client, challenger: StackVersion, verdict: Verdict, live
         )
 
 
-def _decision_tags(verdict: Verdict, live: str | None) -> dict[str, str]:
+def _decision_tags(verdict: Verdict, live: str | None, metric: str) -> dict[str, str]:
+    """The decision as registry tags; the p-value's tag names its test (``mcnemar_p``,
+    as every version had before, or ``wilcoxon_p``)."""
     tags = {"decision": verdict.decision.value, "decision_reason": verdict.reason[:4000]}
     if verdict.comparison is not None:
         comp = verdict.comparison
         tags |= {
             "difference_vs_live": str(comp.difference),
             "difference_ci": f"[{comp.ci_low}, {comp.ci_high}]",
-            "mcnemar_p": str(comp.p_value),
+            f"{p_value_test(metric).lower()}_p": str(comp.p_value),
             "failing_checks": ", ".join(c.name for c in verdict.failing or [])[:4000],
         }
     if live:
@@ -107,9 +119,11 @@ def _decision_tags(verdict: Verdict, live: str | None) -> dict[str, str]:
 
 
 def _write_outcomes(paths: Paths, chal_out: pd.DataFrame, live_out: pd.DataFrame | None):
-    cols = ["predicted", "correct", "distance", "path"]
-    table = chal_out.rename(columns={c: f"challenger_{c}" for c in cols})
-    for col in cols:
+    """One row per test image: the image's own columns, then every outcome column of
+    each stack as ``challenger_<column>`` and ``live_<column>`` (None: nothing live)."""
+    sides = [c for c in chal_out.columns if c not in IMAGE_COLUMNS]
+    table = chal_out.rename(columns={c: f"challenger_{c}" for c in sides})
+    for col in sides:
         table[f"live_{col}"] = None if live_out is None else live_out[col].to_numpy()
     table.to_parquet(paths.reports / OUTCOMES_FILE, index=False)
 

@@ -13,23 +13,29 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from taxonomist.config import Paths
+from taxonomist.contracts.baselines import read_baselines
 from taxonomist.contracts.comparison import Scope
+from taxonomist.contracts.files import write_text_atomic
 from taxonomist.contracts.metrics import StackMetrics
 from taxonomist.contracts.promotion import PromotionRecord
+from taxonomist.report.baselines import BaselineComparison, compare_with_baselines
 from taxonomist.report.comparison import SideBySide, rows_from_checks, rows_from_metrics
 from taxonomist.report.data_summary import DataSummary, load_data_summary
 from taxonomist.report.gallery import Gallery, build_gallery
+from taxonomist.report.glossary import GLOSSARY
 from taxonomist.report.inputs import NodeSection, Validation, load_node_section, load_validation
 from taxonomist.report.lineage import Lineage, load_lineage
 from taxonomist.report.mistakes import MistakeSummary, load_outcomes, summarise_mistakes
 from taxonomist.report.pdf import PdfWarning, write_pdf
 from taxonomist.report.plots import comparison_chart, png_data_uri
 from taxonomist.report.render import NO_CHANGE, VERDICTS, fmt, render_html, signed
+from taxonomist.report.stopping import StoppingSection, load_stopping
 from taxonomist.taxonomy import Taxonomy
 
 AUTO = "auto"
@@ -101,7 +107,14 @@ class CardContext:
     nodes: list[NodeSection]
     stack: StackMetrics
     lineage: Lineage
+    stopping: StoppingSection | None
+    baselines: BaselineComparison | None  # None: the baseline stage has not run
     generated_at: str
+
+    @property
+    def glossary(self) -> Mapping[str, str]:
+        """What each metric means, in one line, for the card to show where it appears."""
+        return GLOSSARY
 
 
 def write_model_card(paths: Paths, taxonomy: Taxonomy, pdf: str | None = AUTO) -> ModelCard:
@@ -137,9 +150,8 @@ def write_model_card(paths: Paths, taxonomy: Taxonomy, pdf: str | None = AUTO) -
         paths.reports / LIVE_FOLDER / CARD_NAME if promotion.promoted else None,
         promotion.verdict.decision, promotion.registered_model, version, context.summary,
     )
-    for target in card.html_paths:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_html(context, page_dir=target.parent), encoding="utf-8")
+    for target in card.html_paths:  # all or nothing: a full disk keeps the last card
+        write_text_atomic(target, render_html(context, page_dir=target.parent))
     if pdf is not None:
         result = write_pdf(context, paths.model_card.with_name(PDF_NAME),
                            None if pdf == AUTO else pdf)
@@ -173,7 +185,10 @@ def build_context(paths: Paths, taxonomy: Taxonomy) -> CardContext:
         validation=load_validation(paths.validation),
         nodes=nodes,
         stack=stack,
+        stopping=load_stopping(paths, stack),
         lineage=load_lineage(paths, promotion),
+        baselines=compare_with_baselines(
+            stack.leaf_accuracy, read_baselines(paths.stack_metrics.parent)),
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
@@ -219,7 +234,8 @@ def summary_line(promotion: PromotionRecord) -> str:
     if promotion.live_version is not None and comparison is not None:
         line += (f" ({signed(comparison.difference)} vs v{promotion.live_version}, "
                  f"{comparison.confidence:.0%} CI {signed(comparison.ci_low)} to "
-                 f"{signed(comparison.ci_high)}, McNemar p={comparison.p_value:.3g})")
+                 f"{signed(comparison.ci_high)}, {promotion.p_value_test} "
+                 f"p={comparison.p_value:.3g})")
     elif promotion.live_version is not None and verdict.difference is not None:
         line += f" ({verdict.difference:+.4f} vs v{promotion.live_version})"
     elif promotion.live_version is None:

@@ -33,19 +33,26 @@ def image_data_uri(path: Path) -> str | None:
     return png_data_uri(path.read_bytes()) if path.is_file() else None
 
 
-def comparison_chart(
+def comparison_chart(rows: Sequence[SideBySide], xlabel: str, **labels: str) -> bytes:
+    """:func:`comparison_figure` as PNG bytes (``labels``: its legend texts)."""
+    buffer = io.BytesIO()
+    comparison_figure(rows, xlabel, **labels).savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def comparison_figure(
     rows: Sequence[SideBySide],
     xlabel: str,
     challenger_label: str = "challenger",
     live_label: str = "live",
-) -> bytes:
-    """Grouped horizontal bars, challenger above live per row, as PNG bytes.
+) -> Figure:
+    """Grouped horizontal bars, challenger above live per row.
 
     Where a row carries a non-inferiority margin, a dashed red tick marks live minus the
     margin: the challenger's bar must reach past it. Names of rows whose check failed are
-    coloured (red: regression, orange: inconclusive). The axis starts just below the
-    lowest value, so that differences of a point or two stay visible; horizontal, so
-    long names stay readable and the figure grows with the rows.
+    coloured (red: regression, orange: inconclusive). The axis runs from 0 to 1, so bar
+    lengths compare as the values do (the tables beside the chart give the differences);
+    horizontal, so long names stay readable and the figure grows with the rows.
 
     Args:
         rows: top to bottom, e.g. the nodes in taxonomy order.
@@ -70,28 +77,14 @@ def comparison_chart(
     axes.set_yticks(ys, [r.name for r in rows])
     for label, row in zip(axes.get_yticklabels(), rows, strict=True):
         label.set_color(STATUS_COLOURS.get(row.status or "", "black"))
-    axes.set_xlim(axis_start(rows), 1.0)
+    axes.set_xlim(0.0, 1.0)
     axes.set_ylim(-0.6, len(rows) - 0.4)
     axes.set_xlabel(xlabel)
     axes.grid(axis="x", alpha=0.3)
     axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False,
                 fontsize="small")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-def axis_start(rows: Sequence[SideBySide]) -> float:
-    """A round start for the value axis just below every bar and floor (0 at the lowest).
-
-    Example:
-        >>> axis_start([SideBySide("six", 0.93, 0.95, margin=0.05)])
-        0.8
-    """
-    values = [v for r in rows for v in (r.challenger, r.live, r.floor) if v is not None]
-    lowest = min(values, default=0.0)
-    return max(0.0, math.floor(lowest * 10 - 1e-9) / 10)
+    return figure
 
 
 def _draw_floors(axes, rows: Sequence[SideBySide], ys: Sequence[int]) -> None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from taxonomist.report.card import ModelCard
 from taxonomist.tracking.client import client_at
-from taxonomist.tracking.versions import attach_files, describe_version
+from taxonomist.tracking.versions import (
+    attach_files,
+    card_link,
+    describe_version,
+    version_description,
+)
 
 ARTIFACT_FOLDER = "model_card"
 MAX_DESCRIPTION = 4000  # well inside every MLflow backend's column size
@@ -17,8 +22,8 @@ def log_card_to_mlflow(
 
     The HTML lands as ``model_card/model_card.html`` among the run's artifacts (and the
     PDF as ``model_card/model_card.pdf`` when one was made), and the version's
-    description becomes the card's one-line summary, so the registry page says what was
-    decided without opening anything.
+    description starts with the decision and a link that opens the card in the MLflow
+    UI, then the card's one-line summary, so the registry page says what was decided.
 
     Args:
         card: what :func:`~taxonomist.report.write_model_card` returned.
@@ -32,4 +37,6 @@ def log_card_to_mlflow(
     if card.pdf_path is not None and card.pdf_path.is_file():
         files.append(card.pdf_path)
     attach_files(client, run_id, files, ARTIFACT_FOLDER)
-    describe_version(client, model_name, str(version), card.summary[:MAX_DESCRIPTION])
+    link = card_link(client, run_id, f"{ARTIFACT_FOLDER}/{card.path.name}")
+    description = version_description(card.decision, card.summary, link)
+    describe_version(client, model_name, str(version), description[:MAX_DESCRIPTION])

@@ -1,7 +1,8 @@
 """``taxonomist serve``: an HTTP API over the stack holding ``@live``, following it.
 
 ``app`` (routes) > ``answers`` (JSON models) | ``images`` (request bodies, ingest's
-checks) | ``compute`` (bounded threads, deadlines) | ``limits`` (body size) |
+checks) | ``batching`` (concurrent requests in one forward) > ``compute`` (bounded
+decoding threads, deadlines) | ``limits`` (body size) |
 ``metrics`` (Prometheus) > ``live`` (poll ``@live``, load, warm, swap) > ``errors``;
 ``server`` builds the app from ``conf/`` and runs uvicorn; ``settings`` is
 ``conf/serve.yaml``.

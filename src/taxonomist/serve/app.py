@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from taxonomist.data.images import ImagePolicy, bounded_decoding
 from taxonomist.serve.answers import Health, PredictResponse, predict_response
 from taxonomist.serve.batching import MicroBatcher
-from taxonomist.serve.compute import BoundedPool
+from taxonomist.serve.compute import BoundedPool, Deadline
 from taxonomist.serve.errors import RequestError, install_error_handlers
 from taxonomist.serve.images import ACCEPTED_TYPES, SentImage, decode_images, read_images
 from taxonomist.serve.limits import BodyLimitMiddleware
@@ -67,10 +67,9 @@ class Server:
                                    f"within serve.request_timeout_s ({timeout_s:g} s)",
                                    {"request_timeout_s": timeout_s}) from None
             stack = self.ready_stack()
-            deadline = asyncio.get_running_loop().time() + timeout_s
-            arrays = await self.pool.run(lambda: self._decode(stack, images), timeout_s)
-        left = deadline - asyncio.get_running_loop().time()
-        predictions = await self.batcher.predict(stack, arrays, left)
+            deadline = Deadline.after(timeout_s)
+            arrays = await self.pool.run(lambda: self._decode(stack, images), deadline)
+        predictions = await self.batcher.predict(stack, arrays, deadline)
         self.metrics.count_predictions(predictions)
         return stack, predict_response(stack, predictions)
 
@@ -100,6 +99,7 @@ def create_app(follower: LiveFollower, settings: ServeConfig, policy: ImagePolic
                 follower.stop()
                 await batcher.stop()
                 server.pool.shutdown()
+                metrics.close()
 
     app = FastAPI(title="taxonomist", lifespan=lifespan,
                   description=f"Hierarchical predictions from {follower.name}@live.")

@@ -20,11 +20,11 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from taxonomist.serve.compute import timed_out
+from taxonomist.serve.compute import Deadline, timed_out
 from taxonomist.serve.errors import RequestError
 from taxonomist.serve.live import ServedStack
 from taxonomist.stack.predictor import Prediction
@@ -37,7 +37,7 @@ class _Queued:
     stack: ServedStack
     images: np.ndarray
     answer: asyncio.Future[list[Prediction]]
-    taken: bool = field(default=False)
+    taken: bool = False
 
 
 class MicroBatcher:
@@ -72,12 +72,12 @@ class MicroBatcher:
             self._wake()
 
     async def predict(self, stack: ServedStack, images: np.ndarray,
-                      timeout_s: float) -> list[Prediction]:
+                      deadline: Deadline) -> list[Prediction]:
         """The predictions of ``stack`` for ``images``, computed in some batch.
 
         Raises:
             RequestError: 503 if the queue is full, or no forward took the images
-                before ``timeout_s``; 504 if their forward took longer.
+                before ``deadline``; 504 if their forward did not end by then.
         """
         if self._queued_images + len(images) > self.max_queued:
             raise RequestError(503, "busy", f"{self._queued_images:,} images are already "
@@ -87,10 +87,10 @@ class MicroBatcher:
         queued = _Queued(stack, images, asyncio.get_running_loop().create_future())
         self._requeue(queued, first=False)
         try:  # on timeout wait_for cancels the answer, so no batch takes it any more
-            return await asyncio.wait_for(queued.answer, timeout_s)
+            return await asyncio.wait_for(queued.answer, deadline.left())
         except TimeoutError:
-            raise timed_out(queued.taken, timeout_s, "the stack stayed busy with earlier "
-                            "requests", {"request_timeout_s": timeout_s}) from None
+            raise timed_out(queued.taken, deadline, "the stack stayed busy with earlier "
+                            "requests") from None
 
     def start(self) -> None:
         """Form and run batches in a task of the running loop, until :meth:`stop`."""
@@ -112,9 +112,8 @@ class MicroBatcher:
                 try:
                     found = await loop.run_in_executor(self._thread, _forward, stack, group)
                 except Exception as err:  # answered as each request's error (a 500)
-                    _settle(group, lambda q, e=err: q.answer.set_exception(e))
-                else:
-                    _settle(group, lambda q: q.answer.set_result(found[q]))
+                    found = dict.fromkeys(group, err)
+                _settle(found)
 
     async def _next_batch(self) -> list[_Queued]:
         """The next batch: waits for a first request, then for company while it may."""
@@ -183,7 +182,11 @@ def _forward(stack: ServedStack, group: list[_Queued]) -> dict[_Queued, list[Pre
     return found
 
 
-def _settle(group: list[_Queued], answer: Callable[[_Queued], None]) -> None:
-    for queued in group:
-        if not queued.answer.done():  # a request past its deadline no longer waits
-            answer(queued)
+def _settle(found: dict[_Queued, list[Prediction] | Exception]) -> None:
+    for queued, answer in found.items():
+        if queued.answer.done():  # a request past its deadline no longer waits
+            continue
+        if isinstance(answer, Exception):
+            queued.answer.set_exception(answer)
+        else:
+            queued.answer.set_result(answer)

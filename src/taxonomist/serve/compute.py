@@ -14,11 +14,27 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 from taxonomist.serve.errors import RequestError
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """``timeout_s`` (the setting, for messages) from a start, on the event loop's clock."""
+
+    timeout_s: float
+    at: float
+
+    @classmethod
+    def after(cls, timeout_s: float) -> Deadline:
+        return cls(timeout_s, asyncio.get_running_loop().time() + timeout_s)
+
+    def left(self) -> float:
+        return max(0.0, self.at - asyncio.get_running_loop().time())
 
 
 class BoundedPool:
@@ -28,11 +44,11 @@ class BoundedPool:
         self._executor = ThreadPoolExecutor(max_concurrency, thread_name_prefix="decode")
         self.max_concurrency = max_concurrency
 
-    async def run(self, work: Callable[[], T], timeout_s: float) -> T:
+    async def run(self, work: Callable[[], T], deadline: Deadline) -> T:
         """``work()``'s result, computed in a pool thread.
 
         Raises:
-            RequestError: 503 if no thread was free before ``timeout_s``, 504 if the
+            RequestError: 503 if no thread was free before ``deadline``, 504 if the
                 work took longer; either way naming ``serve.request_timeout_s``.
         """
         started = threading.Event()
@@ -43,20 +59,21 @@ class BoundedPool:
 
         future = asyncio.get_running_loop().run_in_executor(self._executor, tracked)
         try:
-            return await asyncio.wait_for(future, timeout_s)
+            return await asyncio.wait_for(future, deadline.left())
         except TimeoutError:
-            raise timed_out(started.is_set(), timeout_s, f"all {self.max_concurrency} decoding "
-                            "threads stayed busy", {"request_timeout_s": timeout_s,
-                                                    "max_concurrency": self.max_concurrency}
+            raise timed_out(started.is_set(), deadline, f"all {self.max_concurrency} decoding "
+                            "threads stayed busy", {"max_concurrency": self.max_concurrency}
                             ) from None
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def timed_out(started: bool, timeout_s: float, busy: str, limit: dict[str, float]
-              ) -> RequestError:
+def timed_out(started: bool, deadline: Deadline, busy: str,
+              limit: dict[str, float] | None = None) -> RequestError:
     """504 for work past its deadline; 503 for work that never started (``busy`` says why)."""
+    timeout_s = deadline.timeout_s
+    limit = {"request_timeout_s": timeout_s, **(limit or {})}
     if started:
         return RequestError(504, "timeout", f"the prediction took longer than "
                             f"serve.request_timeout_s ({timeout_s:g} s); send fewer or "

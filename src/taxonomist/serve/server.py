@@ -2,15 +2,22 @@
 
 uvicorn starts each of ``--workers`` processes by importing :func:`app_from_conf`, so
 every worker composes ``conf/`` (found through ``$TAXONOMIST_CONFIG_DIR``, which
-:func:`serve` sets) and follows ``@live`` on its own.
+:func:`serve` sets) and follows ``@live`` on its own. With more than one worker, their
+metrics meet in one folder (:mod:`taxonomist.serve.metrics`), so ``/metrics`` is the
+server's whichever worker answers it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import torch
 import uvicorn
 from fastapi import FastAPI
 
@@ -19,7 +26,13 @@ from taxonomist.config.compose import CONFIG_DIR_ENV
 from taxonomist.data.images import ImagePolicy
 from taxonomist.serve.app import create_app
 from taxonomist.serve.live import LiveFollower
-from taxonomist.serve.settings import ServeConfig, load_serve_config
+from taxonomist.serve.metrics import MULTIPROCESS_ENV
+from taxonomist.serve.settings import (
+    ENV_PREFIX,
+    ServeConfig,
+    load_serve_config,
+    torch_threads,
+)
 from taxonomist.tracking.client import client_for
 from taxonomist.tracking.names import stack_model_name
 
@@ -29,6 +42,7 @@ def build_app(config: Config, paths: Paths, settings: ServeConfig) -> FastAPI:
 
     Images are held to ingest's policy (``data.formats``, ``data.max_pixels``).
     """
+    torch.set_num_threads(torch_threads(settings))  # this worker's share of the CPUs
     client = client_for(config.project.mlflow, paths)
     follower = LiveFollower(client, stack_model_name(config.taxonomy.name),
                             settings.poll_interval_s)
@@ -46,5 +60,27 @@ def serve(config_dir: Path, settings: ServeConfig) -> None:
     """Run the server until it is stopped (Ctrl-C, SIGTERM), on ``settings``' address."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.environ[CONFIG_DIR_ENV] = str(config_dir)  # for the workers uvicorn starts
-    uvicorn.run(f"{__name__}:app_from_conf", factory=True, host=settings.host,
-                port=settings.port, workers=settings.workers, log_level="info")
+    for key in ("host", "port", "workers"):  # the flags, so workers see the same settings
+        os.environ[f"{ENV_PREFIX}{key.upper()}"] = str(getattr(settings, key))
+    with _shared_metrics(settings.workers):
+        uvicorn.run(f"{__name__}:app_from_conf", factory=True, host=settings.host,
+                    port=settings.port, workers=settings.workers, log_level="info")
+
+
+@contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a fresh folder for their metrics, removed at the end.
+
+    Set before uvicorn starts the workers, which inherit it; one set by the user is
+    used as it is (prometheus-client asks for it to be emptied between runs).
+    """
+    if workers == 1 or os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="taxonomist-metrics-")
+    os.environ[MULTIPROCESS_ENV] = folder
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_ENV]
+        shutil.rmtree(folder, ignore_errors=True)

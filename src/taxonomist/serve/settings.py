@@ -1,5 +1,9 @@
 """``conf/serve.yaml``: the server's own settings, typed once at the edge.
 
+Each key can also come from the environment as ``TAXONOMIST_SERVE_<KEY>`` (e.g.
+``TAXONOMIST_SERVE_HOST=0.0.0.0`` in a container), which wins over the file; the
+``--host/--port/--workers`` flags win over both.
+
 The image policy is not here: served images are held to ingest's (``data.formats``,
 ``data.max_pixels`` in ``conf/data/``), so the stack never sees what training could not.
 """
@@ -7,15 +11,18 @@ The image policy is not here: served images are held to ingest's (``data.formats
 from __future__ import annotations
 
 import difflib
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from taxonomist.errors import ConfigError
 
 SERVE_FILE = "serve.yaml"
+ENV_PREFIX = "TAXONOMIST_SERVE_"
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,9 @@ class ServeConfig:
         batch_max_wait_ms: how long a forward waits for requests still being read or
             decoded; it never waits when none is.
         batch_max_queued: images waiting for a forward at once; more answers 503.
+        torch_threads: torch's threads per worker for a forward; None: the CPUs this
+            process may use, shared among the workers. More threads than CPUs (a
+            container's CPU limit, other busy processes) make forwards many times slower.
     """
 
     host: str = "127.0.0.1"
@@ -47,35 +57,51 @@ class ServeConfig:
     batch_max_images: int = 32
     batch_max_wait_ms: float = 5.0
     batch_max_queued: int = 1024
+    torch_threads: int | None = None
 
     def with_overrides(self, **values: object) -> ServeConfig:
         """A copy with the given values (None leaves a setting as it is), checked again."""
         return _checked(replace(self, **{k: v for k, v in values.items() if v is not None}))
 
 
-def load_serve_config(config_dir: Path) -> ServeConfig:
-    """``config_dir/serve.yaml`` over the defaults; the defaults alone if it is absent.
+def torch_threads(config: ServeConfig) -> int:
+    """``config.torch_threads``, or this process's CPUs divided among the workers."""
+    if config.torch_threads is not None:
+        return config.torch_threads
+    return max(1, len(os.sched_getaffinity(0)) // config.workers)
+
+
+def load_serve_config(config_dir: Path, environ: Mapping[str, str] = os.environ) -> ServeConfig:
+    """The defaults, then ``config_dir/serve.yaml`` if present, then ``TAXONOMIST_SERVE_*``.
 
     Raises:
         ConfigError: an unknown key (with the close ones), a wrong type, or a value
-            that is not positive; naming ``conf/serve.yaml`` and the key.
+            that is not positive; naming ``conf/serve.yaml`` or the variable, and the key.
     """
+    merged = OmegaConf.structured(ServeConfig)
     file = config_dir / SERVE_FILE
-    if not file.is_file():
-        return ServeConfig()
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(ServeConfig), OmegaConf.load(file))
-    except ConfigKeyError as err:
-        raise _unknown_key(err.full_key or "") from None
-    except OmegaConfBaseException as err:
-        raise ConfigError(_shown(), err.full_key or "", err.msg.splitlines()[0]) from None
+    if file.is_file():
+        merged = _merged(merged, OmegaConf.load(file), _shown())
+    for name, value in sorted(environ.items()):
+        if name.startswith(ENV_PREFIX):
+            key = name.removeprefix(ENV_PREFIX).lower()
+            merged = _merged(merged, OmegaConf.from_dotlist([f"{key}={value}"]), f"${name}")
     return _checked(OmegaConf.to_object(merged))
+
+
+def _merged(base: DictConfig, values: DictConfig, source: str) -> DictConfig:
+    try:
+        return OmegaConf.merge(base, values)
+    except ConfigKeyError as err:
+        raise _unknown_key(source, err.full_key or "") from None
+    except OmegaConfBaseException as err:
+        raise ConfigError(source, err.full_key or "", err.msg.splitlines()[0]) from None
 
 
 def _checked(config: ServeConfig) -> ServeConfig:
     for field in fields(ServeConfig):
         value = getattr(config, field.name)
-        if not isinstance(value, str) and value <= 0:
+        if value is not None and not isinstance(value, str) and value <= 0:
             raise ConfigError(_shown(), field.name, f"expected a positive number, got {value}",
                               f"the default is {field.default}")
     if config.batch_max_queued < config.max_batch:  # else a full request never fits
@@ -84,11 +110,11 @@ def _checked(config: ServeConfig) -> ServeConfig:
     return config
 
 
-def _unknown_key(key: str) -> ConfigError:
+def _unknown_key(source: str, key: str) -> ConfigError:
     valid = [f.name for f in fields(ServeConfig)]
     close = difflib.get_close_matches(key, valid, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    return ConfigError(_shown(), key, "unknown key", f"{hint}valid keys: {', '.join(valid)}")
+    return ConfigError(source, key, "unknown key", f"{hint}valid keys: {', '.join(valid)}")
 
 
 def _shown() -> str:

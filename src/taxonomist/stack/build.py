@@ -3,23 +3,50 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from taxonomist.config import Config, Paths
-from taxonomist.contracts.cache import load_stack_test
-from taxonomist.contracts.metrics import PER_CLASS_FILE, STACK_PLOTS, StackMetrics
+from taxonomist.config.stopping import check_stopping
+from taxonomist.contracts.cache import STACK, CachedSplit, load_node_split, load_stack_test
+from taxonomist.contracts.files import write_text_atomic
+from taxonomist.contracts.metrics import (
+    CALIBRATION_FILE,
+    DECODING_FILE,
+    NODE_CURVES,
+    PER_CLASS_FILE,
+    RISK_COVERAGE_FILE,
+    STACK_PLOTS,
+    StackMetrics,
+    write_rows,
+)
 from taxonomist.evaluate.hierarchy import depth_accuracy, stack_metrics, stack_outcomes, stop_table
 from taxonomist.stack.predictor import StackPredictor
 from taxonomist.stack.pyfunc import ARTIFACT_KEY, SIGNATURE
+from taxonomist.stack.tuning import Split, StoppingReport, fit_stopping, report_stopping
 from taxonomist.taxonomy import Taxonomy
-from taxonomist.tracking.names import stack_model_name, stage_tags
+from taxonomist.tracking.client import client_for
+from taxonomist.tracking.names import (
+    node_model_name,
+    stack_model_name,
+    stack_run_name,
+    stage_tags,
+)
+from taxonomist.tracking.orphans import tag_orphans
 from taxonomist.tracking.runs import PyfuncModel, RunLog
+from taxonomist.tracking.versions import name_run, tag_node_versions
 from taxonomist.train.artifact import load_node_model
 
 REGISTERED_FILE = "registered.json"
+
+
+class UncalibratedWarning(UserWarning):
+    """The stack was built without val images to fit its stopping on."""
+
+
 SERVING_CODE = Path(__file__).with_name("serving.py")
 # What serving the stack needs; listed so MLflow does not spend seconds inferring it.
 PIP_REQUIREMENTS = ["taxonomist", "torch", "torchvision", "timm", "safetensors", "pillow", "pandas"]
@@ -58,7 +85,27 @@ def evaluate_stack(
     outcomes = stack_outcomes(predictor.taxonomy, test.index["label"], walks)
     outcomes.insert(0, "id", test.index["id"].to_numpy())
     outcomes.insert(1, "set_id", test.index["set_id"].to_numpy())
-    return stack_metrics(predictor.taxonomy, outcomes, walks), outcomes
+    metrics = stack_metrics(predictor.taxonomy, outcomes, walks)
+    target = predictor.stopping.targets.get(predictor.taxonomy.root)
+    return metrics | ({} if target is None else {"target_precision": target}), outcomes
+
+
+def calibration_splits(paths: Paths) -> dict[str, CachedSplit]:
+    """The images the stack's stopping is fitted on (val) and measured on (test).
+
+    Both are the stack's own cache: every val and test image at the largest
+    ``image_size`` (each node resizes to its own), test as :func:`evaluate_stack` reads
+    it. Without a val cache (a project that cached only the stack's test images) val is
+    empty, with a warning: temperatures stay 1 and every threshold its hand-set value.
+    """
+    test = load_stack_test(paths)
+    try:
+        val = load_node_split(paths, STACK, "val")
+    except FileNotFoundError as err:
+        warnings.warn(f"{err}: the stack keeps temperature 1 and the hand-set thresholds",
+                      UncalibratedWarning, stacklevel=2)
+        val = CachedSplit(test.images[:0], test.index.iloc[:0])
+    return {"val": val, "test": test}
 
 
 def build_stack(config: Config, paths: Paths) -> StackVersion:
@@ -67,16 +114,50 @@ def build_stack(config: Config, paths: Paths) -> StackVersion:
     Writes ``metrics/stack.json``, the tables in ``plots/_stack/`` and ``models/_stack/``
     (the bundled weights, the per-image outcomes and ``registered.json``).
     """
-    predictor = load_predictor(config, paths)
+    check_stopping(config, paths)
+    predictor, report = calibrated_predictor(config, paths)
     metrics, outcomes = evaluate_stack(predictor, paths)
     folder = paths.stack_dir
     model_dirs = {n: paths.model_dir(n) for n in config.taxonomy.inner_nodes}
     predictor.save(folder / "model", model_dirs)
     outcomes.to_parquet(folder / "outcomes.parquet", index=False)
     write_stack_views(paths, predictor.taxonomy, metrics, outcomes)
-    version = _log_and_register(config, paths, metrics, folder / "model")
-    (folder / REGISTERED_FILE).write_text(json.dumps(asdict(version), indent=2))
+    write_stopping_views(paths, report)
+    logged = metrics | {f"{key}.{row.node}": getattr(row, key) for row in report.calibration
+                        for key in ("temperature", "threshold", "ece_after")}
+    version = _log_and_register(config, paths, logged, folder / "model")
+    write_text_atomic(folder / REGISTERED_FILE, json.dumps(asdict(version), indent=2))
+    # a version left by a killed earlier run must not pass for a candidate
+    tag_orphans(client_for(config.project.mlflow, paths), version.name, version.version)
     return version
+
+
+def calibrated_predictor(config: Config, paths: Paths) -> tuple[StackPredictor, StoppingReport]:
+    """The stack with temperatures and thresholds fitted on val, and how they did on test.
+
+    Raises:
+        ConfigError: a stopping key is out of range or the nodes disagree on decoding.
+    """
+    raw = load_predictor(config, paths)  # temperature 1, hand-set thresholds
+    splits = {
+        name: Split(raw.node_outputs(split.images, everywhere=True), list(split.index["label"]))
+        for name, split in calibration_splits(paths).items()
+    }
+    stopping, val_evidence = fit_stopping(config, splits["val"])
+    report = report_stopping(config, stopping, splits["val"], splits["test"], val_evidence)
+    return StackPredictor(config.taxonomy, raw.nodes, stopping), report
+
+
+def write_stopping_views(paths: Paths, report: StoppingReport) -> None:
+    """In ``plots/_stack/``: the calibration table, both decodings, and the risk-coverage
+    curves of the stack and (in ``risk_coverage/``) of every node."""
+    plots = paths.node_plots(STACK_PLOTS)
+    write_rows(plots / CALIBRATION_FILE, report.calibration)
+    write_rows(plots / DECODING_FILE, report.decodings)
+    report.stack_curve.to_csv(plots / RISK_COVERAGE_FILE, index=False)
+    (plots / NODE_CURVES).mkdir(parents=True, exist_ok=True)
+    for node, curve in report.node_curves.items():
+        curve.to_csv(plots / NODE_CURVES / f"{node}.csv", index=False)
 
 
 def write_stack_views(
@@ -121,4 +202,16 @@ def _log_and_register(
         files={"metrics/stack.json": metrics},
         model=model,
     )
+    _label_in_the_ui(config, paths, run_id, version, node_runs)
     return StackVersion(stack_name(config), version, run_id, node_runs)
+
+
+def _label_in_the_ui(
+    config: Config, paths: Paths, run_id: str, version: str, node_runs: dict[str, str]
+) -> None:
+    """Name the run for its version (``stack v3``, not one more ``stack``) and tag each
+    node version with the stack versions built from it."""
+    client = client_for(config.project.mlflow, paths)
+    name_run(client, run_id, stack_run_name(version))
+    models = {node_model_name(config.taxonomy.name, n): r for n, r in node_runs.items()}
+    tag_node_versions(client, models, stack_name(config), version)

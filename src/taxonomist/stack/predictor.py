@@ -4,45 +4,54 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from torch import nn
 
+from taxonomist.config.schema import Decoding
 from taxonomist.evaluate.predict import predict_proba
+from taxonomist.stack.calibration import scale
+from taxonomist.stack.decoding import NodeOutputs, Prediction, Stop, decode, stop
 from taxonomist.taxonomy import Taxonomy
 from taxonomist.train.artifact import load_node_model
 from taxonomist.train.model import NodeSpec
 from taxonomist.train.publish import RUN_FILE
 
+__all__ = ["Prediction", "Stop", "StackPredictor", "Stopping", "NodeVersion", "node_versions"]
+
 TAXONOMY_FILE = "taxonomy.json"
 
 
 @dataclass(frozen=True)
-class Stop:
-    """Why a walk ended above the leaves: at ``node``, the likeliest child ``best`` had
-    ``probability`` under the node's ``threshold``."""
+class Stopping:
+    """How the stack turns node probabilities into an answer (all saved with it).
 
-    node: str
-    best: str
-    probability: float
-    threshold: float
+    Attributes:
+        thresholds: per node, the probability under which the walk stops there
+            ("sensibly wrong": a confident 'round' beats an unsure 'six").
+        temperatures: per node, what its logits are divided by (1.0: as trained).
+        decoding: how the class a walk heads for is picked.
+        targets: per node, the target precision its threshold was chosen for, or None
+            (hand-set); a record, not used to predict.
+    """
 
+    thresholds: Mapping[str, float]
+    temperatures: Mapping[str, float] = field(default_factory=dict)
+    decoding: Decoding = Decoding.greedy
+    targets: Mapping[str, float | None] = field(default_factory=dict)
 
-@dataclass(frozen=True)
-class Prediction:
-    """One image's walk: the classes chosen from the root's children down, with the
-    probability of each choice. It ends early where a node was not confident enough;
-    ``stop`` then says where and why (None: the walk reached a leaf)."""
+    def to_json(self) -> dict:
+        return {"thresholds": dict(self.thresholds), "temperatures": dict(self.temperatures),
+                "decoding": self.decoding.value, "targets": dict(self.targets)}
 
-    path: list[str]
-    probs: list[float]
-    stop: Stop | None = None
-
-    @property
-    def label(self) -> str | None:
-        return self.path[-1] if self.path else None
+    @classmethod
+    def from_json(cls, meta: Mapping) -> Stopping:
+        """A stack saved before calibration has thresholds only: temperature 1, greedy."""
+        return cls(meta["thresholds"], meta.get("temperatures", {}),
+                   Decoding(meta.get("decoding", Decoding.greedy)), meta.get("targets", {}))
 
 
 class StackPredictor:
@@ -51,20 +60,25 @@ class StackPredictor:
     Args:
         taxonomy: the class tree.
         nodes: a trained (spec, model) per inner node.
-        thresholds: per node, the probability under which the walk stops there
-            ("sensibly wrong": a confident 'round' beats an unsure 'six').
+        thresholds: per node, the probability under which the walk stops there; or a
+            whole :class:`Stopping` (temperatures and decoding too).
     """
 
     def __init__(
         self,
         taxonomy: Taxonomy,
         nodes: dict[str, tuple[NodeSpec, nn.Module]],
-        thresholds: dict[str, float],
+        thresholds: Mapping[str, float] | Stopping,
     ) -> None:
         missing = set(taxonomy.inner_nodes) - set(nodes)
         if missing:
             raise ValueError(f"the stack lacks classifiers for nodes: {sorted(missing)}")
-        self.taxonomy, self.nodes, self.thresholds = taxonomy, nodes, thresholds
+        self.taxonomy, self.nodes = taxonomy, nodes
+        self.stopping = thresholds if isinstance(thresholds, Stopping) else Stopping(thresholds)
+
+    @property
+    def thresholds(self) -> Mapping[str, float]:
+        return self.stopping.thresholds
 
     @property
     def image_size(self) -> int:
@@ -72,25 +86,33 @@ class StackPredictor:
 
     def predict(self, images: np.ndarray) -> list[Prediction]:
         """Predict uint8 images (N, H, W, 3); each node runs once on the images at it."""
-        paths: list[list[str]] = [[] for _ in range(len(images))]
-        probs: list[list[float]] = [[] for _ in range(len(images))]
-        stops: list[Stop | None] = [None] * len(images)
-        waiting: dict[str, list[int]] = {self.taxonomy.root: list(range(len(images)))}
+        outputs = self.node_outputs(images)
+        return stop(decode(self.taxonomy, outputs, self.stopping.decoding), self.thresholds)
+
+    def node_outputs(self, images: np.ndarray, everywhere: bool = False) -> NodeOutputs:
+        """Every node's calibrated probabilities (NaN rows where it did not run).
+
+        Args:
+            images: uint8 (N, H, W, 3).
+            everywhere: run every node on every image (always so for ``bayes_risk``,
+                which weighs every leaf); else each node only on the images whose greedy
+                path (each node's likeliest child) reaches it.
+        """
+        everywhere = everywhere or self.stopping.decoding is Decoding.bayes_risk
+        n = len(images)
+        probs, classes = {}, {}
+        waiting: dict[str, list[int]] = {self.taxonomy.root: list(range(n))}
         for node in self.taxonomy.inner_nodes:  # breadth first: parents before children
-            rows = np.array(sorted(waiting.pop(node, [])), dtype=np.int64)
-            if len(rows) == 0:
-                continue
             spec, model = self.nodes[node]
-            p = predict_proba(model, spec, images[rows])
-            for row, best, conf in zip(rows, p.argmax(1), p.max(1), strict=True):
-                child = spec.classes[best]
-                if conf < self.thresholds[node]:  # not sure enough: the walk ends here
-                    stops[row] = Stop(node, child, round(float(conf), 4), self.thresholds[node])
-                    continue
-                paths[row].append(child)
-                probs[row].append(round(float(conf), 4))
-                waiting.setdefault(child, []).append(int(row))
-        return [Prediction(*walk) for walk in zip(paths, probs, stops, strict=True)]
+            rows = np.arange(n) if everywhere else np.array(sorted(waiting.pop(node, [])), int)
+            classes[node] = spec.classes
+            probs[node] = np.full((n, len(spec.classes)), np.nan)
+            if len(rows):
+                raw = predict_proba(model, spec, images[rows])
+                probs[node][rows] = scale(raw, self.stopping.temperatures.get(node, 1.0))
+            for row, best in zip(rows, probs[node][rows].argmax(1), strict=True):
+                waiting.setdefault(spec.classes[best], []).append(int(row))
+        return NodeOutputs(classes, probs)
 
     def save(self, folder: Path, model_dirs: dict[str, Path]) -> None:
         """Copy every node's weights and spec into ``folder`` with the tree: one unit."""
@@ -98,18 +120,15 @@ class StackPredictor:
         folder.mkdir(parents=True)
         for node, source in model_dirs.items():
             shutil.copytree(source, folder / node)
-        meta = {
-            "name": self.taxonomy.name,
-            "tree": self.taxonomy.as_tree(),
-            "thresholds": self.thresholds,
-        }
+        meta = {"name": self.taxonomy.name, "tree": self.taxonomy.as_tree(),
+                **self.stopping.to_json()}
         (folder / TAXONOMY_FILE).write_text(json.dumps(meta, indent=2))
 
     @classmethod
     def load(cls, folder: Path) -> StackPredictor:
-        taxonomy, thresholds = _read_tree(folder)
+        taxonomy, stopping = _read_tree(folder)
         nodes = {node: load_node_model(folder / node) for node in taxonomy.inner_nodes}
-        return cls(taxonomy, nodes, thresholds)
+        return cls(taxonomy, nodes, stopping)
 
 
 @dataclass(frozen=True)
@@ -135,8 +154,8 @@ def node_versions(folder: Path) -> dict[str, NodeVersion]:
     return found
 
 
-def _read_tree(folder: Path) -> tuple[Taxonomy, dict[str, float]]:
-    """The taxonomy and the thresholds :meth:`StackPredictor.save` wrote in ``folder``."""
+def _read_tree(folder: Path) -> tuple[Taxonomy, Stopping]:
+    """The taxonomy and the stopping rule :meth:`StackPredictor.save` wrote in ``folder``."""
     meta = json.loads((folder / TAXONOMY_FILE).read_text())
     taxonomy = Taxonomy.from_tree(meta["name"], meta["tree"], str(folder / TAXONOMY_FILE))
-    return taxonomy, meta["thresholds"]
+    return taxonomy, Stopping.from_json(meta)

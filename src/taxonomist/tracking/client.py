@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from urllib.parse import urlparse
 
+from filelock import FileLock
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from taxonomist.config import MlflowConfig, Paths, resolve_tracking_uri
 
@@ -20,7 +24,46 @@ def client_for(cfg: MlflowConfig, paths: Paths) -> Client:
 
 def client_at(tracking_uri: str) -> Client:
     """A client for the tracking server or store at ``tracking_uri``."""
+    open_store(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri)
+
+
+# sqlite lets one writer in at a time and MLflow waits 20 s for it (busy_timeout); a
+# writer held up longer (a long commit on a slow disk, many parallel node jobs), or a
+# reader turning writer (refused at once), gets "database is locked". Such a call is
+# safe to repeat (its transaction was rolled back), so repeat it, for a bounded time.
+LOCKED_RETRY_S = 300.0
+
+
+def _sqlite_locked(err: BaseException) -> bool:
+    return "database is locked" in str(err)
+
+
+retry_when_locked = retry(
+    retry=retry_if_exception(_sqlite_locked),
+    stop=stop_after_delay(LOCKED_RETRY_S),
+    wait=wait_random_exponential(multiplier=0.05, max=2.0),
+    reraise=True,
+)
+
+
+@functools.cache  # once per process and store: MLflow keeps the opened store too
+def open_store(tracking_uri: str) -> None:
+    """Open a local sqlite store (creating it: MLflow's migrations) under a file lock.
+
+    Two processes creating one new sqlite store at once both run the migrations and one
+    fails ("duplicate column name"); the lock makes the second wait and find it done.
+    A server needs nothing.
+    """
+    if not tracking_uri.startswith("sqlite:"):
+        return
+    # sqlite:///rel.db and sqlite:////abs.db: the path after the third slash
+    database = Path(urlparse(tracking_uri).path.removeprefix("/"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{database}.lock"):
+        client = MlflowClient(tracking_uri=tracking_uri)
+        client.search_experiments(max_results=1)  # the tracking tables
+        client.search_registered_models(max_results=1)  # and the registry's
 
 
 def artifact_location(cfg: MlflowConfig, paths: Paths, tracking_uri: str) -> str | None:
@@ -30,6 +73,7 @@ def artifact_location(cfg: MlflowConfig, paths: Paths, tracking_uri: str) -> str
     return None
 
 
+@retry_when_locked
 def register_version(
     client: MlflowClient, name: str, source: str, run_id: str, tags: dict[str, str]
 ) -> str:

@@ -6,7 +6,9 @@ made through :func:`move_live` also writes one *event*, a registered-model tag o
 with who, when and why. One tag per event, rather than one tag holding a growing list,
 means two writers never overwrite each other's events, no history is ever cut short, and
 every value stays far inside the 5,000 characters a tag may hold in MLflow's SQL stores.
-The same calls work on a local sqlite store and on a remote tracking server.
+The same calls work on a local sqlite store and on a remote tracking server. For people
+in the MLflow UI, each move also rewrites the registered model's description as a table
+of the latest moves (:func:`history_table`).
 
 :func:`history` reads the events back in order; a move made outside taxonomist (the
 MLflow UI, a script) shows as an ``unrecorded`` event, so the list always ends on the
@@ -42,6 +44,8 @@ LIVE = "live"
 PROMOTE, ROLLBACK, UNRECORDED = "promote", "rollback", "unrecorded"
 EVENT_PREFIX = "live_event."
 MAX_REASON = 3000  # an event's JSON stays well under a tag's 5,000 characters
+# The registered model's description shows the latest moves, in well under 5,000 characters.
+HISTORY_ROWS, HISTORY_REASON = 10, 160
 # Tags on the version that goes live, and on the one that stops being live.
 LIVE_SINCE, LIVE_BY, LIVE_REASON, LIVE_KIND = "live_since", "live_by", "live_reason", "live_kind"
 LIVE_UNTIL, UNTIL_BY, UNTIL_REASON = "live_until", "live_until_by", "live_until_reason"
@@ -132,6 +136,7 @@ def move_live(
     event = LiveEvent(version, before, kind, actor, reason.strip()[:MAX_REASON], _now())
     client.set_registered_model_tag(name, _event_key(), event.to_json())
     _tag_versions(client, name, event)
+    client.update_registered_model(name, description=history_table(history(client, name)))
     return event
 
 
@@ -151,6 +156,39 @@ def history(client: MlflowClient, name: str) -> list[LiveEvent]:
     if now != last:
         events.append(LiveEvent(now, last, UNRECORDED, "", "", ""))
     return events
+
+
+def history_table(events: list[LiveEvent], rows: int = HISTORY_ROWS) -> str:
+    """The latest moves of ``live`` as a Markdown table, newest first: the registered
+    model's description, so the MLflow UI shows the history without decoding a tag.
+
+    Example:
+        ``"| when (UTC) | live | before | move | by | why |"`` and one row per move:
+        ``"| 2025-01-02 03:04 | v3 | v2 | promote | ci | significantly better |"``.
+    """
+    shown = list(reversed(events))[:rows]
+    lines = [
+        f"**History of @{LIVE}**, newest first (`taxonomist history` lists every move)",
+        "",
+        "| when (UTC) | live | before | move | by | why |",
+        "|---|---|---|---|---|---|",
+    ]
+    for event in shown:
+        cells = (event.at[:16].replace("T", " "), _v(event.version), _v(event.previous),
+                 event.kind, event.actor, event.reason[:HISTORY_REASON])
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    if len(events) > rows:
+        lines.append(f"\n{len(events) - rows} earlier move(s) not shown.")
+    return "\n".join(lines)
+
+
+def _v(version: str | None) -> str:
+    return f"v{version}" if version else "none"
+
+
+def _cell(text: str) -> str:
+    """One table cell: a ``|`` or a line break would end the cell or the row early."""
+    return " ".join(text.replace("|", "\\|").split()) or "-"
 
 
 def rollback(

@@ -22,10 +22,22 @@ from typing import Any
 import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
+from mlflow.exceptions import MlflowException
 
 from taxonomist.config import MlflowConfig, Paths, resolve_tracking_uri
-from taxonomist.tracking.client import artifact_location, register_version, run_artifact_uri
-from taxonomist.tracking.names import PARENT_RUN_TAG
+from taxonomist.tracking.client import (
+    artifact_location,
+    open_store,
+    register_version,
+    retry_when_locked,
+    run_artifact_uri,
+)
+from taxonomist.tracking.names import (
+    EXPERIMENT_KIND_TAG,
+    MODEL_TRAINING,
+    PARENT_RUN_TAG,
+    experiment_tags,
+)
 
 MAX_CHILD_RUNS = 10_000  # trials read back per sweep
 
@@ -74,6 +86,7 @@ class RunLog:
     def __init__(self, tracking_uri: str, experiment: str, artifact_location: str | None) -> None:
         self.tracking_uri, self.experiment = tracking_uri, experiment
         self.artifact_location = artifact_location
+        open_store(tracking_uri)
         self._client = MlflowClient(tracking_uri)
 
     @classmethod
@@ -82,11 +95,13 @@ class RunLog:
         uri = resolve_tracking_uri(cfg.tracking_uri, paths)
         return cls(uri, cfg.experiment, artifact_location(cfg, paths, uri))
 
+    @retry_when_locked
     def start(self, name: str, tags: Mapping[str, str]) -> str:
         """Create a run (and the experiment if needed); returns its id."""
         run = self._client.create_run(self._experiment_id(), run_name=name, tags=dict(tags))
         return run.info.run_id
 
+    @retry_when_locked
     def log(
         self,
         run_id: str,
@@ -101,10 +116,12 @@ class RunLog:
             params=[Param(k, str(v)) for k, v in (params or {}).items()],
         )
 
+    @retry_when_locked
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         for key, value in tags.items():
             self._client.set_tag(run_id, key, value)
 
+    @retry_when_locked
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         """End the run as ``FINISHED`` or ``FAILED``."""
         self._client.set_terminated(run_id, status)
@@ -177,10 +194,24 @@ class RunLog:
             )
         return run.info.run_id, str(info.registered_model_version)
 
+    def ensure_experiment(self) -> str:
+        """The experiment's id, creating it if needed (once, before parallel writers)."""
+        return self._experiment_id()
+
+    @retry_when_locked
     def _experiment_id(self) -> str:
         found = self._client.get_experiment_by_name(self.experiment)
         if found is not None:
+            if found.tags.get(EXPERIMENT_KIND_TAG) is None:  # made before taxonomist tagged it
+                self._client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG,
+                                                MODEL_TRAINING)
             return found.experiment_id
-        return self._client.create_experiment(
-            self.experiment, artifact_location=self.artifact_location
-        )
+        try:
+            return self._client.create_experiment(
+                self.experiment, artifact_location=self.artifact_location,
+                tags=experiment_tags(),
+            )
+        except MlflowException as err:  # created by a parallel writer meanwhile
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return self._client.get_experiment_by_name(self.experiment).experiment_id

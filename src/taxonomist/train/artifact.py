@@ -3,7 +3,9 @@
 Every node model, neural or classical, is saved here and loaded back from here, so the
 stack, evaluation and ``backbone.init_from`` never need to know which kind a node is:
 
-- ``spec.json``: the :class:`~.model.NodeSpec` (classes, backbone, preprocessing, head).
+- ``spec.json``: the :class:`~.model.NodeSpec` (classes, backbone, preprocessing, head;
+  with ``targets: leaves``, the leaves the network outputs, which loading turns back into
+  the children's log-probabilities).
 - ``model.safetensors``: the network's weights; for a classical head, the frozen
   backbone's (no classifier layer).
 - ``head.skops``: a classical head's fitted scikit-learn pipeline (never pickle).
@@ -35,7 +37,7 @@ from torch import nn
 from taxonomist.config.schema import Head
 from taxonomist.errors import DataError
 from taxonomist.train.classical import ClassicalNode
-from taxonomist.train.model import NodeSpec, attach_mlp_head
+from taxonomist.train.model import ChildrenFromLeaves, NodeSpec, attach_mlp_head, children_view
 
 SPEC_FILE = "spec.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -54,6 +56,8 @@ def save_node_model(model: nn.Module, spec: NodeSpec, folder: Path) -> None:
     """Write ``model`` (a network, or a :class:`~.classical.ClassicalNode`) and its spec."""
     folder.mkdir(parents=True, exist_ok=True)
     network = model.backbone if isinstance(model, ClassicalNode) else model
+    if isinstance(network, ChildrenFromLeaves):  # the weights are the leaf network's
+        network = network.network
     _save_weights(network, folder)
     if isinstance(model, ClassicalNode):
         sio.dump(model.estimator, folder / HEAD_FILE)
@@ -70,11 +74,11 @@ def load_node_model(folder: Path) -> tuple[NodeSpec, nn.Module]:
     spec = read_spec(folder)
     if Head(spec.head).is_classical:
         return spec, _load_classical(folder, spec).eval()
-    model = timm.create_model(spec.backbone, pretrained=False, num_classes=len(spec.classes))
+    model = timm.create_model(spec.backbone, pretrained=False, num_classes=spec.outputs)
     if spec.mlp_hidden:
-        attach_mlp_head(model, len(spec.classes), spec.mlp_hidden, dropout=0.0)
+        attach_mlp_head(model, spec.outputs, spec.mlp_hidden, dropout=0.0)
     model.load_state_dict(read_weights(folder))
-    return spec, model.eval()
+    return spec, children_view(model, spec).eval()
 
 
 def read_spec(folder: Path) -> NodeSpec:

@@ -32,12 +32,12 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from taxonomist.config import Config, Paths
 from taxonomist.contracts.cache import images_file, index_file
+from taxonomist.contracts.files import TEMP_GLOB, write_atomic
 from taxonomist.train.artifact import refuse_code_in_pickle
 
 STAMP_KEY = "taxonomist"  # our entry in a Lightning checkpoint dict
 CORRUPT_SUFFIX = ".corrupt"
 SPOOL_FILE = "unsent-mlflow.json"  # tracking values a failed run could not send
-_TEMP_GLOB = ".*.tmp-*"
 
 
 class CheckpointWarning(UserWarning):
@@ -79,18 +79,42 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save(obj, path)``, all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(temp, "wb") as file:
-            torch.save(obj, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)  # make the rename itself durable
+    """``torch.save(obj, path)``, all or nothing (:func:`write_atomic`).
+
+    Raises:
+        WriteFailed: the disk is full (or another OSError), naming ``path``; the
+            previous file is kept.
+    """
+    write_atomic(path, lambda temp: _torch_save_telling_os_errors(obj, temp))
+
+
+class _ErrorKeepingFile:
+    """A file torch writes through, keeping the OSError its writer reports only as
+    "unexpected pos 704 vs 598"."""
+
+    def __init__(self, file: Any) -> None:
+        self.file, self.error = file, None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _torch_save_telling_os_errors(obj: Any, temp: Path) -> None:
+    with open(temp, "wb") as file:
+        keeping = _ErrorKeepingFile(file)
+        try:
+            torch.save(obj, keeping)
+        except RuntimeError:
+            if keeping.error is None:
+                raise
+            raise keeping.error from None
 
 
 class StampedCheckpoint(ModelCheckpoint):
@@ -142,7 +166,7 @@ def resume_point(folder: Path, fingerprint: str) -> ResumePoint:
     """
     if not folder.is_dir():
         return ResumePoint(fingerprint)
-    for stale in folder.glob(_TEMP_GLOB):  # a write interrupted by a kill
+    for stale in folder.glob(TEMP_GLOB):  # a write interrupted by a kill
         stale.unlink(missing_ok=True)
     for path in sorted(folder.glob("*.ckpt"), key=_modified, reverse=True):
         stamp = _read_stamp(path)
@@ -157,7 +181,7 @@ def resume_point(folder: Path, fingerprint: str) -> ResumePoint:
 
 def clear_checkpoints(folder: Path) -> None:
     """Remove one run's files (not other caches kept in the folder, e.g. embeddings)."""
-    for pattern in ("*.ckpt", _TEMP_GLOB, SPOOL_FILE):
+    for pattern in ("*.ckpt", TEMP_GLOB, SPOOL_FILE):
         for path in folder.glob(pattern):
             path.unlink(missing_ok=True)
 
@@ -197,13 +221,3 @@ def _cache_fingerprint(paths: Paths, node: str, split: str) -> list[Any]:
 
 def _modified(path: Path) -> int:
     return path.stat().st_mtime_ns
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

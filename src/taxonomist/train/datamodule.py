@@ -19,6 +19,7 @@ from torch.utils.data import (
 from taxonomist.config.schema import Balance
 from taxonomist.contracts.cache import CachedSplit
 from taxonomist.taxonomy import Taxonomy
+from taxonomist.train.model import FineTargets
 
 # Bounding boxes in pixels of the cached images; NaN where an image has none.
 BOX_COLUMNS = ("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1")
@@ -32,18 +33,28 @@ class NodeSplit:
     rows: np.ndarray  # indices into images
     targets: np.ndarray  # class index per row
     boxes: np.ndarray | None = None  # (len(rows), 4) float32 per row; None: no boxes at all
+    # targets: leaves: each row's label as an index into FineTargets.labels; the batches'
+    # targets then (``targets`` stays the child, for class weights and the sampler)
+    labels: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
 
 
-def node_split(cached: CachedSplit, taxonomy: Taxonomy, node: str) -> NodeSplit:
-    """Keep the images whose label falls under one of ``node``'s children."""
+def node_split(
+    cached: CachedSplit, taxonomy: Taxonomy, node: str, fine: FineTargets | None = None
+) -> NodeSplit:
+    """Keep the images whose label falls under one of ``node``'s children; ``fine``: with
+    their labels too, for training on the node's leaves."""
     classes = list(taxonomy.children[node])
     child = [taxonomy.child_for_label(node, label) for label in cached.index["label"]]
     rows = np.array([i for i, c in enumerate(child) if c is not None], dtype=np.int64)
     targets = np.array([classes.index(child[i]) for i in rows], dtype=np.int64)
-    return NodeSplit(cached.images, rows, targets, _boxes(cached, rows))
+    labels = None
+    if fine is not None:
+        names = cached.index["label"].to_numpy()[rows]
+        labels = np.array([fine.labels.index(name) for name in names], dtype=np.int64)
+    return NodeSplit(cached.images, rows, targets, _boxes(cached, rows), labels)
 
 
 def _boxes(cached: CachedSplit, rows: np.ndarray) -> np.ndarray | None:
@@ -76,7 +87,8 @@ class _Batches(Dataset):
     def __getitem__(self, positions: list[int]) -> tuple[torch.Tensor, ...]:
         positions = np.sort(np.asarray(positions))
         images = np.asarray(self.split.images[self.split.rows[positions]])
-        batch = (torch.from_numpy(images), torch.from_numpy(self.split.targets[positions]))
+        targets = self.split.targets if self.split.labels is None else self.split.labels
+        batch = (torch.from_numpy(images), torch.from_numpy(targets[positions]))
         if self.split.boxes is None:
             return batch
         return (*batch, torch.from_numpy(self.split.boxes[positions]))

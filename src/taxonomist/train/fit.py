@@ -11,12 +11,12 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from taxonomist.config import Config, Paths, resolve_tracking_uri
-from taxonomist.config.schema import Balance, Head
+from taxonomist.config.schema import Balance, Head, Targets
 from taxonomist.contracts.cache import load_node_split
 from taxonomist.errors import DataError
 from taxonomist.tracking.client import artifact_location
 from taxonomist.tracking.logger import RETRY_ENV, BufferedMLFlowLogger, retry_window_s
-from taxonomist.tracking.names import stage_tags
+from taxonomist.tracking.names import stage_tags, train_run_name
 from taxonomist.train.artifact import save_node_model
 from taxonomist.train.augment import build_augmentation
 from taxonomist.train.backbone import create_backbone
@@ -32,7 +32,7 @@ from taxonomist.train.checkpointing import (
 )
 from taxonomist.train.datamodule import NodeDataModule, NodeSplit, class_weights, node_split
 from taxonomist.train.fit_classical import train_classical
-from taxonomist.train.model import NodeSpec, attach_mlp_head
+from taxonomist.train.model import FineTargets, NodeSpec, attach_mlp_head
 from taxonomist.train.module import NodeClassifier, optimizer_class
 from taxonomist.train.publish import TrainResult, publish_node
 from taxonomist.train.speed import tune_for_speed
@@ -56,18 +56,20 @@ def train_node(
         return train_classical(node, config, paths, source, trial)
     pl.seed_everything(config.project.seed, workers=True)
     classes = list(config.taxonomy.children[node])
+    fine = FineTargets.of(config.taxonomy, node) if cfg.targets is Targets.leaves else None
+    outputs = len(fine.leaves) if fine else len(classes)
     plan = transfer_plan(cfg.backbone, source)
-    model = create_backbone(cfg.backbone, len(classes), source, paths)
+    model = create_backbone(cfg.backbone, outputs, source, paths)
     if cfg.head is Head.mlp:
-        attach_mlp_head(model, len(classes), cfg.mlp_hidden, cfg.dropout)
+        attach_mlp_head(model, outputs, cfg.mlp_hidden, cfg.dropout)
     trainable = apply_plan(model, plan)
-    spec = NodeSpec.for_network(node, classes, cfg, model)
+    spec = NodeSpec.for_network(node, classes, cfg, model, fine)
     augment = build_augmentation(cfg.augment, source)
     optimizer_class(cfg.optim.name)  # fail now, not after the data is loaded
-    train, val = (_node_data(paths, config, node, s) for s in ("train", "val"))
+    train, val = (_node_data(paths, config, node, s, fine) for s in ("train", "val"))
     weights = class_weights(train, len(classes)) if cfg.balance is Balance.weights else None
     focal = cfg.focal_gamma if cfg.balance is Balance.focal else None
-    module = NodeClassifier(model, spec, augment, cfg.optim, weights, plan, focal)
+    module = NodeClassifier(model, spec, augment, cfg.optim, weights, plan, focal, fine)
     data = NodeDataModule(
         train, val, len(classes), cfg.batch_size, cfg.balance, config.project.trainer.num_workers
     )
@@ -89,8 +91,10 @@ def train_node(
     return result
 
 
-def _node_data(paths: Paths, config: Config, node: str, split: str) -> NodeSplit:
-    data = node_split(load_node_split(paths, node, split), config.taxonomy, node)
+def _node_data(
+    paths: Paths, config: Config, node: str, split: str, fine: FineTargets | None
+) -> NodeSplit:
+    data = node_split(load_node_split(paths, node, split), config.taxonomy, node, fine)
     if len(data) == 0:
         raise DataError(
             f"node '{node}': no {split} images carry a label under {config.taxonomy.children[node]}"
@@ -109,7 +113,7 @@ def _logger(
         experiment_name=config.project.mlflow.experiment,
         tracking_uri=uri,
         artifact_location=artifact_location(config.project.mlflow, paths, uri),
-        run_name=trial.name if trial else f"train {node}",
+        run_name=trial.name if trial else train_run_name(node),
         tags=stage_tags("train", node) | (trial.tags if trial else {}),
     )
 

@@ -26,7 +26,18 @@ def focal_loss(
     Returns:
         The mean loss (weighted mean when ``weight`` is given, like cross-entropy).
     """
-    log_p = F.log_softmax(logits, dim=1).gather(1, targets[:, None]).squeeze(1)
+    return focal_nll(F.log_softmax(logits, dim=1), targets, gamma, weight)
+
+
+def focal_nll(
+    log_probs: torch.Tensor,
+    targets: torch.Tensor,
+    gamma: float = 2.0,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """:func:`focal_loss` from (B, K) log-probabilities of the targets, which need not
+    sum to one over K (e.g. sets of leaves that overlap), as ``F.nll_loss`` takes them."""
+    log_p = log_probs.gather(1, targets[:, None]).squeeze(1)
     per_image = -((1.0 - log_p.exp()).clamp(min=0.0) ** gamma) * log_p
     if weight is None:
         return per_image.mean()

@@ -15,6 +15,7 @@ from timm.models import group_parameters
 from torch import nn
 
 from taxonomist.config.schema import ClassifierConfig, Head
+from taxonomist.taxonomy import Taxonomy
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,23 @@ class NodeSpec:
     threshold: float
     head: str = "linear"
     mlp_hidden: int | None = None  # units of the mlp head's hidden layer
+    # targets: leaves: the network's outputs, one per leaf, and the child each is under
+    leaves: list[str] | None = None
+    leaf_child: list[int] | None = None
+
+    @property
+    def outputs(self) -> int:
+        """How many outputs the network itself has (leaves, or else children)."""
+        return len(self.leaves or self.classes)
 
     @classmethod
     def for_network(
-        cls, node: str, classes: list[str], cfg: ClassifierConfig, network: nn.Module
+        cls, node: str, classes: list[str], cfg: ClassifierConfig, network: nn.Module,
+        fine: FineTargets | None = None,
     ) -> NodeSpec:
         """The spec of ``network``, built for ``node`` from its definition ``cfg``: the
-        mean and std are those the backbone's pretrained weights expect."""
+        mean and std are those the backbone's pretrained weights expect. ``fine``: the
+        network is trained on the node's leaves."""
         pretrained = network.pretrained_cfg
         return cls(
             node=node,
@@ -48,7 +59,67 @@ class NodeSpec:
             threshold=cfg.threshold,
             head=str(cfg.head),
             mlp_hidden=cfg.mlp_hidden if cfg.head is Head.mlp else None,
+            leaves=fine.leaves if fine else None,
+            leaf_child=fine.leaf_child if fine else None,
         )
+
+
+@dataclass(frozen=True)
+class FineTargets:
+    """``targets: leaves`` for one node: the network has one output per leaf under the node.
+
+    An image's target is its label's index in ``labels`` (every class under the node), so
+    an image labelled with an inner class (only ``round``, say) trains on the probability
+    of all the leaves under its label together, not on one guessed leaf.
+    """
+
+    labels: list[str]  # every class under the node, children first
+    leaves: list[str]
+    label_child: list[int]  # the child each label is, or is under
+    label_leaves: list[list[bool]]  # (labels, leaves): the leaves each label covers
+
+    @classmethod
+    def of(cls, taxonomy: Taxonomy, node: str) -> FineTargets:
+        children = list(taxonomy.children[node])
+        below = [n for n in taxonomy.nodes if node in taxonomy.path(n)[:-1]]
+        labels = children + [n for n in below if n not in children]
+        leaves = [n for n in below if n in set(taxonomy.leaves)]
+        covers = [[label in taxonomy.path(leaf) for leaf in leaves] for label in labels]
+        child = [children.index(taxonomy.child_for_label(node, label)) for label in labels]
+        return cls(labels, leaves, child, covers)
+
+    @property
+    def leaf_child(self) -> list[int]:
+        return [self.label_child[self.labels.index(leaf)] for leaf in self.leaves]
+
+
+def set_log_probs(leaf_logits: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
+    """(B, L) leaf logits, (K, L) bool sets of leaves -> (B, K) log-probability of each
+    set: the log-sum-exp of its leaves' log-softmax."""
+    log_p = F.log_softmax(leaf_logits, dim=1)[:, None, :]
+    return torch.logsumexp(log_p.masked_fill(~sets, float("-inf")), dim=2)
+
+
+class ChildrenFromLeaves(nn.Module):
+    """A network over a node's leaves, read as its children: it outputs each child's
+    log-probability, so a softmax of it gives the children's probabilities as a
+    children-trained network's logits do."""
+
+    def __init__(self, network: nn.Module, leaf_child: list[int], children: int) -> None:
+        super().__init__()
+        self.network = network
+        member = F.one_hot(torch.tensor(leaf_child), children).T.bool()  # (children, leaves)
+        self.register_buffer("member", member, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return set_log_probs(self.network(x), self.member)
+
+
+def children_view(network: nn.Module, spec: NodeSpec) -> nn.Module:
+    """``network`` as one that outputs a score per child of ``spec.node``."""
+    if spec.leaf_child is None:
+        return network
+    return ChildrenFromLeaves(network, spec.leaf_child, len(spec.classes))
 
 
 def freeze(model: nn.Module, unfreeze_last: int) -> list[str]:

@@ -11,11 +11,13 @@ from torchmetrics.classification import MulticlassAccuracy
 from taxonomist.config.schema import OptimConfig
 from taxonomist.errors import ConfigError
 from taxonomist.train.augment import AugmentationPipeline
-from taxonomist.train.losses import focal_loss
+from taxonomist.train.losses import focal_nll
 from taxonomist.train.model import (
+    FineTargets,
     NodeSpec,
     frozen_norm_layers,
     normalize,
+    set_log_probs,
     to_input,
     to_input_boxes,
 )
@@ -35,6 +37,10 @@ class NodeClassifier(pl.LightningModule):
         transfer: which parameters train at which learning rate, and when; None: those
             with ``requires_grad``, all at ``optim.lr``.
         focal_gamma: use the focal loss with this gamma instead of cross-entropy.
+        fine: train ``model``'s outputs, one per leaf under the node, on the images'
+            labels (``targets: leaves``); the module's output and validation are still
+            per child, each the log-sum-exp of its leaves. The batches' targets are then
+            indices into ``fine.labels``.
     """
 
     def __init__(
@@ -46,6 +52,7 @@ class NodeClassifier(pl.LightningModule):
         class_weights: torch.Tensor | None = None,
         transfer: TransferPlan | None = None,
         focal_gamma: float | None = None,
+        fine: FineTargets | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(augment, AugmentationPipeline):
@@ -53,9 +60,18 @@ class NodeClassifier(pl.LightningModule):
         self.model, self.spec, self.augment, self.optim = model, spec, augment, optim
         self.transfer, self.focal_gamma = transfer, focal_gamma
         self.register_buffer("class_weights", class_weights, persistent=False)
+        self.fine = fine is not None
+        if fine is not None:  # not persistent: they follow from the taxonomy, not training
+            self.register_buffer("label_leaves", torch.tensor(fine.label_leaves), False)
+            self.register_buffer("label_child", torch.tensor(fine.label_child), False)
+            member = self.label_leaves[: len(spec.classes)]  # the children come first
+            self.register_buffer("child_leaves", member, False)
         self.val_acc = MulticlassAccuracy(num_classes=len(spec.classes), average="micro")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """A score per child: the logits, or with leaf targets the log-probabilities."""
+        if self.fine:
+            return set_log_probs(self.model(x), self.child_leaves)
         return self.model(x)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
@@ -83,19 +99,28 @@ class NodeClassifier(pl.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
-        logits = self(x)
+        log_p, weight = self._target_log_probs(self.model(x))
         if self.focal_gamma is not None:
-            loss = focal_loss(logits, y, self.focal_gamma, self.class_weights)
+            loss = focal_nll(log_p, y, self.focal_gamma, weight)
         else:
-            loss = F.cross_entropy(logits, y, weight=self.class_weights)
+            loss = F.nll_loss(log_p, y, weight=weight)
         # sync_dist: under DDP every rank (and so early stopping and the checkpoint's
         # "best") sees the mean over all ranks' batches, not its own share; a no-op otherwise
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         return loss
 
+    def _target_log_probs(self, outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Log-probability of each possible target, and the loss weight of each."""
+        if not self.fine:
+            return F.log_softmax(outputs, dim=1), self.class_weights
+        weight = None if self.class_weights is None else self.class_weights[self.label_child]
+        return set_log_probs(outputs, self.label_leaves), weight
+
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
+        if self.fine:  # scored per child, as evaluation and the stack use the node
+            y = self.label_child[y]
         self.log("val_loss", F.cross_entropy(logits, y), on_epoch=True, prog_bar=True,
                  sync_dist=True)
         self.val_acc(logits, y)

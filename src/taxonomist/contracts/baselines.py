@@ -1,0 +1,76 @@
+"""``metrics/_<baseline>.json``: what the stack must beat, measured on its own test split.
+
+The baseline stage writes one small file per baseline, with the same keys as the stack's
+and the nodes' files, so ``dvc metrics show`` prints each baseline as one more row in the
+columns it already has (``leaf_accuracy``, ``macro_f1``) and still fits 120 columns::
+
+    metrics/_flat.json   {"leaf_accuracy": 0.975, "macro_f1": 0.9748}   one network, all leaves
+    metrics/_svc.json    {"leaf_accuracy": 0.9867, "macro_f1": 0.9866}  SVC on 8x8 grey pixels
+
+The leading underscore keeps the names apart from the nodes' ``metrics/<node>.json``,
+like ``plots/_stack/``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from taxonomist.contracts.files import read_json_object, required
+
+FLAT = "flat"  # one network over every leaf, trained like the root node
+SVC_PIXELS = "svc"  # scikit-learn's SVC on downscaled grey pixels
+BASELINES = (FLAT, SVC_PIXELS)
+STAGE = "baseline"
+# The flat network's one node: models/_flat/, registered as <taxonomy>._flat
+FLAT_NODE = "_flat"
+
+
+def baseline_file(metrics_dir: Path, name: str) -> Path:
+    """Where baseline ``name`` is written, e.g. ``metrics/_flat.json``."""
+    return metrics_dir / f"_{name}.json"
+
+
+@dataclass(frozen=True)
+class BaselineScore:
+    """One baseline on the test images labelled with a leaf.
+
+    Attributes:
+        name: :data:`FLAT` or :data:`SVC_PIXELS`.
+        leaf_accuracy: the share of those images it names correctly (the stack's
+            ``leaf_accuracy`` on the same images).
+        macro_f1: F1 per leaf, averaged over the leaves.
+    """
+
+    name: str
+    leaf_accuracy: float
+    macro_f1: float
+
+    def write(self, metrics_dir: Path) -> Path:
+        path = baseline_file(metrics_dir, self.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scores = {"leaf_accuracy": self.leaf_accuracy, "macro_f1": self.macro_f1}
+        path.write_text(json.dumps(scores, indent=2))
+        return path
+
+    @classmethod
+    def read(cls, metrics_dir: Path, name: str) -> BaselineScore:
+        """Raises: DataError: the file is missing (run ``dvc repro baseline``) or broken."""
+        path = baseline_file(metrics_dir, name)
+        data = read_json_object(path, STAGE)
+        return cls(
+            name,
+            float(required(data, "leaf_accuracy", str(path), STAGE)),
+            float(required(data, "macro_f1", str(path), STAGE)),
+        )
+
+
+def read_baselines(metrics_dir: Path) -> list[BaselineScore]:
+    """Every baseline whose file exists, in :data:`BASELINES` order (none before the
+    baseline stage has run)."""
+    return [
+        BaselineScore.read(metrics_dir, name)
+        for name in BASELINES
+        if baseline_file(metrics_dir, name).is_file()
+    ]

@@ -1,0 +1,1 @@
+"""The bundled samples besides the digits: data drawn in code, no download."""

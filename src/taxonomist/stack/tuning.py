@@ -1,0 +1,147 @@
+"""Fit the stack's stopping on val (temperatures, then thresholds) and measure it on test.
+
+Both splits are run through every node once (:meth:`StackPredictor.node_outputs` with
+``everywhere``); everything here works on those probabilities, so trying a threshold or
+the other decoding costs no network call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from taxonomist.config import Config
+from taxonomist.config.schema import Decoding
+from taxonomist.contracts.metrics import DecodingScores, NodeCalibration
+from taxonomist.evaluate.hierarchy import stack_metrics, stack_outcomes
+from taxonomist.evaluate.metrics import expected_calibration_error
+from taxonomist.stack.calibration import fit_temperature, scale
+from taxonomist.stack.decoding import NodeOutputs, decode, stop
+from taxonomist.stack.predictor import Stopping
+from taxonomist.stack.stopping import (
+    NodeEvidence,
+    Target,
+    choose_thresholds,
+    measure_thresholds,
+    node_curve,
+    stack_curve,
+)
+from taxonomist.taxonomy import Taxonomy
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split's raw node probabilities (temperature 1) and its labels."""
+
+    outputs: NodeOutputs
+    labels: list[str]
+
+
+@dataclass(frozen=True)
+class StoppingReport:
+    """What the stack stage writes about its stopping (``plots/_stack/``)."""
+
+    calibration: list[NodeCalibration]
+    node_curves: dict[str, pd.DataFrame]
+    stack_curve: pd.DataFrame
+    decodings: list[DecodingScores]
+
+
+def fit_stopping(config: Config, val: Split) -> tuple[Stopping, dict[str, NodeEvidence]]:
+    """Temperatures (nodes with ``stopping.calibrate``), then thresholds (nodes with a
+    ``stopping.target_precision``; the others keep ``threshold``), all on val."""
+    taxonomy = config.taxonomy
+    temperatures = {
+        node: fit_temperature(*node_targets(taxonomy, val, node))
+        if config.classifiers[node].stopping.calibrate else 1.0
+        for node in taxonomy.inner_nodes
+    }
+    decoding = config.classifiers[taxonomy.root].stopping.decoding
+    evidence = _chosen(config, calibrated(val.outputs, temperatures), val.labels, decoding)
+    targets = {n: config.classifiers[n].stopping.target_precision for n in taxonomy.inner_nodes}
+    thresholds = {node: e.threshold for node, e in evidence.items()}
+    return Stopping(thresholds, temperatures, decoding, targets), evidence
+
+
+def report_stopping(
+    config: Config, stopping: Stopping, val: Split, test: Split,
+    val_evidence: dict[str, NodeEvidence],
+) -> StoppingReport:
+    """ECE before and after, val and test evidence per node, the risk-coverage curves
+    (test) and both decodings side by side (test), for the card and ``dvc plots``."""
+    taxonomy = config.taxonomy
+    tuned = calibrated(test.outputs, stopping.temperatures)
+    paths = decode(taxonomy, tuned, stopping.decoding)
+    test_evidence = measure_thresholds(taxonomy, paths, test.labels, stopping.thresholds)
+    rows, curves = [], {}
+    for node in taxonomy.inner_nodes:
+        probs, targets = node_targets(taxonomy, test, node)
+        after = scale(probs, stopping.temperatures[node])
+        classes = list(range(probs.shape[1]))
+        rows.append(NodeCalibration(
+            node=node, temperature=stopping.temperatures[node],
+            ece_before=expected_calibration_error(probs, list(targets), classes),
+            ece_after=expected_calibration_error(after, list(targets), classes),
+            threshold=stopping.thresholds[node], target_precision=stopping.targets.get(node),
+            val_images=val_evidence[node].images, val_precision=val_evidence[node].precision,
+            test_images=test_evidence[node].images,
+            test_precision=test_evidence[node].precision,
+            test_coverage=test_evidence[node].coverage,
+        ))
+        curves[node] = node_curve(after.max(axis=1), after.argmax(axis=1) == targets)
+    val_tuned = calibrated(val.outputs, stopping.temperatures)
+    return StoppingReport(rows, curves, stack_curve(taxonomy, paths, test.labels),
+                          _decodings(config, stopping, val_tuned, val.labels, tuned, test))
+
+
+def node_targets(taxonomy: Taxonomy, split: Split, node: str) -> tuple[np.ndarray, np.ndarray]:
+    """The node's raw probabilities on the images whose label falls under one of its
+    children, and the index of that child for each."""
+    classes = split.outputs.classes[node]
+    truth = [taxonomy.child_for_label(node, label) for label in split.labels]
+    rows = np.array([i for i, t in enumerate(truth) if t is not None], dtype=np.int64)
+    targets = np.array([classes.index(truth[i]) for i in rows], dtype=np.int64)
+    return split.outputs.probs[node][rows], targets
+
+
+def calibrated(outputs: NodeOutputs, temperatures: dict[str, float]) -> NodeOutputs:
+    return NodeOutputs(outputs.classes, {
+        node: scale(probs, temperatures[node]) for node, probs in outputs.probs.items()
+    })
+
+
+def _chosen(
+    config: Config, outputs: NodeOutputs, labels: Sequence[str], decoding: Decoding
+) -> dict[str, NodeEvidence]:
+    taxonomy = config.taxonomy
+    targets = {}
+    for node in taxonomy.inner_nodes:
+        stopping = config.classifiers[node].stopping
+        targets[node] = None if stopping.target_precision is None else Target(
+            stopping.target_precision, stopping.confidence)
+    hand_set = {node: config.classifiers[node].threshold for node in taxonomy.inner_nodes}
+    paths = decode(taxonomy, outputs, decoding)
+    return choose_thresholds(taxonomy, paths, labels, targets, hand_set)
+
+
+def _decodings(
+    config: Config, stopping: Stopping, val: NodeOutputs, val_labels: list[str],
+    test: NodeOutputs, test_split: Split,
+) -> list[DecodingScores]:
+    """Each decoding on test, without stopping and with thresholds chosen for it (the
+    configured ones for the configured decoding)."""
+    taxonomy, scores = config.taxonomy, []
+    for decoding in Decoding:
+        thresholds = stopping.thresholds if decoding is stopping.decoding else {
+            node: e.threshold for node, e in _chosen(config, val, val_labels, decoding).items()
+        }
+        paths = decode(taxonomy, test, decoding)
+        for stops, chosen in (("none", dict.fromkeys(thresholds, 0.0)), ("chosen", thresholds)):
+            walks = [p.path for p in stop(paths, chosen)]
+            outcomes = stack_outcomes(taxonomy, test_split.labels, walks)
+            scores.append(DecodingScores.from_metrics(
+                decoding.value, stops, stack_metrics(taxonomy, outcomes, walks)))
+    return scores

@@ -1,0 +1,39 @@
+"""Stack versions that no promotion judged: tagged as orphans, so nobody promotes them.
+
+A ``stack`` stage killed after MLflow registered its version (before DVC recorded the
+stage) leaves that version behind; the rerun registers a new one, and ``promote`` judges
+only the new one. The old one would look like any other candidate in the registry, so
+the rerun tags it.
+"""
+
+from __future__ import annotations
+
+from mlflow import MlflowClient
+
+from taxonomist.tracking.client import retry_when_locked
+
+ORPHAN_TAG = "taxonomist.orphan"  # on a stack version superseded before it was judged
+DECISION_TAG = "decision"  # set by promote on every version it judged
+
+
+@retry_when_locked
+def tag_orphans(client: MlflowClient, name: str, newest: str) -> list[str]:
+    """Tag every version of ``name`` older than ``newest`` that promote never judged.
+
+    A version holding an alias (``@live``, ...) or already tagged is left alone.
+
+    Returns:
+        The versions tagged now, oldest first.
+    """
+    tagged = []
+    for found in client.search_model_versions(f"name='{name}'"):
+        judged = DECISION_TAG in found.tags or ORPHAN_TAG in found.tags or found.aliases
+        if int(found.version) >= int(newest) or judged:
+            continue
+        reason = (
+            f"superseded by v{newest} before `promote` judged it: the `stack` (or "
+            "`promote`) run that registered it was killed or failed; never promoted"
+        )
+        client.set_model_version_tag(name, found.version, ORPHAN_TAG, reason)
+        tagged.append(found.version)
+    return sorted(tagged, key=int)
