@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class TaxonomistError(Exception):
     """Base class for every error caused by input a user can fix."""
@@ -22,6 +24,13 @@ class ConfigError(TaxonomistError):
         where = f"{file}: {key}" if key else file
         message = f"{where}: {problem}"
         super().__init__(f"{message}\n  hint: {hint}" if hint else message)
+
+    @classmethod
+    def unknown_key(cls, file: str, key: str, valid: list[str]) -> ConfigError:
+        """``key`` is not one of ``valid``: name the closest and list them all."""
+        close = difflib.get_close_matches(key, valid, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return cls(file, key, "unknown key", f"{hint}valid keys: {', '.join(valid)}")
 
 
 class DataError(TaxonomistError):

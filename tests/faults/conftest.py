@@ -3,11 +3,16 @@
 The taxonomy has one classifier (``digit``: zero or one), so a whole `dvc repro` runs
 every stage once, quickly. Notify posts to a Slack stand-in and mails an SMTP server, both
 on 127.0.0.1, and the DVC remote is moto's S3: every secret the project knows is in use,
-set to a value a scan can recognise (:data:`SECRETS`).
+set to a value a scan can recognise (:data:`SMTP_PASSWORD`, :data:`AWS_SECRET`,
+:data:`WEBHOOK_PATH`).
+
+Each stage process pays seconds of imports, so the kill and secret tests share one run of
+the project (:func:`killed_thrice`) and each asserts on what it recorded.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,6 +30,7 @@ import pytest
 import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from mlflow import MlflowClient
 
 from tests.conftest import REPO
 from tests.data.s3_server import admin_client, start_moto
@@ -60,7 +66,6 @@ class Project:
     webhook: Webhook
     mailbox: LoginMailbox
     logs: list[str] = field(default_factory=list)
-    kills: list[Killed] = field(default_factory=list)  # every killed_repro, in order
 
     def run(self, *cmd: str, ok: bool = True) -> str:
         done = subprocess.run(cmd, cwd=self.root, env=self.env, capture_output=True, text=True)
@@ -90,8 +95,7 @@ class Project:
                 repro.wait()
         self.logs.append(log.read_text())
         pid, stage, _ = marker.read_text().split(" ", 2)
-        self.kills.append(Killed(repro.pid, int(pid), stage, log.read_text()))
-        return self.kills[-1]
+        return Killed(repro.pid, int(pid), stage, log.read_text())
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,35 @@ class Killed:
     stage_pid: int
     stage: str
     output: str
+
+
+@dataclass(frozen=True)
+class Aftermath:
+    """A killed `dvc repro` and what it left, looked at before anything ran again."""
+
+    killed: Killed
+    half_written: bool  # the output the paused command was writing is in place
+    lock_pids: set[int]  # the processes DVC's rwlock names
+
+
+@dataclass(frozen=True)
+class KilledThrice:
+    """:func:`killed_thrice`: each kill's aftermath, and the run that finally got through."""
+
+    project: Project
+    in_split: Aftermath
+    in_train: Aftermath
+    in_stack: Aftermath
+    stack_versions_at_kill: list  # digits.stack's model versions right after the stack kill
+    rerun: str  # what the last `dvc repro`, the one run to the end, printed
+
+
+# (the file whose os.replace the kill comes at, the output a non-atomic writer would leave)
+KILL_POINTS = (
+    ("data/splits.parquet", "data/splits.parquet"),
+    ("checkpoints/digit/*.ckpt", "models/digit"),
+    ("models/_stack/registered.json", "models/_stack/registered.json"),
+)
 
 
 def _wait_for(marker: Path, process: subprocess.Popen, timeout: float, log: Path) -> None:
@@ -159,6 +192,42 @@ def repro_project(
     project.run("git", "add", "-A")
     project.run("git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
     return project
+
+
+@pytest.fixture(scope="session")
+def killed_thrice(repro_project: Project) -> KilledThrice:
+    """The project's first `dvc repro` killed in ``split``, the rerun killed in
+    ``train@digit``, the next one killed in ``stack``, the last run to the end (notify
+    included), with every secret set from the start: one pipeline's worth of stages, which
+    every kill and secret test asserts on."""
+    aftermaths = [_kill(repro_project, pause_at, output) for pause_at, output in KILL_POINTS]
+    versions = stack_versions(repro_project)
+    return KilledThrice(repro_project, *aftermaths, versions, repro_project.repro())
+
+
+def _kill(project: Project, pause_at: str, output: str) -> Aftermath:
+    killed = project.killed_repro(pause_at)
+    return Aftermath(killed, (project.root / output).exists(), lock_pids(project.root))
+
+
+def rwlock(root: Path) -> dict:
+    """DVC's record of which process reads and writes which paths."""
+    path = root / ".dvc" / "tmp" / "rwlock"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def lock_pids(root: Path, mode: str | None = None) -> set[int]:
+    """The processes holding read or write locks (``mode`` None: either) in the rwlock."""
+    lock = rwlock(root)
+    readers = [info for infos in lock.get("read", {}).values() for info in infos]
+    holders = {"read": readers, "write": list(lock.get("write", {}).values())}
+    infos = holders[mode] if mode else [*holders["read"], *holders["write"]]
+    return {info["pid"] for info in infos}
+
+
+def stack_versions(project: Project) -> list:
+    client = MlflowClient(f"sqlite:///{project.root / 'mlflow' / 'mlflow.db'}")
+    return sorted(client.search_model_versions("name='digits.stack'"), key=lambda v: int(v.version))
 
 
 def _tiny_conf(conf: Path, box: LoginMailbox) -> None:

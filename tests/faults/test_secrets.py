@@ -2,8 +2,9 @@
 
 The project's secrets come from the environment only: the AWS secret key (here used by
 `dvc push` to moto's S3), the Slack webhook URL and the SMTP password (both used by the
-notify stage). After the pipeline has run through notify — the killed runs of
-``test_killed_repro.py`` included, when they ran first — no file under the project (the
+notify stage). After the pipeline has run through notify — three killed runs included
+(:func:`~tests.faults.conftest.killed_thrice`, shared with ``test_killed_repro.py``) —
+no file under the project (the
 MLflow store, DVC's cache and git included) and nothing any command printed holds one,
 plainly, URL-quoted or base64-encoded; nor does anything hold an S3 signature, as a
 logged presigned URL would.
@@ -17,9 +18,8 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from tests.faults.conftest import AWS_SECRET, SMTP_PASSWORD, WEBHOOK_PATH, Project
+from tests.faults.conftest import AWS_SECRET, SMTP_PASSWORD, WEBHOOK_PATH, KilledThrice
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 SIGNATURES = (b"X-Amz-Signature", b"X-Amz-Credential", b"Signature=")
 
 
@@ -34,8 +34,10 @@ def leaks(data: bytes, secrets: dict[str, str]) -> list[str]:
     return found + [s.decode() for s in SIGNATURES if s in data]
 
 
-def test_no_secret_reaches_an_output_a_record_or_a_log(repro_project: Project) -> None:
-    repro_project.repro()  # through notify (nothing to do if the kill tests got there)
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_no_secret_reaches_an_output_a_record_or_a_log(killed_thrice: KilledThrice) -> None:
+    repro_project = killed_thrice.project
     repro_project.run("dvc", "push")
     secrets = {
         "AWS_SECRET_ACCESS_KEY": AWS_SECRET,

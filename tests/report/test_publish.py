@@ -38,6 +38,9 @@ def test_card_lands_on_the_run_and_the_version(tmp_path: Path) -> None:
     local_pdf = client.download_artifacts(run_id, "model_card/model_card.pdf", str(tmp_path))
     assert Path(local_pdf).read_bytes() == pdf.read_bytes()
     description = client.get_model_version("digits.stack", version).description
-    assert description == card.summary
-    assert description.startswith("digits.stack v3 promoted to live: leaf_accuracy 0.9620")
+    # the decision first, then a link to the card in the UI, then the card's summary
+    assert description.startswith("**Promoted to live**")
+    assert f"runs/{run_id}/artifacts/model_card/model_card.html" in description
+    assert description.endswith(card.summary)
+    assert card.summary.startswith("digits.stack v3 promoted to live: leaf_accuracy 0.9620")
 

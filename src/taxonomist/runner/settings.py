@@ -8,7 +8,6 @@ stages run, never what they compute, so it is not part of params.yaml.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
@@ -91,7 +90,4 @@ def load_runner_config(config_dir: Path, name: str = DEFAULT_RUNNER) -> RunnerCo
 
 
 def _unknown_key(shown: str, key: str) -> ConfigError:
-    valid = [f.name for f in fields(RunnerConfig)]
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return ConfigError(shown, key, "unknown key", f"{hint}valid keys: {', '.join(valid)}")
+    return ConfigError.unknown_key(shown, key, [f.name for f in fields(RunnerConfig)])

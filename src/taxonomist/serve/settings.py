@@ -10,7 +10,6 @@ The image policy is not here: served images are held to ingest's (``data.formats
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -111,10 +110,7 @@ def _checked(config: ServeConfig) -> ServeConfig:
 
 
 def _unknown_key(source: str, key: str) -> ConfigError:
-    valid = [f.name for f in fields(ServeConfig)]
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return ConfigError(source, key, "unknown key", f"{hint}valid keys: {', '.join(valid)}")
+    return ConfigError.unknown_key(source, key, [f.name for f in fields(ServeConfig)])
 
 
 def _shown() -> str:
