@@ -14,10 +14,13 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from taxonomist.config import Paths
+from taxonomist.contracts.cache import CachedSplit, images_file, save_node_split
 from taxonomist.contracts.files import TEMP_GLOB, WriteFailed
 from taxonomist.contracts.manifest import MANIFEST_COLUMNS
 from taxonomist.data.store import Store
@@ -116,3 +119,19 @@ def test_the_model_card_on_a_full_disk_keeps_the_last_one(disk: Path) -> None:
     assert_previous_kept(
         paths.model_card, before, lambda: write_model_card(paths, taxonomy(), pdf=None)
     )
+
+
+def cached(rows: int, side: int) -> CachedSplit:
+    index = pd.DataFrame({"id": [f"{i:064x}" for i in range(rows)], "label": "zero",
+                          "set_id": "", "source": "", "taken_at": ""})
+    return CachedSplit(np.zeros((rows, side, side, 3), np.uint8), index)
+
+
+def test_the_cache_on_a_full_disk_keeps_the_last_one(disk: Path) -> None:
+    layout = Paths(disk)
+    save_node_split(layout, "digit", "train", cached(2, 8))
+    images = images_file(layout, "digit", "train")
+    before = digest(images)
+    fill(disk)
+    assert_previous_kept(images, before,
+                         lambda: save_node_split(layout, "digit", "train", cached(64, 64)))

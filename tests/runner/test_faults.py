@@ -99,10 +99,14 @@ def test_failed_node_stops_the_run_naming_it_and_its_log(project: Path) -> None:
     log = project / LOGS / "train@curved.log"
     assert f"stage 'train@curved' exited with 1; log: {log}" in str(failed.value)
     assert "Traceback" in log.read_text()
-    assert {"train@digit", "train@round", "train@straight"} <= recorded(project)
-    assert "train@curved" not in recorded(project)
+    # which other nodes got a worker before curved failed depends on scheduling: each
+    # that did is finished and recorded
+    started = {p.stem for p in (project / LOGS).glob("train@*.log")} - {"train@curved"}
+    trained = {stage for stage in recorded(project) if stage.startswith("train@")}
+    assert started and trained == started
     status = dvc_status(project, "train")
-    assert "train@curved" in status and "train@digit" not in status
+    assert "train@curved" in status
+    assert not [stage for stage in trained if stage in status]
 
 
 def test_second_run_at_once_is_refused_and_dvc_lock_is_untouched(

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +27,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 from numpy.lib import format as npy
+
+from taxonomist.contracts.files import write_atomic, write_failed, write_text_atomic
 
 SPLITS = ("train", "val", "test")
 IMAGE_DTYPE = np.uint8
@@ -120,12 +124,23 @@ class SplitWriter:
         self.index = index_file(layout, node, split)
         self.images.parent.mkdir(parents=True, exist_ok=True)
         self.expected, self.written = rows, 0
-        self._temp = self.images.with_name(f".{self.images.name}.tmp")
-        self._file = self._temp.open("wb")
+        self.shape = (size, size, 3)
+        # write_atomic's naming, so a killed build's leftover is recognised and removed
+        self._temp = self.images.with_name(f".{self.images.name}.tmp-{os.getpid()}")
         header = {"descr": npy.dtype_to_descr(np.dtype(IMAGE_DTYPE)), "fortran_order": False,
                   "shape": (rows, size, size, 3)}
-        npy.write_array_header_1_0(self._file, header)
-        self.shape = (size, size, 3)
+        with self._failing_names_the_file():
+            self._file = self._temp.open("wb")
+            npy.write_array_header_1_0(self._file, header)
+
+    @contextmanager
+    def _failing_names_the_file(self) -> Iterator[None]:
+        """An OSError (a full disk) becomes one naming the split, which stays as it was."""
+        try:
+            yield
+        except OSError as err:
+            self._temp.unlink(missing_ok=True)  # a full disk gets its space back
+            raise write_failed(self.images, err) from err
 
     def append(self, images: np.ndarray) -> None:
         """Append rows (n, S, S, 3) uint8; they reach the file before this returns."""
@@ -134,8 +149,9 @@ class SplitWriter:
                              f"got {images.shape[1:]} {images.dtype}")
         if self.written + len(images) > self.expected:
             raise ValueError(f"{self.images}: more than the {self.expected} rows announced")
-        self._file.write(np.ascontiguousarray(images).data)  # a view of the rows, no copy
-        self._file.flush()  # leave nothing buffered in this process
+        with self._failing_names_the_file():
+            self._file.write(np.ascontiguousarray(images).data)  # a view of the rows, no copy
+            self._file.flush()  # leave nothing buffered in this process
         self.written += len(images)
 
     def finish(self, index: pd.DataFrame) -> None:
@@ -143,11 +159,12 @@ class SplitWriter:
         if self.written != self.expected or len(index) != self.expected:
             raise ValueError(f"{self.images}: {self.written} rows written and {len(index)} "
                              f"index rows, {self.expected} announced")
-        self._file.close()
-        temp_index = self.index.with_name(f".{self.index.name}.tmp")
-        index.reset_index(drop=True).to_parquet(temp_index, index=False)
-        os.replace(self._temp, self.images)
-        os.replace(temp_index, self.index)
+        with self._failing_names_the_file():
+            os.fsync(self._file.fileno())  # the rows on disk before the name points at them
+            self._file.close()
+            write_atomic(self.index,
+                         lambda tmp: index.reset_index(drop=True).to_parquet(tmp, index=False))
+            os.replace(self._temp, self.images)
 
     def __enter__(self) -> SplitWriter:
         return self
@@ -178,4 +195,4 @@ def read_selection(layout: CacheLayout, node: str) -> dict | None:
 def write_selection(layout: CacheLayout, node: str, selection: dict) -> None:
     """Record the node's key last, once its splits are complete."""
     file = node_cache(layout, node) / SELECTION_FILE
-    file.write_text(json.dumps(selection, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(file, json.dumps(selection, indent=2, sort_keys=True) + "\n")

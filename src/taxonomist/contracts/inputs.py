@@ -82,8 +82,8 @@ def stamp_files(root: Path, deps: Iterable[str]) -> dict[str, Stamp]:
         if top.is_dir():
             for folder, _, names in os.walk(top):
                 for name in names:
-                    file = Path(folder, name)
-                    stamps[str(file.relative_to(root))] = _stamp(file)
+                    file = Path(folder, name)  # named from the dep: it may lie outside root
+                    stamps[str(Path(dep) / file.relative_to(top))] = _stamp(file)
         else:
             stamps[dep] = _stamp(top)
     return stamps
