@@ -17,7 +17,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -56,6 +59,18 @@ def registered_uri(paths: Paths) -> str:
     return f"models:/{registered['name']}/{registered['version']}"
 
 
+@contextmanager
+def tracking_at(uri: str) -> Iterator[None]:
+    """MLflow's global tracking URI for the block only: ``mlflow.set_tracking_uri`` also
+    exports $MLFLOW_TRACKING_URI, which every later subprocess (a `dvc repro`) inherits."""
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="the project root")
@@ -63,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = Paths(args.root.resolve())
     config = compose_config(paths.conf)
-    mlflow.set_tracking_uri(resolve_tracking_uri(config.project.mlflow.tracking_uri, paths))
     uri = args.model or registered_uri(paths)
     test = leaf_test_rows(paths, config.taxonomy.leaves)
     try:
-        answers = served_answers(uri, paths.root, test["stored"])
+        with tracking_at(resolve_tracking_uri(config.project.mlflow.tracking_uri, paths)):
+            answers = served_answers(uri, paths.root, test["stored"])
     except MlflowException as err:
         print(f"cannot load {uri} from the registry: {err.message}; name a version that "
               "exists (--model models:/NAME/VERSION), or run `dvc repro stack`", file=sys.stderr)

@@ -4,8 +4,10 @@ files, must score what metrics/stack.json publishes, and a wrong published numbe
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -83,3 +85,13 @@ def test_only_leaf_labelled_test_rows_are_sent(tmp_path: Path) -> None:
     rows = verify.leaf_test_rows(paths, ["zero", "one", "two"])
     assert rows[["id", "label", "stored"]].values.tolist() == [
         ["a", "zero", "a.png"], ["d", "one", "d.png"]]
+
+
+def test_verify_leaves_no_tracking_uri_for_later_subprocesses(registered: Paths,
+                                                               monkeypatch) -> None:
+    # mlflow.set_tracking_uri exports $MLFLOW_TRACKING_URI: a later `dvc repro` in the same
+    # process tree would register its stack in this store
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mlflow.set_tracking_uri(None)  # no URI left in this process by an earlier test either
+    verify.main(["--root", str(registered.root)])
+    assert "MLFLOW_TRACKING_URI" not in os.environ
