@@ -42,8 +42,16 @@ next:
 	@echo "Then commit the run, so the next dvc metrics diff / dvc plots diff compares with it:"
 	@echo "  git add dvc.lock metrics plots && git commit -m 'Run the pipeline'"
 
+# The slow tests (real `dvc repro`s, servers) wait on subprocesses much of the time, so
+# they run beside the others, one pytest each, in their own temp folders; both must pass.
+TEST_TMP ?= $(or $(TMPDIR),/tmp)/taxonomist-tests
 test: setup lint
-	$(BIN)/pytest
+	@mkdir -p $(TEST_TMP)
+	@echo "slow tests run alongside; their log: $(TEST_TMP)/slow.log"
+	@$(BIN)/pytest -m slow --basetemp=$(TEST_TMP)/slow > $(TEST_TMP)/slow.log 2>&1 & slow=$$!; \
+	$(BIN)/pytest -m "not slow" --basetemp=$(TEST_TMP)/fast; fast=$$?; \
+	wait $$slow; slow=$$?; echo "--- slow tests ($(TEST_TMP)/slow.log):"; \
+	tail -n 60 $(TEST_TMP)/slow.log; test $$fast -eq 0 && test $$slow -eq 0
 
 lint: setup
 	$(BIN)/ruff check src tests $(wildcard bench)
