@@ -20,22 +20,13 @@ from taxonomist.config import Paths, compose_config
 from taxonomist.pipeline import write
 from taxonomist.runner import RunnerConfig, reproduce
 from tests.conftest import REPO
+from tests.integration.test_dvc_repro import TINY_CLASSIFIER
 
 BIN = Path(sys.executable).parent
 # torch threads of every stage, serial or parallel: CPU float sums split over a different
 # number of threads differ in their last bits, and then so do the weights
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 NODES = ("digit", "round", "straight", "curved")
-TINY = {
-    "backbone": {"name": "test_resnet", "pretrained": False, "unfreeze_last": -1},
-    "image_size": 16,
-    "epochs": 1,
-    "batch_size": 32,
-    "min_images": 0,
-    "max_imbalance": 20.0,
-    "augment": [{"RandomAffine": {"degrees": 5, "p": 0.5}}],
-    "threshold": 0.0,
-}
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
@@ -50,9 +41,9 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.C
 def make_project(root: Path) -> Path:
     shutil.copytree(REPO / "conf", root / "conf")
     classifiers = root / "conf" / "classifiers"
-    (classifiers / "_default.yaml").write_text(yaml.safe_dump(TINY))
+    (classifiers / "_default.yaml").write_text(yaml.safe_dump(TINY_CLASSIFIER))
     (classifiers / "round.yaml").write_text(yaml.safe_dump(
-        {"backbone": {**TINY["backbone"], "init_from": "digit"}}))
+        {"backbone": {**TINY_CLASSIFIER["backbone"], "init_from": "digit"}}))
     sample = root / "conf" / "data" / "sample.yaml"
     sample.write_text(sample.read_text().replace("per_class: null", "per_class: 10"))
     shutil.copy(REPO / ".gitignore", root / ".gitignore")
