@@ -17,10 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -30,6 +27,7 @@ from mlflow.exceptions import MlflowException
 
 from taxonomist.config import compose_config, resolve_tracking_uri
 from taxonomist.config.paths import Paths
+from taxonomist.tracking.client import tracking_at
 
 
 def leaf_test_rows(paths: Paths, leaves: list[str]) -> pd.DataFrame:
@@ -57,18 +55,6 @@ def registered_uri(paths: Paths) -> str:
     """``models:/<name>/<version>`` of the stack the last ``stack`` stage registered."""
     registered = json.loads((paths.stack_dir / "registered.json").read_text())
     return f"models:/{registered['name']}/{registered['version']}"
-
-
-@contextmanager
-def tracking_at(uri: str) -> Iterator[None]:
-    """MLflow's global tracking URI for the block only: ``mlflow.set_tracking_uri`` also
-    exports $MLFLOW_TRACKING_URI, which every later subprocess (a `dvc repro`) inherits."""
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+import mlflow
 from filelock import FileLock
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -26,6 +30,20 @@ def client_at(tracking_uri: str) -> Client:
     """A client for the tracking server or store at ``tracking_uri``."""
     open_store(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri)
+
+
+@contextmanager
+def tracking_at(uri: str) -> Iterator[None]:
+    """MLflow's global tracking URI for the block only, for the fluent calls that read it
+    (``log_model``, loading a ``models:/`` URI). ``mlflow.set_tracking_uri`` also exports
+    $MLFLOW_TRACKING_URI, which every later subprocess (a ``dvc repro``) would inherit and
+    register into this store: both are put back as they were."""
+    exported = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(exported)  # None unsets the variable again
 
 
 # sqlite lets one writer in at a time and MLflow waits 20 s for it (busy_timeout); a

@@ -31,6 +31,7 @@ from taxonomist.tracking.client import (
     register_version,
     retry_when_locked,
     run_artifact_uri,
+    tracking_at,
 )
 from taxonomist.tracking.names import (
     EXPERIMENT_KIND_TAG,
@@ -177,8 +178,10 @@ class RunLog:
         Returns:
             The run's id and the registered version.
         """
-        mlflow.set_tracking_uri(self.tracking_uri)
-        with mlflow.start_run(experiment_id=self._experiment_id(), run_name=name) as run:
+        experiment_id = self._experiment_id()
+        with tracking_at(self.tracking_uri), mlflow.start_run(
+            experiment_id=experiment_id, run_name=name
+        ) as run:
             mlflow.set_tags(dict(tags))
             mlflow.log_params(dict(params))
             mlflow.log_metrics(dict(metrics))

@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
+from taxonomist.tracking.client import tracking_at
 from taxonomist.tracking.names import UI_MODEL_TRAINING, in_stack_tag
 
 # A stack version's decision, as the first words of its description in the registry.
@@ -32,8 +33,8 @@ def load_served_model(client: MlflowClient, name: str, version: str) -> Any:
     Returns:
         The registered pyfunc's own object (for the stack: a ``StackModel``).
     """
-    mlflow.set_tracking_uri(client.tracking_uri)  # models:/ URIs resolve against it
-    return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
+    with tracking_at(client.tracking_uri):  # models:/ URIs resolve against it
+        return mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
 
 
 def set_version_tags(client: MlflowClient, name: str, version: str, tags: dict[str, str]) -> None:
