@@ -463,7 +463,7 @@ def _repro(args: argparse.Namespace) -> None:
 
     config_dir = resolve_config_dir(args.config_dir)
     config = load_runner_config(config_dir, args.runner)
-    result = reproduce(Path.cwd(), args.targets, config, args.jobs, main, config_dir=config_dir)
+    result = reproduce(args.root, args.targets, config, args.jobs, main, config_dir=config_dir)
     print(f"ran {len(result.ran)}, restored {len(result.restored)} from the run-cache, "
           f"{len(result.skipped)} unchanged; dvc.lock is up to date")
 

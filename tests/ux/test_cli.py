@@ -3,15 +3,23 @@ and the project found from any folder in it, as git and dvc find theirs."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from taxonomist.cli import _parser, main
 from taxonomist.cli_help import VERBS, verbs_of
+from taxonomist.config.compose import CONFIG_DIR_ENV
 from taxonomist.config.paths import find_project_root
+from taxonomist.serve.server import app_from_conf
 
 NODES = "digit, round, straight, curved"
+# git and dvc from the venv first, as `make` puts them
+TOOLS = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
 def test_the_top_help_says_what_it_is_and_the_first_three_commands(capsys):
@@ -65,6 +73,33 @@ def test_config_dir_from_another_folder_uses_that_project_s_store(
     assert main(["--config-dir", str(project / "conf"), "history"]) == 2  # nothing registered
     assert list(elsewhere.iterdir()) == []
     assert (project / "mlflow" / "mlflow.db").is_file()
+
+
+def test_the_server_s_app_from_another_folder_uses_that_project_s_store(
+    project: Path, tmp_path_factory, monkeypatch
+):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv(CONFIG_DIR_ENV, str(project / "conf"))  # as `serve` hands its workers
+    app_from_conf()
+    assert list(elsewhere.iterdir()) == []
+    assert (project / "mlflow" / "mlflow.db").is_file()
+
+
+def test_repro_from_another_folder_runs_that_project_s_pipeline(
+    project: Path, tmp_path_factory, monkeypatch
+):
+    (project / "dvc.yaml").write_text(yaml.safe_dump(
+        {"stages": {"only": {"cmd": "echo ran > out.txt", "outs": ["out.txt"]}}}))
+    for init in (["git", "init", "-q"], ["dvc", "init", "-q"]):
+        subprocess.run(init, cwd=project, check=True, env=TOOLS)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("PATH", TOOLS["PATH"])
+    assert main(["--config-dir", str(project / "conf"), "repro"]) == 0
+    assert (project / "out.txt").read_text() == "ran\n"
+    assert "only" in yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_outside_any_project_a_verb_says_so_and_writes_nothing(tmp_path, monkeypatch, capsys):

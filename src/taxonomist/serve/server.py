@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from taxonomist.config import Config, Paths, compose_config, resolve_config_dir
 from taxonomist.config.compose import CONFIG_DIR_ENV
+from taxonomist.config.paths import find_project_root
 from taxonomist.data.images import ImagePolicy
 from taxonomist.serve.app import create_app
 from taxonomist.serve.live import LiveFollower
@@ -50,10 +51,11 @@ def build_app(config: Config, paths: Paths, settings: ServeConfig) -> FastAPI:
 
 
 def app_from_conf() -> FastAPI:
-    """uvicorn's factory: the app for ``$TAXONOMIST_CONFIG_DIR`` (else ``./conf``), run
-    from the project root."""
+    """uvicorn's factory: the app for ``$TAXONOMIST_CONFIG_DIR`` (else the project's conf/
+    found from here), its outputs under the project that holds that folder."""
     config_dir = resolve_config_dir()
-    return build_app(compose_config(config_dir), Paths(Path.cwd()), load_serve_config(config_dir))
+    paths = Paths(find_project_root(str(config_dir)))
+    return build_app(compose_config(config_dir), paths, load_serve_config(config_dir))
 
 
 def serve(config_dir: Path, settings: ServeConfig) -> None:
