@@ -18,6 +18,7 @@ from taxonomist.config import ClassifierConfig, Config, DataKind, Paths
 from taxonomist.config.stopping import check_stopping
 from taxonomist.contracts.baselines import BASELINES, FLAT_NODE, baseline_file
 from taxonomist.contracts.cache import STACK, node_cache
+from taxonomist.contracts.files import write_text_atomic
 from taxonomist.contracts.metrics import (
     CALIBRATION_FILE,
     NODE_CURVES,
@@ -139,7 +140,7 @@ def write(config: Config, paths: Paths) -> list[Path]:
     changed = []
     for path, text in ((paths.params, wanted.params), (paths.dvc_yaml, wanted.dvc)):
         if not path.exists() or path.read_text() != text:
-            path.write_text(text)
+            write_text_atomic(path, text)
             changed.append(path)
     return changed
 

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from taxonomist.contracts.files import TEMP_GLOB
-from taxonomist.tracking.orphans import ORPHAN_TAG
+from taxonomist.tracking.names import ORPHAN_TAG
 from tests.faults.conftest import Killed, KilledThrice, lock_pids, stack_versions, stages_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]

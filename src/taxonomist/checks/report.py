@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from taxonomist.checks.coverage import ALL
+from taxonomist.contracts.files import write_text_atomic
 
 SHOWN_WARNINGS = 10  # summary() lists this many; the JSON has them all
 SHOWN_ERRORS = 20
@@ -92,8 +93,7 @@ class ValidationReport:
 
     def write(self, path: Path) -> None:
         """Write :meth:`to_json` to ``path``, creating its folder."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     def _per_split(self) -> pd.DataFrame:
         if self.split_counts is None:

@@ -25,6 +25,7 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 
+from taxonomist.contracts.files import write_text_atomic
 from taxonomist.errors import ConfigError
 
 RECORD_FILE = "overrides.yaml"
@@ -102,7 +103,7 @@ def write_recorded(conf: Path, overrides: tuple[str, ...]) -> bool:
     text = _HEADER + yaml.safe_dump({"overrides": list(overrides)}, sort_keys=False)
     if path.is_file() and path.read_text() == text:
         return False
-    path.write_text(text)
+    write_text_atomic(path, text)
     return True
 
 

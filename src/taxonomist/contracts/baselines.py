@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from taxonomist.contracts.files import read_json_object, required
+from taxonomist.contracts.files import read_json_object, required, write_text_atomic
 
 FLAT = "flat"  # one network over every leaf, trained like the root node
 SVC_PIXELS = "svc"  # scikit-learn's SVC on downscaled grey pixels
@@ -49,9 +49,8 @@ class BaselineScore:
 
     def write(self, metrics_dir: Path) -> Path:
         path = baseline_file(metrics_dir, self.name)
-        path.parent.mkdir(parents=True, exist_ok=True)
         scores = {"leaf_accuracy": self.leaf_accuracy, "macro_f1": self.macro_f1}
-        path.write_text(json.dumps(scores, indent=2))
+        write_text_atomic(path, json.dumps(scores, indent=2))
         return path
 
     @classmethod

@@ -30,7 +30,13 @@ from typing import Any
 
 import pandas as pd
 
-from taxonomist.contracts.files import number_or_none, read_json_object, required
+from taxonomist.contracts.files import (
+    number_or_none,
+    read_json_object,
+    required,
+    write_atomic,
+    write_text_atomic,
+)
 from taxonomist.errors import DataError
 
 DEPTH_KEY = re.compile(r"accuracy_depth_(\d+)")
@@ -269,8 +275,8 @@ class DecodingScores:
 
 def write_rows(path: Path, rows: list[Any]) -> None:
     """A list of one of the records above as a CSV file (a DVC plot, read by the card)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame([asdict(row) for row in rows]).to_csv(path, index=False)
+    frame = pd.DataFrame([asdict(row) for row in rows])
+    write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 def read_rows(path: Path, kind: type) -> list[Any]:
@@ -290,5 +296,4 @@ def read_rows(path: Path, kind: type) -> list[Any]:
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
+    write_text_atomic(path, json.dumps(data, indent=2))

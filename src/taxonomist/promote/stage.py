@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from taxonomist.config import Config, Paths
+from taxonomist.contracts.files import write_atomic, write_text_atomic
 from taxonomist.contracts.promotion import (
     Outcome,
     PromotionRecord,
@@ -28,6 +29,7 @@ from taxonomist.tracking.client import client_for
 from taxonomist.tracking.ledger import LIVE, current_actor, live_version, move_live
 from taxonomist.tracking.ledger import PROMOTE as MOVE_PROMOTE
 from taxonomist.tracking.lock import promotion_lock
+from taxonomist.tracking.names import DECISION_REASON_TAG, DECISION_TAG
 from taxonomist.tracking.versions import load_served_model, set_version_tags
 
 OUTCOMES_FILE = "outcomes.parquet"
@@ -61,7 +63,7 @@ def promote(config: Config, paths: Paths) -> PromotionRecord:
     _write_outcomes(paths, chal_out, live_out)
     record = _record(challenger, chal_metrics, live, live_metrics, verdict, rule.metric)
     record = replace(record, tracking_uri=client.tracking_uri)  # where both versions live
-    paths.promotion.write_text(json.dumps(record.to_json(), indent=2))
+    write_text_atomic(paths.promotion, json.dumps(record.to_json(), indent=2))
     return record
 
 
@@ -102,7 +104,7 @@ def _record_on_registry(
 def _decision_tags(verdict: Verdict, live: str | None, metric: str) -> dict[str, str]:
     """The decision as registry tags; the p-value's tag names its test (``mcnemar_p``,
     as every version had before, or ``wilcoxon_p``)."""
-    tags = {"decision": verdict.decision.value, "decision_reason": verdict.reason[:4000]}
+    tags = {DECISION_TAG: verdict.decision.value, DECISION_REASON_TAG: verdict.reason[:4000]}
     if verdict.comparison is not None:
         comp = verdict.comparison
         tags |= {
@@ -125,7 +127,7 @@ def _write_outcomes(paths: Paths, chal_out: pd.DataFrame, live_out: pd.DataFrame
     table = chal_out.rename(columns={c: f"challenger_{c}" for c in sides})
     for col in sides:
         table[f"live_{col}"] = None if live_out is None else live_out[col].to_numpy()
-    table.to_parquet(paths.reports / OUTCOMES_FILE, index=False)
+    write_atomic(paths.reports / OUTCOMES_FILE, lambda tmp: table.to_parquet(tmp, index=False))
 
 
 def _record(

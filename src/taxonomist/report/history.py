@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from taxonomist.tracking.client import Client
 
 DIFFERENCE_TAG = "difference_vs_live"  # written by the promote stage on each version
-DECISION_TAG = "decision"
 MAX_WHY = 72
 
 

@@ -9,7 +9,6 @@ from the node's current definition are written; the next ``taxonomist pipeline``
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from taxonomist.config import ClassifierConfig
+from taxonomist.contracts.files import write_text_atomic
 from taxonomist.sweep.trial import swept_values
 
 
@@ -59,7 +59,7 @@ def apply_values(
         _set(data, change.key, change.new)
     buffer = io.StringIO()
     yaml.dump(data, buffer)
-    _write_atomically(path, buffer.getvalue())
+    write_text_atomic(path, buffer.getvalue())
     return changes
 
 
@@ -86,10 +86,3 @@ def _set(data: CommentedMap, dotted: str, value: Any) -> None:
             data[part] = CommentedMap()
         data = data[part]
     data[leaf] = value
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text)
-    os.replace(temp, path)

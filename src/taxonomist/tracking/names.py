@@ -18,6 +18,10 @@ EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"  # runs, metrics and models, not GenAI traces
 # MLflow 3's UI opens in its GenAI view (no Model registry link) unless a link asks for this.
 UI_MODEL_TRAINING = "workflowType=machine_learning"
+# On a stack version: the promote stage's verdict on it, and why.
+DECISION_TAG = "decision"
+DECISION_REASON_TAG = "decision_reason"
+ORPHAN_TAG = "taxonomist.orphan"  # on a stack version superseded before it was judged
 IN_STACK_TAG = "in_stack.v"  # on a node version, one per stack version built from it: "in_stack.v3"
 
 

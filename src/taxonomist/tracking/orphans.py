@@ -11,9 +11,7 @@ from __future__ import annotations
 from mlflow import MlflowClient
 
 from taxonomist.tracking.client import retry_when_locked
-
-ORPHAN_TAG = "taxonomist.orphan"  # on a stack version superseded before it was judged
-DECISION_TAG = "decision"  # set by promote on every version it judged
+from taxonomist.tracking.names import DECISION_TAG, ORPHAN_TAG
 
 
 @retry_when_locked

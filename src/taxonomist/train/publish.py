@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from taxonomist.config import Config, Paths
+from taxonomist.contracts.files import write_text_atomic
 from taxonomist.tracking.names import node_model_name
 from taxonomist.tracking.runs import RunLog
 from taxonomist.train.trial import Trial
@@ -58,5 +59,5 @@ def publish_node(
         {"node": node, "backbone": classifier.backbone.name, "head": str(classifier.head)},
     )
     result = TrainResult(node, run_id, name, version, best_val_loss, epochs)
-    (folder / RUN_FILE).write_text(json.dumps(asdict(result), indent=2))
+    write_text_atomic(folder / RUN_FILE, json.dumps(asdict(result), indent=2))
     return result
