@@ -194,7 +194,8 @@ def _check_stage_settings(config: Config, paths: Paths) -> None:
     ImagePolicy.from_config(config.project.data)
     Listing.from_config(config.project.data)
     for node, cfg in config.classifiers.items():
-        build_augmentation(cfg.augment, paths.classifier_source(node))
+        source = paths.classifier_source(node, config.project.classifier_dir)
+        build_augmentation(cfg.augment, source)
 
 
 def _sample(config: Config, paths: Paths, args) -> None:
@@ -221,7 +222,7 @@ def _validate(config: Config, paths: Paths, args) -> int:
     report = validate(
         found.manifest, found.splits, config.taxonomy, config.classifiers, paths.validation,
         rejects=found.rejects, max_distance=config.project.split.near_duplicate_distance,
-        docs_dir=paths.data_docs,
+        docs_dir=paths.data_docs, conf=paths.conf, classifier_dir=config.project.classifier_dir,
     )
     print(report.summary())
     return 0 if report.success else 1
@@ -397,7 +398,7 @@ def _add_sweep_verb(verbs) -> None:
     sweep.add_argument("--metric", choices=["val_loss", "val_acc"], default="val_loss",
                        help="what ranks the trials: the best epoch's value (default val_loss)")
     sweep.add_argument("--apply", action="store_true",
-                       help="write the winner's values into conf/classifiers/NODE.yaml")
+                       help="write the winner's values into the node's own NODE.yaml")
     sweep.add_argument("--with", dest="project_overrides", action="append", default=[],
                        metavar="OVERRIDE",
                        help="a project override for every trial, e.g. --with trainer=gpu")
@@ -431,8 +432,8 @@ def _sweep(args: argparse.Namespace) -> int:
 def _apply_winner(node: str, values: dict, config: Config, config_dir: Path) -> None:
     from taxonomist.sweep import apply_values
 
-    target = config_dir / "classifiers" / f"{node}.yaml"
-    changes = apply_values(config_dir, node, values, config.classifiers[node])
+    target = config_dir / config.project.classifier_dir / f"{node}.yaml"
+    changes = apply_values(target, node, values, config.classifiers[node])
     if not changes:
         print(f"the current definition of {node} won: {target} is unchanged")
         return

@@ -30,7 +30,7 @@ def test_changes_only_the_winning_values_and_keeps_comments(project: Path) -> No
     current = compose_config().classifiers["round"]
     values = {"optim.lr": 0.0003, "epochs": 8, "backbone.name": "resnet18"}
 
-    changes = apply_values(project / "conf", "round", values, current)
+    changes = apply_values(path, "round", values, current)
 
     assert [str(c) for c in changes] == [
         "optim.lr: 0.003 -> 0.0003", "backbone.name: 'resnet10t' -> 'resnet18'",
@@ -51,7 +51,7 @@ def test_creates_the_file_of_a_node_that_had_none(project: Path) -> None:
     current = compose_config().classifiers["straight"]
     augment = [{"RandomHorizontalFlip": {"p": 0.5}}]
 
-    apply_values(project / "conf", "straight", {"augment": augment, "optim.lr": 0.01}, current)
+    apply_values(path, "straight", {"augment": augment, "optim.lr": 0.01}, current)
 
     assert path.read_text() == (
         "# straight's classifier: overrides of _default.yaml.\n"
@@ -70,5 +70,5 @@ def test_leaves_the_file_alone_when_the_current_definition_won(project: Path) ->
     before = path.read_bytes()
     current = compose_config().classifiers["round"]
     values = {"optim.lr": current.optim.lr, "epochs": current.epochs}
-    assert apply_values(project / "conf", "round", values, current) == []
+    assert apply_values(path, "round", values, current) == []
     assert path.read_bytes() == before

@@ -30,6 +30,8 @@ def validate(
     max_distance: int = 4,
     docs_dir: Path | None = None,
     data_docs: bool = True,
+    conf: Path = Path("conf"),
+    classifier_dir: str = "classifiers",
 ) -> ValidationReport:
     """Check the manifest and its splits with great-expectations; write JSON and Data Docs.
 
@@ -59,6 +61,8 @@ def validate(
         docs_dir: where to build the Data Docs; default ``docs/`` beside ``out_path``.
         data_docs: False skips the Data Docs (about half a second); the JSON then has
             ``"data_docs": null``.
+        conf, classifier_dir: where the classifier files are, so that a hint names the
+            file that holds the key (``conf/<classifier_dir>/<node>.yaml`` or the defaults).
 
     Returns:
         The report; ``report.success`` is the gate, ``report.summary()`` the text to print.
@@ -85,7 +89,8 @@ def validate(
     docs = None
     if data_docs:
         docs = runner.build_data_docs(context, docs_dir or out_path.parent / "docs")
-    errors, warnings = sort_messages(r for run in runs.values() for r in run.results)
+    results = (r for run in runs.values() for r in run.results)
+    errors, warnings = sort_messages(results, conf, classifier_dir)
     report = ValidationReport(
         success=not errors,
         errors=errors,

@@ -20,7 +20,7 @@ NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 def sort_messages(
-    results: Iterable[Any], conf: Path = Path("conf")
+    results: Iterable[Any], conf: Path = Path("conf"), classifier_dir: str = "classifiers"
 ) -> tuple[list[str], list[str]]:
     """Split the failed results' messages into errors and warnings by their severity.
 
@@ -33,6 +33,7 @@ def sort_messages(
     Args:
         results: ``ExpectationValidationResult`` objects, from any number of suites.
         conf: the project's ``conf/`` folder (stages run in the project root).
+        classifier_dir: the folder under ``conf`` holding the classifier files.
 
     Returns:
         ``(errors, warnings)``, each in the order of ``results``.
@@ -50,8 +51,8 @@ def sort_messages(
     blocked = {message.subject for message in errors}
     warnings = collapse_alike([m for m in warnings if m.subject not in blocked])
     return (
-        [existing_files(message.text, conf) for message in errors],
-        [existing_files(message.text, conf) for message in warnings],
+        [existing_files(message.text, conf, classifier_dir) for message in errors],
+        [existing_files(message.text, conf, classifier_dir) for message in warnings],
     )
 
 

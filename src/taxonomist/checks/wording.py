@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 EXAMPLES = 5  # rows or values named in one message
-# A node's own classifier file, as the checks' hints name it (``_default.yaml`` excepted).
-NODE_FILE = re.compile(r"conf/classifiers/(?P<node>[^_/\s][^/\s]*?)\.yaml")
+# A classifier file as the checks' hints name it: a node's own, or ``_default.yaml``.
+CLASSIFIER_FILE = re.compile(r"conf/classifiers/(?P<node>[^/\s]+?)\.yaml")
+DEFAULTS = "_default"
 REINGEST = "re-run `taxonomist ingest` (`dvc repro ingest`)"
 RESPLIT = (
     "delete data/splits.parquet and run `dvc repro split` to split afresh (this unfreezes "
@@ -62,12 +63,14 @@ def paths(result: Mapping[str, Any], column: str = "", value: Any = None) -> str
     return ", ".join(found[:EXAMPLES]) + more(total, min(len(found), EXAMPLES))
 
 
-def existing_files(text: str, conf: Path) -> str:
-    """``text`` with every ``conf/classifiers/NODE.yaml`` it names made true of ``conf``.
+def existing_files(text: str, conf: Path, classifier_dir: str = "classifiers") -> str:
+    """``text`` with every ``conf/classifiers/NODE.yaml`` it names made true of the
+    project's classifier folder, ``conf/<classifier_dir>``.
 
     A node without a file of its own reads ``_default.yaml``; a hint that names the file
     it lacks would send a person looking for nothing, so it says to create it, or where
-    the key is set now.
+    the key is set now. A project whose ``classifier_dir`` is not ``classifiers`` gets
+    its own folder named.
 
     Example:
         ``"lower min_images in conf/classifiers/curved.yaml"`` where there is no such file
@@ -76,10 +79,13 @@ def existing_files(text: str, conf: Path) -> str:
         node)"``.
     """
 
-    def fix(match: re.Match[str]) -> str:
-        if (conf / "classifiers" / f"{match['node']}.yaml").is_file():
-            return match[0]
-        return (f"{match[0]} (no such file yet: create it for this node alone, or edit "
-                f"conf/classifiers/_default.yaml for every node)")
+    shown = f"conf/{classifier_dir}"
 
-    return NODE_FILE.sub(fix, text)
+    def fix(match: re.Match[str]) -> str:
+        named = f"{shown}/{match['node']}.yaml"
+        if match["node"] == DEFAULTS or (conf / classifier_dir / f"{match['node']}.yaml").is_file():
+            return named
+        return (f"{named} (no such file yet: create it for this node alone, or edit "
+                f"{shown}/{DEFAULTS}.yaml for every node)")
+
+    return CLASSIFIER_FILE.sub(fix, text)

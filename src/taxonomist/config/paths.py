@@ -27,10 +27,14 @@ class Paths:
     def conf(self) -> Path:
         return self.root / "conf"
 
-    def classifier_source(self, node: str) -> str:
+    def classifier_file(self, node: str, classifier_dir: str = "classifiers") -> Path:
+        """A node's own definition, ``conf/<classifier_dir>/<node>.yaml`` (may not exist)."""
+        return self.conf / classifier_dir / f"{node}.yaml"
+
+    def classifier_source(self, node: str, classifier_dir: str = "classifiers") -> str:
         """The file to name in a node's config errors: its own YAML, else the defaults."""
-        own = self.conf / "classifiers" / f"{node}.yaml"
-        return f"conf/classifiers/{own.name if own.exists() else '_default.yaml'}"
+        own = self.classifier_file(node, classifier_dir)
+        return f"conf/{classifier_dir}/{own.name if own.exists() else '_default.yaml'}"
 
     @property
     def params(self) -> Path:

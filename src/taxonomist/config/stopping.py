@@ -17,8 +17,9 @@ def check_stopping(config: Config, paths: Paths) -> None:
     Raises:
         ConfigError: naming the node's file, the key, the value and what to write.
     """
+    folder = config.project.classifier_dir
     for node, classifier in config.classifiers.items():
-        source, stopping = paths.classifier_source(node), classifier.stopping
+        source, stopping = paths.classifier_source(node, folder), classifier.stopping
         _in_range(source, "threshold", classifier.threshold, 0.0, 1.0, closed_low=True)
         if stopping.target_precision is not None:
             _in_range(source, "stopping.target_precision", stopping.target_precision, 0.0, 1.0)
@@ -30,10 +31,10 @@ def check_stopping(config: Config, paths: Paths) -> None:
     for node, decoding in decodings.items():
         if decoding != decodings[root]:
             raise ConfigError(
-                paths.classifier_source(node), "stopping.decoding",
+                paths.classifier_source(node, folder), "stopping.decoding",
                 f"'{decoding}' here but '{decodings[root]}' at the root '{root}': the "
                 "decoding picks the answer for the whole stack",
-                "set stopping.decoding once, in conf/classifiers/_default.yaml",
+                f"set stopping.decoding once, in conf/{folder}/_default.yaml",
             )
 
 

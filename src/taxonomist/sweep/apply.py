@@ -1,4 +1,4 @@
-"""``taxonomist sweep --apply``: the winning values into ``conf/classifiers/NODE.yaml``.
+"""``taxonomist sweep --apply``: the winning values into the node's ``NODE.yaml``.
 
 The file is edited in place with ruamel.yaml's round trip, so comments, key order and
 layout survive and ``git diff`` shows just the changed values. Only values that differ
@@ -34,13 +34,14 @@ class Change:
 
 
 def apply_values(
-    config_dir: Path, node: str, values: dict[str, Any], current: ClassifierConfig
+    path: Path, node: str, values: dict[str, Any], current: ClassifierConfig
 ) -> list[Change]:
-    """Write ``values`` (dotted keys) that differ from ``current`` into ``NODE.yaml``.
+    """Write ``values`` (dotted keys) that differ from ``current`` into the node's own file.
 
     Args:
-        config_dir: the ``conf/`` folder.
-        node: the node whose file is written (created if it does not exist).
+        path: the node's ``NODE.yaml`` in the project's ``classifier_dir`` (created if it
+            does not exist).
+        node: the node whose file it is.
         values: the winning trial's values, e.g. ``{"optim.lr": 0.0003}``.
         current: the node's definition now, as composed from the YAML.
 
@@ -52,7 +53,6 @@ def apply_values(
     changes = [Change(k, now[k], v) for k, v in values.items() if now[k] != v]
     if not changes:
         return []
-    path = config_dir / "classifiers" / f"{node}.yaml"
     yaml = _round_trip()
     data = _load(yaml, path, node)
     for change in changes:

@@ -51,7 +51,7 @@ def train_node(
     publishes nothing: its result has no registered model or version.
     """
     cfg = config.classifiers[node]
-    source = paths.classifier_source(node)
+    source = paths.classifier_source(node, config.project.classifier_dir)
     if cfg.head.is_classical:
         return train_classical(node, config, paths, source, trial)
     pl.seed_everything(config.project.seed, workers=True)

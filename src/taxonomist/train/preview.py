@@ -45,7 +45,8 @@ def augment_preview(
         DataError: no cached training image under ``node``.
     """
     cfg = config.classifiers[node]
-    augment = build_augmentation(cfg.augment, paths.classifier_source(node))
+    augment = build_augmentation(cfg.augment,
+                                 paths.classifier_source(node, config.project.classifier_dir))
     data = node_split(load_node_split(paths, node, "train"), config.taxonomy, node)
     if len(data) == 0:
         raise DataError(f"node '{node}': no cached training images; run `dvc repro cache`")
