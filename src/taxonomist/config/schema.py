@@ -86,11 +86,22 @@ class BackboneConfig:
     init_from: str | None = None  # a node: start from its trained backbone, not hub/weights
 
 
+class Schedule(StrEnum):
+    """How the learning rate moves over training, stepped every batch."""
+
+    constant = "constant"  # optim.lr throughout
+    cosine = "cosine"  # from optim.lr down to 0 at the last of `epochs`
+    # up from optim.lr / 25 to optim.lr in the first 30% of the steps, then down to ~0
+    # (Smith & Topin 2018): the most accuracy from a few epochs
+    onecycle = "onecycle"
+
+
 @dataclass
 class OptimConfig:
     name: str = "adamw"  # any optimiser class in torch.optim, case-insensitive
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    schedule: Schedule = Schedule.constant
 
 
 class Decoding(StrEnum):

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from taxonomist.config.schema import OptimConfig
+from taxonomist.config.schema import OptimConfig, Schedule
 from taxonomist.errors import ConfigError
 from taxonomist.train.augment import AugmentationPipeline
 from taxonomist.train.losses import focal_nll
@@ -126,14 +126,29 @@ class NodeClassifier(pl.LightningModule):
         self.val_acc(logits, y)
         self.log("val_acc", self.val_acc, on_epoch=True, prog_bar=True)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self):
         if self.transfer is None:
             params = [p for p in self.model.parameters() if p.requires_grad]
         else:
             params = optimizer_groups(self.model, self.transfer, self.optim)
-        return optimizer_class(self.optim.name)(
+        optimizer = optimizer_class(self.optim.name)(
             params, lr=self.optim.lr, weight_decay=self.optim.weight_decay
         )
+        if self.optim.schedule is Schedule.constant:
+            return optimizer
+        steps = int(self.trainer.estimated_stepping_batches)  # every epoch, early stop or not
+        schedule = lr_schedule(optimizer, self.optim.schedule, steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def lr_schedule(
+    optimizer: torch.optim.Optimizer, schedule: Schedule, steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """torch's scheduler for ``schedule`` over ``steps`` batches, from each group's lr."""
+    if schedule is Schedule.cosine:
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    peaks = [group["lr"] for group in optimizer.param_groups]  # layer decay keeps its ratios
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peaks, total_steps=steps)
 
 
 
