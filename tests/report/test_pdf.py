@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -8,10 +9,13 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from taxonomist.contracts.baselines import FLAT, SVC_PIXELS, BaselineScore
 from taxonomist.report import PdfWarning, write_model_card
 from taxonomist.report.pdf import engines_to_try
 from taxonomist.report.render import latex_environment
+from taxonomist.stack.build import write_stopping_views
 from tests.report.make_inputs import taxonomy, write_inputs
+from tests.stack.made_up import stopping_report
 
 
 def pdf_text(path: Path) -> str:
@@ -113,3 +117,17 @@ def test_an_unknown_engine_names_the_known_ones() -> None:
 def test_latex_escaping(text: str, unicode_engine: bool, latex: str) -> None:
     template = latex_environment().from_string("((( x | tex )))")
     assert template.render(x=text, unicode_engine=unicode_engine) == latex
+
+
+def test_the_latex_card_has_the_baselines_and_the_stopping_sections(tmp_path: Path) -> None:
+    paths = write_inputs(tmp_path, "promote", new_shape=True)
+    write_stopping_views(paths, stopping_report(taxonomy().inner_nodes))
+    for score in (BaselineScore(FLAT, 0.9311, 0.9302), BaselineScore(SVC_PIXELS, 0.9422, 0.9419)):
+        score.write(paths.stack_metrics.parent)
+    card = write_model_card(paths, taxonomy(), pdf="pdflatex")
+    assert (card.pdf_engine, card.pdf_warning) == ("pdflatex", None)
+    text = pdf_text(card.pdf_path)
+    assert "Against the baselines, on the same test images" in text
+    assert "0.9311" in text and "0.9422 0.9419" in text
+    assert "Calibrated stopping" in text and "hand-set" in text
+    assert re.search(r"bayes.risk none 0\.9000 0\.1800 1\.8000", text)  # the extracted _ varies
