@@ -15,7 +15,7 @@ from taxonomist.errors import ConfigError
 from taxonomist.stack.calibration import scale
 from taxonomist.stack.decoding import NodeOutputs, decode
 from taxonomist.stack.stopping import STOP_ALL, Target, choose_thresholds
-from taxonomist.stack.tuning import Split, fit_stopping, report_stopping
+from taxonomist.stack.tuning import Split, UnreachableTargetWarning, fit_stopping, report_stopping
 from taxonomist.taxonomy import Taxonomy
 
 TREE = Taxonomy.from_tree("t", {"digit": {"round": ["zero", "six"], "straight": ["one", "seven"]}})
@@ -46,7 +46,8 @@ def test_temperatures_then_thresholds_on_the_calibrated_probabilities() -> None:
     # straight keeps T = 1 (`calibrate: false`).
     cfg = config(digit=StoppingConfig(target_precision=0.6),
                  straight=StoppingConfig(calibrate=False, target_precision=0.9))
-    stopping, evidence = fit_stopping(cfg, split())
+    with pytest.warns(UnreachableTargetWarning, match=r"node 'straight': .*0\.9 cannot be met"):
+        stopping, evidence = fit_stopping(cfg, split())
     assert stopping.temperatures == {"digit": pytest.approx(2.0, abs=1e-3), "round":
                                      pytest.approx(20.0, abs=1e-3), "straight": 1.0}
     assert stopping.decoding is Decoding.greedy
@@ -106,3 +107,13 @@ def test_a_hand_set_threshold_is_a_probability(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"threshold: expected a number in \[0.0, 1.0\]"):
         check_stopping(cfg, Paths(tmp_path))
     check_stopping(config(), Paths(tmp_path))  # the defaults pass
+
+
+def test_a_target_the_val_split_cannot_show_says_what_it_would_need() -> None:
+    cfg = config(digit=StoppingConfig(target_precision=0.999, confidence=0.9))
+    with pytest.warns(UnreachableTargetWarning, match=(
+        r"node 'digit': stopping.target_precision 0.999 at confidence 0.9 cannot be met on "
+        r"val \(even all right needs 2302 val images; it has 8\), so every walk stops at "
+        r"'digit'\n  hint: lower the target")):
+        stopping, _ = fit_stopping(cfg, split())
+    assert stopping.thresholds["digit"] == STOP_ALL

@@ -7,6 +7,8 @@ the other decoding costs no network call.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +24,7 @@ from taxonomist.stack.calibration import fit_temperature, scale
 from taxonomist.stack.decoding import NodeOutputs, decode, stop
 from taxonomist.stack.predictor import Stopping
 from taxonomist.stack.stopping import (
+    STOP_ALL,
     NodeEvidence,
     Target,
     choose_thresholds,
@@ -30,6 +33,10 @@ from taxonomist.stack.stopping import (
     stack_curve,
 )
 from taxonomist.taxonomy import Taxonomy
+
+
+class UnreachableTargetWarning(UserWarning):
+    """A node's stopping target cannot be met on val: every walk stops at that node."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,26 @@ def fit_stopping(config: Config, val: Split) -> tuple[Stopping, dict[str, NodeEv
     evidence = _chosen(config, calibrated(val.outputs, temperatures), val.labels, decoding)
     targets = {n: config.classifiers[n].stopping.target_precision for n in taxonomy.inner_nodes}
     thresholds = {node: e.threshold for node, e in evidence.items()}
+    for node in taxonomy.inner_nodes:
+        if targets[node] is not None and thresholds[node] == STOP_ALL:
+            warnings.warn(_unreachable(config, node, evidence[node]), UnreachableTargetWarning,
+                          stacklevel=2)
     return Stopping(thresholds, temperatures, decoding, targets), evidence
+
+
+def _unreachable(config: Config, node: str, val: NodeEvidence) -> str:
+    """Why ``node`` stops every walk, and the smallest val split that could do better."""
+    stopping = config.classifiers[node].stopping
+    wanted = f"stopping.target_precision {stopping.target_precision}"
+    needed = ""
+    if stopping.confidence is not None:  # all right on n images: lower bound (1 - c)^(1/n)
+        wanted += f" at confidence {stopping.confidence}"
+        least = math.ceil(math.log(1 - stopping.confidence) / math.log(stopping.target_precision))
+        if val.images < least:
+            needed = f" (even all right needs {least} val images; it has {val.images})"
+    return (f"conf/{config.project.classifier_dir}: node '{node}': {wanted} cannot be met on "
+            f"val{needed}, so every walk stops at '{node}'\n  hint: lower the target or the "
+            "confidence, or give the node more val images")
 
 
 def report_stopping(
