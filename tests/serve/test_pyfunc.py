@@ -5,17 +5,21 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
+from taxonomist.data.images import ImagePolicy
 from taxonomist.serve.live import ServedStack
+from taxonomist.stack.pyfunc import ARTIFACT_KEY, StackModel, load_policy, save_policy
 from tests.mlflow_server import free_port
 from tests.serve.conftest import Registry, png
 from tests.serve.test_limits import declaring
@@ -43,6 +47,26 @@ def test_a_refused_row_is_named_with_the_reason(served: ServedStack, bad: bytes,
 def test_good_rows_are_still_predicted(served: ServedStack) -> None:
     out = served.model.predict(None, rows(png(), png(color="black")))
     assert list(out.columns) == ["label", "path", "probabilities"] and len(out) == 2
+
+
+def test_the_stack_keeps_the_project_s_image_policy(registry: Registry,
+                                                    served: ServedStack) -> None:
+    assert load_policy(served.model.folder) == ImagePolicy.from_config(
+        registry.config.project.data)
+
+
+def test_a_stack_saved_with_a_narrower_policy_serves_by_it(served: ServedStack,
+                                                           tmp_path: Path) -> None:
+    folder = shutil.copytree(served.model.folder, tmp_path / "stack")
+    save_policy(folder, ImagePolicy(formats=("PNG",), max_pixels=64 * 64))
+    model = StackModel()
+    model.load_context(SimpleNamespace(artifacts={ARTIFACT_KEY: str(folder)}))
+    with pytest.raises(MlflowException, match=re.escape(
+            "row 0: a JPEG image; accepted formats are PNG")):
+        model.predict(None, rows(png(fmt="JPEG")))
+    with pytest.raises(MlflowException, match=re.escape("row 0: the header declares 65x64")):
+        model.predict(None, rows(png(size=(65, 64))))
+    assert len(model.predict(None, rows(png()))) == 1
 
 
 @pytest.mark.slow

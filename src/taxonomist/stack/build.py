@@ -23,9 +23,10 @@ from taxonomist.contracts.metrics import (
     StackMetrics,
     write_rows,
 )
+from taxonomist.data.images import ImagePolicy
 from taxonomist.evaluate.hierarchy import depth_accuracy, stack_metrics, stack_outcomes, stop_table
 from taxonomist.stack.predictor import StackPredictor
-from taxonomist.stack.pyfunc import ARTIFACT_KEY, SIGNATURE
+from taxonomist.stack.pyfunc import ARTIFACT_KEY, SIGNATURE, save_policy
 from taxonomist.stack.tuning import Split, StoppingReport, fit_stopping, report_stopping
 from taxonomist.taxonomy import Taxonomy
 from taxonomist.tracking.client import client_for
@@ -120,6 +121,7 @@ def build_stack(config: Config, paths: Paths) -> StackVersion:
     folder = paths.stack_dir
     model_dirs = {n: paths.model_dir(n) for n in config.taxonomy.inner_nodes}
     predictor.save(folder / "model", model_dirs)
+    save_policy(folder / "model", ImagePolicy.from_config(config.project.data))
     outcomes.to_parquet(folder / "outcomes.parquet", index=False)
     write_stack_views(paths, predictor.taxonomy, metrics, outcomes)
     write_stopping_views(paths, report)

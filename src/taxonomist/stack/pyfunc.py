@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from pathlib import Path
 
 import mlflow
@@ -14,6 +15,7 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import ColSpec, Schema
 
+from taxonomist.contracts.files import write_text_atomic
 from taxonomist.data.images import ImagePolicy, decode_checked
 from taxonomist.data.pixels import image_to_array
 from taxonomist.data.rejects import Rejected
@@ -21,6 +23,7 @@ from taxonomist.errors import DataError
 from taxonomist.stack.predictor import StackPredictor
 
 ARTIFACT_KEY = "stack"
+POLICY_FILE = "image_policy.json"  # the project's data.formats and data.max_pixels
 IMAGE_COLUMN = "image"
 # Requests are checked against this before predict() runs: one string column.
 SIGNATURE = ModelSignature(inputs=Schema([ColSpec("string", IMAGE_COLUMN)]))
@@ -32,18 +35,19 @@ class StackModel(mlflow.pyfunc.PythonModel):
     Output: one row per image with ``label`` (deepest class reached), ``path`` (classes
     from the root's children down) and ``probabilities`` (one per level of ``path``).
 
-    Every image is held to ingest's default image policy (formats, pixel count read
-    from the header, a decompression bomb refused, not decoded). A refused row makes
+    Every image is held to the image policy ingest used (the project's ``data.formats``
+    and ``data.max_pixels``, saved with the stack; the defaults for a stack saved
+    without): formats, pixel count read from the header, a decompression bomb refused,
+    not decoded. A refused row makes
     the whole request fail with the row and the reason as MLflow's error message (HTTP
     400 from ``mlflow models serve``), not a stack trace.
     """
-
-    policy = ImagePolicy()
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         # Kept so a server can fingerprint the stack and read its nodes' versions.
         self.folder = Path(context.artifacts[ARTIFACT_KEY])
         self.predictor = StackPredictor.load(self.folder)
+        self.policy = load_policy(self.folder)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:
@@ -61,6 +65,21 @@ class StackModel(mlflow.pyfunc.PythonModel):
         size = self.predictor.image_size
         rows = enumerate(model_input[IMAGE_COLUMN])
         return np.stack([_decode(b64, i, size, self.policy) for i, b64 in rows])
+
+
+def save_policy(folder: Path, policy: ImagePolicy) -> None:
+    """Keep ingest's image policy with the stack, for whatever serves it."""
+    text = json.dumps({"formats": list(policy.formats), "max_pixels": policy.max_pixels})
+    write_text_atomic(folder / POLICY_FILE, text)
+
+
+def load_policy(folder: Path) -> ImagePolicy:
+    """The policy :func:`save_policy` kept; the defaults for a stack saved without one."""
+    file = folder / POLICY_FILE
+    if not file.is_file():
+        return ImagePolicy()
+    saved = json.loads(file.read_text())
+    return ImagePolicy(tuple(saved["formats"]), int(saved["max_pixels"]))
 
 
 def predictions_frame(predictions) -> pd.DataFrame:
