@@ -15,6 +15,7 @@ import pytest
 from mlflow.models import infer_signature
 
 from taxonomist.tracking.client import client_at
+from taxonomist.tracking.logger import BufferedMLFlowLogger
 from taxonomist.tracking.runs import PyfuncModel, RunLog
 from taxonomist.tracking.versions import load_served_model
 
@@ -38,3 +39,13 @@ def test_a_logged_and_loaded_model_leaves_the_environment_as_it_was(
     assert os.environ.get("MLFLOW_TRACKING_URI") == exported
     assert isinstance(load_served_model(client_at(uri), "echo", version), Echo)
     assert os.environ.get("MLFLOW_TRACKING_URI") == exported
+
+
+def test_a_training_logger_leaves_the_environment_as_it_was(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    logger = BufferedMLFlowLogger(experiment_name="train", tracking_uri=uri,
+                                  artifact_location=(tmp_path / "artifacts").as_uri())
+    logger.log_metrics({"val_loss": 0.5}, step=0)
+    logger.finalize()
+    assert client_at(uri).get_run(logger.known_run_id).data.metrics == {"val_loss": 0.5}
+    assert "MLFLOW_TRACKING_URI" not in os.environ

@@ -110,12 +110,6 @@ class Paths:
     def node_plots(self, node: str) -> Path:
         return self.root / "plots" / node
 
-    def cache_images(self, split: str) -> Path:
-        return self.cache / f"{split}.npy"
-
-    def cache_index(self, split: str) -> Path:
-        return self.cache / f"{split}.parquet"
-
 
 def resolve_tracking_uri(tracking_uri: str | None, paths: Paths) -> str:
     """The MLflow tracking URI: the config's, else $MLFLOW_TRACKING_URI, else local sqlite."""

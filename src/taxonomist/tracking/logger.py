@@ -29,6 +29,7 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from taxonomist.errors import TaxonomistError
+from taxonomist.tracking.client import open_store, tracking_at
 
 RETRY_ENV = "TAXONOMIST_MLFLOW_RETRY_S"  # how long flush() keeps trying after training
 DEFAULT_RETRY_S = 300.0
@@ -69,6 +70,7 @@ class BufferedMLFlowLogger(MLFlowLogger):
         self, *, spool: Path | None = None, request_timeout_s: float = 10.0, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
+        open_store(self._tracking_uri)  # parallel node jobs may meet a new sqlite store
         self._params: dict[str, Param] = {}  # by key: a batch must not repeat one
         self._metrics: list[Metric] = []
         self._status: str | None = None
@@ -179,7 +181,8 @@ class BufferedMLFlowLogger(MLFlowLogger):
                               "logging to a new run", TrackingWarning, stacklevel=4)
                 self._run_id = None
             self._reopen = False
-        return MLFlowLogger.experiment.fget(self)  # creates the experiment and the run
+        with tracking_at(self._tracking_uri):  # Lightning sets (and exports) it for good
+            return MLFlowLogger.experiment.fget(self)  # creates the experiment and the run
 
     def _note_outage(self, err: Exception) -> None:
         if self._down_since is None:
