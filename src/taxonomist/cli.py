@@ -104,6 +104,7 @@ def _parser(nodes: list[str] | None = None) -> argparse.ArgumentParser:
         sub.add_argument("node", help="an inner node of the taxonomy")
         sub.set_defaults(run=_staged(stage))
     _add_registry_verbs(verbs)
+    _add_label_verb(verbs)
     _add_augment_preview_verb(verbs)
     _add_sweep_verb(verbs)
     _add_serve_verb(verbs)
@@ -185,13 +186,15 @@ def _check_stage_settings(config: Config, paths: Paths) -> None:
 
     Raises:
         ConfigError: an unknown augmentation or argument, an image format Pillow lacks,
-            or a data.path_pattern that is no regex with a label group.
+            a data.path_pattern that is no regex with a label group, or a
+            data.label_precedence that names no source or one twice.
     """
-    from taxonomist.data import ImagePolicy
+    from taxonomist.data import ImagePolicy, Precedence
     from taxonomist.data.sources import Listing
     from taxonomist.train.augment import build_augmentation
 
     ImagePolicy.from_config(config.project.data)
+    Precedence.from_config(config.project.data)
     Listing.from_config(config.project.data)
     for node, cfg in config.classifiers.items():
         source = paths.classifier_source(node, config.project.classifier_dir)
@@ -207,11 +210,12 @@ def _sample(config: Config, paths: Paths, args) -> None:
 
 
 def _ingest(config: Config, paths: Paths, args) -> None:
-    from taxonomist.data import ImagePolicy, create_source, ingest
+    from taxonomist.data import ImagePolicy, Precedence, create_source, ingest
 
     data = config.project.data
-    policy = ImagePolicy.from_config(data)
-    result = ingest(create_source(data, paths.root), config.taxonomy, paths, policy)
+    policy, precedence = ImagePolicy.from_config(data), Precedence.from_config(data)
+    result = ingest(create_source(data, paths.root), config.taxonomy, paths, policy,
+                    precedence)
     print(result.summary())
 
 
@@ -357,6 +361,26 @@ def _markdown_or(staged: Callable[[argparse.Namespace], int | None]):
         return 0
 
     return run
+
+
+def _add_label_verb(verbs) -> None:
+    """Not a DVC stage: it reads the manifest and the label history, writes nothing."""
+    label = verbs.add_parser("label", help="an image's labels and metadata over time")
+    actions = label.add_subparsers(dest="action", required=True, metavar="ACTION")
+    history = actions.add_parser("history", help="every value one image had, oldest first")
+    history.add_argument("image", metavar="IMAGE_OR_PATH",
+                         help="its sha256 id, the first digits of it, or its path")
+    history.set_defaults(run=_label_history)
+
+
+def _label_history(args: argparse.Namespace) -> None:
+    from taxonomist.data.history import describe_history, find_image, read_history
+    from taxonomist.data.manifest import read_manifest
+
+    paths = _paths(args)
+    where = _shown(paths.manifest, paths)
+    image = find_image(args.image, read_manifest(paths.manifest), where)
+    print(describe_history(image, read_history(paths.label_history)))
 
 
 def _add_augment_preview_verb(verbs) -> None:

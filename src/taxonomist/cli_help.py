@@ -101,6 +101,11 @@ VERBS = {
     "history": VerbHelp(
         "List the versions that held @live: who moved it, when and why. Reads MLflow only.",
         "taxonomist history"),
+    "label": VerbHelp(
+        "Show one image's labels and metadata over time: what it was first recorded with, "
+        "then every correction a re-ingest applied or overruled, with its label source, "
+        "time and source row (data/label_history.parquet). Not a DVC stage.",
+        "taxonomist label history sedan/0001.png"),
     "augment-preview": VerbHelp(
         "Draw a grid of one node's augmented training images: what the network sees.",
         "taxonomist augment-preview round --n 16"),

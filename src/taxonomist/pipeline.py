@@ -157,6 +157,8 @@ def _ingest_stage(config: Config) -> dict[str, Any]:
             # persisted: the content-addressed store and its manifest only grow
             {str(REL.manifest): {"persist": True}},
             {str(REL.images): {"persist": True}},
+            # persisted: every earlier label and metadata value, only ever appended to
+            {str(REL.label_history): {"persist": True}},
             {str(REL.rejects): {"cache": False}},
         ],
     }

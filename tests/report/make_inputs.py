@@ -158,6 +158,7 @@ def write_inputs(
         "success": True, "errors": [],
         "warnings": ["class 'four' has 12 images, fewer than the recommended 1000"],
         "counts": [{"node": "straight", "class": "four", "count": 12}], "n_images": 7,
+        "corrections": {"excluded": 1, "test_labels_changed": 2},
         "data_docs": "docs/index.html",
     })
     (paths.validation.parent / "docs").mkdir()

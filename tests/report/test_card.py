@@ -179,6 +179,8 @@ def test_data_summary_and_validation(old_card: tuple[ModelCard, str]) -> None:
     assert "duplicate 2 in/a.png , in/b.png" in text
     assert "unknown label 1 in/c.png" in text
     assert "Passed: 0 error(s), 1 warning(s) on 7 images" in text
+    assert ("Corrections: 2 test label(s) changed since the test split was frozen; 1 "
+            "image(s) excluded from the splits") in text
     assert "class 'four' has 12 images, fewer than the recommended 1000" in text
 
 

@@ -27,7 +27,10 @@ class ValidationReport:
         errors: what blocks training, each with the node/class or rows and a fix.
         warnings: what is worth fixing but does not block.
         counts: images per class of each inner node: columns ``node``, ``class``, ``count``.
-        n_images: rows in the manifest.
+        n_images: rows in the manifest in use (not excluded).
+        corrections: ``excluded`` (images taken out of the splits) and
+            ``test_labels_changed`` (test images whose label was corrected since the
+            test split was frozen), for the model card.
         statistics: great-expectations' result statistics, per suite name.
         split_counts: ``counts`` per split: ``node``, ``class``, ``split``, ``count``
             (``split`` is ``all`` for the total).
@@ -45,6 +48,7 @@ class ValidationReport:
     warnings: list[str]
     counts: pd.DataFrame
     n_images: int = 0
+    corrections: dict[str, int] = field(default_factory=dict)
     statistics: dict[str, dict[str, Any]] = field(default_factory=dict)
     split_counts: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
@@ -79,6 +83,7 @@ class ValidationReport:
         return {
             "success": self.success,
             "n_images": self.n_images,
+            "corrections": dict(self.corrections),
             "splits": self._split_totals(),
             "errors": list(self.errors),
             "warnings": list(self.warnings),

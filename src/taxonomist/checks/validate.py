@@ -15,6 +15,7 @@ from taxonomist.checks.registry import CHECKS
 from taxonomist.checks.report import ValidationReport
 from taxonomist.checks.verdict import sort_messages
 from taxonomist.config.schema import ClassifierConfig
+from taxonomist.contracts.manifest import in_use, test_labels_changed
 from taxonomist.errors import ConfigError
 from taxonomist.taxonomy import Taxonomy
 
@@ -80,7 +81,8 @@ def validate(
     _check_definitions(taxonomy, classifiers)
     settings = Settings(max_distance=max_distance)
     _check_ranges(taxonomy, classifiers, settings)
-    data = Dataset.of(manifest, splits, taxonomy, classifiers, settings, rejects)
+    used = in_use(manifest)  # excluded images are in no split, and train nothing
+    data = Dataset.of(used, splits, taxonomy, classifiers, settings, rejects)
     # great-expectations takes seconds to import: only this stage pays for it.
     from taxonomist.checks import runner
 
@@ -96,7 +98,9 @@ def validate(
         errors=errors,
         warnings=warnings,
         counts=data.derived(coverage.counts_of),
-        n_images=len(manifest),
+        n_images=len(used),
+        corrections={"excluded": len(manifest) - len(used),
+                     "test_labels_changed": test_labels_changed(manifest, splits)},
         statistics={name: dict(run.statistics) for name, run in runs.items()},
         split_counts=data.derived(coverage.count_table),
         notes=data.notes() + near_duplicates.notes(data),

@@ -61,6 +61,11 @@ class Paths:
         return self.data / "rejects.csv"
 
     @property
+    def label_history(self) -> Path:
+        """Every earlier label and metadata value of an image, one row per change."""
+        return self.data / "label_history.parquet"
+
+    @property
     def splits(self) -> Path:
         return self.data / "splits.parquet"
 

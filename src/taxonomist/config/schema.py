@@ -195,6 +195,11 @@ class DataConfig:
     # every source: what ingest accepts before it decodes an image fully
     formats: list[str] = field(default_factory=lambda: ["JPEG", "PNG", "WEBP"])
     max_pixels: int = 50_000_000  # width x height; larger is rejected from the header alone
+    # whose word wins when a re-ingest brings another label, set_id, source, taken_at or
+    # exclusion for a recorded image: the row's label_source, highest first (one not
+    # listed ranks below all). Lower-ranked changes are kept in data/label_history.parquet
+    # as overruled; at equal rank the newer row wins.
+    label_precedence: list[str] = field(default_factory=lambda: ["expert", "crowd", "import"])
 
 
 @dataclass

@@ -37,7 +37,7 @@ from taxonomist.contracts.cache import (
     read_selection,
     write_selection,
 )
-from taxonomist.contracts.manifest import BBOX_COLUMNS, REQUIRED_COLUMNS
+from taxonomist.contracts.manifest import BBOX_COLUMNS, REQUIRED_COLUMNS, in_use
 from taxonomist.data.manifest import read_manifest, require_columns
 from taxonomist.data.pixels import image_to_array
 from taxonomist.errors import DataError
@@ -221,8 +221,9 @@ def _remove_stale(paths: Paths, current: set[str]) -> None:
 
 
 def _rows_with_split(paths: Paths) -> pd.DataFrame:
-    """Manifest rows in the order of the splits file, each with its split."""
-    manifest = read_manifest(paths.manifest, REQUIRED_COLUMNS)  # boxes when it has them
+    """Manifest rows in use (not excluded), in the order of the splits file, each with its
+    split."""
+    manifest = in_use(read_manifest(paths.manifest, REQUIRED_COLUMNS))  # boxes when it has them
     if not paths.splits.is_file():
         raise DataError(f"{paths.splits}: no splits yet; run `taxonomist split` first")
     splits = pd.read_parquet(paths.splits)

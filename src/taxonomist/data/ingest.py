@@ -1,7 +1,9 @@
 """Ingest: check each image a source lists, store the good ones content-addressed.
 
 Every input row ends up in exactly one place: added to ``data/manifest.parquet``, counted
-as already present (an earlier run stored it), or written to ``data/rejects.csv`` with the
+as already present (an earlier run stored it), as a correction of a recorded image
+(applied, or overruled by a higher-ranked label source: :mod:`taxonomist.data.corrections`,
+both kept in ``data/label_history.parquet``), or written to ``data/rejects.csv`` with the
 reason. Nothing is dropped silently, and rerunning on the same input changes nothing.
 
 A run that stops halfway (Ctrl-C, a server that stopped answering, a killed machine)
@@ -21,6 +23,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from taxonomist.config import Paths
+from taxonomist.data.corrections import Precedence, decide
+from taxonomist.data.history import LabelHistory
 from taxonomist.data.images import ImagePolicy
 from taxonomist.data.parallel import Inspection, inspected
 from taxonomist.data.rejects import Rejected, write_rejects
@@ -28,6 +32,7 @@ from taxonomist.data.rows import (
     Bbox,
     bbox_columns,
     check_bbox_inside,
+    check_excluded,
     check_label,
     check_path,
     label_source,
@@ -54,6 +59,9 @@ class IngestResult:
         rejected_by_kind: ``rejected`` broken down by kind (duplicate, unreadable, ...).
         rejects_file: where the rejected rows and their reasons are.
         resumed: images an interrupted run had stored, recorded by this one.
+        corrected: rows that changed a recorded image's label or metadata.
+        overruled: rows whose changes a higher-ranked label source had already decided
+            otherwise; kept in the label history, not applied.
     """
 
     added: int
@@ -62,12 +70,17 @@ class IngestResult:
     rejected_by_kind: dict[str, int] = field(default_factory=dict)
     rejects_file: str = ""
     resumed: int = 0
+    corrected: int = 0
+    overruled: int = 0
 
     def summary(self) -> str:
         """One line for the terminal, e.g. ``ingest: 10 rows: 8 added, ...``."""
-        total = self.added + self.already_present + self.rejected
+        total = (self.added + self.already_present + self.rejected + self.corrected
+                 + self.overruled)
+        changes = "".join(f", {n} {what}" for n, what in (
+            (self.corrected, "corrected"), (self.overruled, "overruled")) if n)
         line = (
-            f"ingest: {total} rows: {self.added} added, "
+            f"ingest: {total} rows: {self.added} added{changes}, "
             f"{self.already_present} already present, {self.rejected} rejected"
         )
         if self.rejected:
@@ -92,45 +105,56 @@ class _Row:
 
 
 def ingest(
-    source: Source, taxonomy: Taxonomy, paths: Paths, policy: ImagePolicy | None = None
+    source: Source, taxonomy: Taxonomy, paths: Paths, policy: ImagePolicy | None = None,
+    precedence: Precedence | None = None,
 ) -> IngestResult:
     """Check, store and record every image that ``source`` lists.
 
     A row is rejected when its path is absolute or climbs out with '..', its label is not
     a class of ``taxonomy`` (a leaf or an inner node), its bbox is malformed or outside
     the image, the file is missing or empty, its bytes do not match a ``sha256`` column,
-    it is not an accepted format, too large, or not decodable (``policy``), or its bytes
-    are already in the manifest under another path (a duplicate) or another label (a
-    label conflict), or its ``taken_at`` (or, when that is empty, its EXIF
-    DateTimeOriginal) is not a date. A row with an empty ``set_id`` becomes a set of its
-    own (its ``id``); one without ``label_source`` gets ``import``. A source without a
+    it is not an accepted format, too large, or not decodable (``policy``), its
+    ``excluded`` is no known reason, or its ``taken_at`` (or, when that is empty, its
+    EXIF DateTimeOriginal) is not a date. A row with an empty ``set_id`` becomes a set of
+    its own (its ``id``); one without ``label_source`` gets ``import``. A source without a
     manifest CSV fills each row in from its path first (``Source.complete_row``).
+
+    A row for bytes an earlier run recorded corrects that image: each value it changes
+    is applied when its label_source ranks at least as high as the recorded one
+    (``precedence``), else kept in the history as overruled; a blank ``taken_at``
+    changes nothing. Such a row under another path that changes nothing is a duplicate.
+    Two rows of one run for the same bytes must agree: another label is a label
+    conflict, another path a duplicate.
 
     Args:
         source: where the manifest rows and image bytes come from.
         taxonomy: the classes a label may name.
-        paths: the project layout; writes ``images/``, ``manifest`` and ``rejects``.
+        paths: the project layout; writes ``images/``, ``manifest``, ``label_history``
+            and ``rejects``.
         policy: accepted formats and the largest size; the defaults when None.
+        precedence: whose corrections win; expert > crowd > import when None.
 
     Returns:
-        The counts; ``added + already_present + rejected`` is the number of input rows.
+        The counts; together they are the number of input rows.
 
     Raises:
         DataError: the source's manifest or the existing manifest is unusable as a whole,
             or the source failed beyond its retries (what was stored is kept).
     """
     entries = _checked_entries(source)
-    store = Store(paths)
-    run = _Run(source, taxonomy, policy or ImagePolicy(), store)
+    store, history = Store(paths), LabelHistory(paths.label_history)
+    run = _Run(source, taxonomy, policy or ImagePolicy(), store, precedence or Precedence(),
+               history)
     try:
         run.ingest(entries)
     finally:  # however the run ends, what it stored is recorded
+        history.save()  # first: no correction reaches the manifest without its history
         store.save()
         write_rejects(run.rejects, paths)
     kinds = Counter(r["kind"] for r in run.rejects)
     rel = paths.rejects.relative_to(paths.root).as_posix()
     return IngestResult(store.added, run.already, len(run.rejects), dict(kinds), rel,
-                        store.resumed)
+                        store.resumed, run.corrected, run.overruled)
 
 
 def _checked_entries(source: Source) -> pd.DataFrame:
@@ -147,12 +171,13 @@ def _checked_entries(source: Source) -> pd.DataFrame:
 class _Run:
     """One pass over the entries: checks first, then bytes, in manifest order."""
 
-    def __init__(
-        self, source: Source, taxonomy: Taxonomy, policy: ImagePolicy, store: Store
-    ) -> None:
+    def __init__(self, source: Source, taxonomy: Taxonomy, policy: ImagePolicy, store: Store,
+                 precedence: Precedence, history: LabelHistory) -> None:
         self.source, self.taxonomy, self.policy, self.store = source, taxonomy, policy, store
+        self.precedence, self.history = precedence, history
         self.rejects: list[dict[str, str]] = []
-        self.already = 0
+        self.already = self.corrected = self.overruled = 0
+        self.claimed: dict[str, str] = {}  # id -> path of this run's row that settled it
 
     def ingest(self, entries: pd.DataFrame) -> None:
         rows = [_Row(i + 2, values) for i, values in enumerate(entries.to_dict("records"))]
@@ -176,21 +201,23 @@ class _Run:
         self.source.complete_row(row.values)
         check_label(row.values["label"], self.taxonomy)
         row.values["taken_at"] = check_taken_at(row.values["taken_at"])
+        row.values["excluded"] = check_excluded(row.values)
         row.bbox = parse_bbox(row.values)
-        if self._recorded_unchanged(row):
-            self.already += 1
-            return False
-        return True
+        image_id = self._trusted_id(row)
+        if image_id is None:
+            return True
+        self._settle_recorded(row, image_id)
+        return False
 
-    def _recorded_unchanged(self, row: _Row) -> bool:
-        """Whether the manifest has this path under this label and the source says to trust
-        it without reading the bytes again (a bucket: no download on a rerun or resume)."""
-        recorded = self.store.by_path(row.path)
-        if self.source.refetch_recorded or recorded is None:
-            return False
-        image_id, label = recorded
+    def _trusted_id(self, row: _Row) -> str | None:
+        """The id the manifest has under this path, when the source says to trust it without
+        reading the bytes again (a bucket: no download on a rerun or resume) and no
+        ``sha256`` column says the bytes changed."""
+        image_id = self.store.id_at(row.path)
+        if self.source.refetch_recorded or image_id is None:
+            return None
         expected = row.values.get("sha256", "").strip().lower()
-        return label == row.values["label"] and expected in ("", image_id)
+        return image_id if expected in ("", image_id) else None
 
     def _recorded_before(self, image_id: str) -> bool:
         """Whether the manifest has these bytes: they were checked when recorded."""
@@ -200,8 +227,8 @@ class _Run:
         data = _bytes(result)
         image_id = inspection.sha256
         _check_sha256(row, image_id)
-        if self._already_recorded(image_id, row):
-            self.already += 1
+        if self._recorded_before(image_id):
+            self._settle_recorded(row, image_id)
             return
         image = inspection.checked()
         check_bbox_inside(row.bbox, image.width, image.height)
@@ -211,28 +238,58 @@ class _Run:
                     "width": image.width, "height": image.height, "stored": stored,
                     "phash": image.phash, "label_source": label_source(row.values)}
         self.store.record({**row.values, **bbox_columns(row.bbox), **computed})
+        self.claimed[image_id] = row.path
 
-    def _already_recorded(self, image_id: str, row: _Row) -> bool:
-        """True when these bytes are recorded under this path and label already.
+    def _settle_recorded(self, row: _Row, image_id: str) -> None:
+        """A row for recorded bytes: a second row of this run for them, which must agree
+        with the first, or the first, which may correct what an earlier run recorded.
 
         Raises:
-            Rejected: the bytes are recorded under another label or another path.
+            Rejected: a second row with another label or path, or a row under another
+                path that changes nothing (a copy of the file).
         """
         recorded = self.store.by_id(image_id)
-        if recorded is None:
-            return False
-        other_path, other_label = recorded
-        label = row.values["label"]
-        if other_label != label:
+        if image_id in self.claimed:
+            self._check_agrees(row, self.claimed[image_id], recorded["label"])
+            self.already += 1
+            return
+        decision = decide(recorded, self._proposed(row, image_id, recorded), self.precedence)
+        if not decision.changes and recorded["path"] != row.path:
+            raise Rejected("duplicate", f"same bytes as {recorded['path']!r}, which is "
+                           "already ingested")
+        self.claimed[image_id] = row.path
+        if not decision.changes:
+            self.already += 1
+            return
+        self.history.record(image_id, decision, f"{self.source} line {row.line}: {row.path}")
+        if decision.applied:
+            self.store.correct(image_id, decision.values())
+            self.corrected += 1
+        else:
+            self.overruled += 1
+
+    @staticmethod
+    def _check_agrees(row: _Row, first_path: str, label: str) -> None:
+        if label != row.values["label"]:
             raise Rejected(
                 "label_conflict",
-                f"same bytes as {other_path!r}, which is labelled {other_label!r}, but this "
-                f"row says {label!r}; decide on one label and fix the other row",
+                f"same bytes as {first_path!r}, which is labelled {label!r}, but this row "
+                f"says {row.values['label']!r}; decide on one label and fix the other row",
             )
-        if other_path != row.path:
-            raise Rejected("duplicate", f"same bytes as {other_path!r}, which is already "
+        if first_path != row.path:
+            raise Rejected("duplicate", f"same bytes as {first_path!r}, which is already "
                            "ingested")
-        return True
+
+    @staticmethod
+    def _proposed(row: _Row, image_id: str, recorded: dict[str, str]) -> dict[str, str]:
+        """The row's values of the correctable columns, filled in as ingest records them.
+        A blank taken_at proposes nothing: the date recorded came from these same bytes'
+        EXIF or an earlier row, and reading the EXIF again would need the bytes."""
+        values = row.values
+        return {"label": values["label"], "set_id": values["set_id"] or image_id,
+                "source": values["source"], "taken_at": values["taken_at"] or
+                recorded["taken_at"], "excluded": values["excluded"],
+                "label_source": label_source(values)}
 
     def _guarded(self, check: Callable[..., bool | None], row: _Row, *args) -> bool | None:
         """``check(row, *args)``, turning a rejection into a line of rejects.csv."""

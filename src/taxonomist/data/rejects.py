@@ -12,9 +12,10 @@ from taxonomist.config import Paths
 from taxonomist.data.manifest import write_atomic
 
 # kind groups the reasons: bad_path, bad_bbox, bad_date, no_match (a listed path that
-# data.path_pattern does not match), unknown_label, missing, empty, unreadable, format,
-# too_large, checksum, duplicate, label_conflict. line is the row's line in the source's
-# manifest CSV (the header is line 1; without a CSV, the row's place in the listing + 1).
+# data.path_pattern does not match), unknown_label, bad_exclusion, missing, empty,
+# unreadable, format, too_large, checksum, duplicate, label_conflict. line is the row's
+# line in the source's manifest CSV (the header is line 1; without a CSV, the row's place
+# in the listing + 1).
 REJECT_COLUMNS = ("path", "label", "reason", "kind", "line")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from taxonomist.contracts.manifest import BBOX_COLUMNS
+from taxonomist.contracts.manifest import BBOX_COLUMNS, EXCLUSION_REASONS
 from taxonomist.data.rejects import Rejected
 from taxonomist.data.sources.base import outside_reason
 from taxonomist.taxonomy import Taxonomy
@@ -50,6 +50,20 @@ def check_label(label: str, taxonomy: Taxonomy) -> None:
 def label_source(row: dict[str, str]) -> str:
     """The row's ``label_source`` (import, crowd, expert, ...), ``import`` when blank."""
     return row.get("label_source", "").strip() or DEFAULT_LABEL_SOURCE
+
+
+def check_excluded(row: dict[str, str]) -> str:
+    """The row's ``excluded`` reason, "" (in use) when the cell is blank or missing.
+
+    Raises:
+        Rejected: kind ``bad_exclusion``: the reason is not one of EXCLUSION_REASONS (a
+            "no" or "false" must not take an image out of training by accident).
+    """
+    reason = row.get("excluded", "").strip()
+    if reason and reason not in EXCLUSION_REASONS:
+        raise Rejected("bad_exclusion", f"excluded is {reason!r}; expected it blank (the "
+                       f"image is used) or one of {', '.join(EXCLUSION_REASONS)}")
+    return reason
 
 
 def parse_bbox(row: dict[str, str]) -> Bbox | None:

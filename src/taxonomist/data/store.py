@@ -6,6 +6,9 @@ is rewritten atomically once, when the run ends. A run that dies halfway (Ctrl-C
 connection, a killed machine) leaves the old manifest intact plus a journal of every image
 stored since, and the next run folds the journal in: nothing stored is lost, and a source
 that skips recorded rows (S3) does not download them again.
+
+Corrections to recorded images (:meth:`Store.correct`) are not journalled: they cost no
+download, and a run killed before :meth:`Store.save` finds them again in the source.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import pandas as pd
 from PIL import Image
 
 from taxonomist.config import Paths
-from taxonomist.contracts.manifest import BBOX_COLUMNS, MANIFEST_COLUMNS
+from taxonomist.contracts.manifest import BBOX_COLUMNS, CORRECTABLE_COLUMNS, MANIFEST_COLUMNS
 from taxonomist.data.images import perceptual_hash
 from taxonomist.data.manifest import (
     empty_manifest,
@@ -31,6 +34,8 @@ from taxonomist.data.rows import DEFAULT_LABEL_SOURCE
 from taxonomist.errors import DataError
 
 JOURNAL_NAME = ".manifest.journal.jsonl"
+# What the store keeps in memory of each recorded image, to compare a re-ingested row with.
+_KEPT = ("path", *CORRECTABLE_COLUMNS)
 # What a manifest written before phash, label_source and bbox existed still has.
 _FIRST_COLUMNS = MANIFEST_COLUMNS[: MANIFEST_COLUMNS.index("stored") + 1]
 
@@ -51,9 +56,9 @@ class Store:
         self.journal = paths.manifest.with_name(JOURNAL_NAME)
         self._old, upgraded = _existing_manifest(paths)
         self._new: list[dict[str, Any]] = []
-        old = list(self._old[["id", "path", "label"]].itertuples(index=False))
-        self._by_id = {image_id: (path, label) for image_id, path, label in old}
-        self._by_path = {path: (image_id, label) for image_id, path, label in old}
+        self._fixes: dict[str, dict[str, str]] = {}  # id -> corrected column -> value
+        self._by_id = {row["id"]: row for row in self._old[["id", *_KEPT]].to_dict("records")}
+        self._by_path = {row["path"]: image_id for image_id, row in self._by_id.items()}
         self._dirty = upgraded or not paths.manifest.is_file()
         journal = _journal_rows(self.journal, paths.root)
         recovered = [row for row in journal if row["id"] not in self._by_id]
@@ -67,12 +72,17 @@ class Store:
         """Rows recorded by this run (those recovered from a journal not counted)."""
         return len(self._new) - self.resumed
 
-    def by_id(self, image_id: str) -> tuple[str, str] | None:
-        """``(path, label)`` recorded for these bytes, or None."""
+    @property
+    def corrected(self) -> int:
+        """Recorded images whose values this run changed."""
+        return len(self._fixes)
+
+    def by_id(self, image_id: str) -> dict[str, str] | None:
+        """The path and :data:`CORRECTABLE_COLUMNS` recorded for these bytes, or None."""
         return self._by_id.get(image_id)
 
-    def by_path(self, path: str) -> tuple[str, str] | None:
-        """``(id, label)`` recorded under this path (the last one), or None."""
+    def id_at(self, path: str) -> str | None:
+        """The id recorded under this path (the last one), or None."""
         return self._by_path.get(path)
 
     def put(self, data: bytes, image_id: str, extension: str) -> str:
@@ -91,22 +101,38 @@ class Store:
         self._log.flush()
         self._remember(row)
 
+    def correct(self, image_id: str, values: dict[str, str]) -> None:
+        """Change some of :data:`CORRECTABLE_COLUMNS` of a recorded image; written by
+        :meth:`save`."""
+        self._by_id[image_id] = {**self._by_id[image_id], **values}
+        self._fixes.setdefault(image_id, {}).update(values)
+        self._dirty = True
+
     def save(self) -> None:
         """Write the manifest (atomically) when anything changed, then drop the journal."""
         if self._log is not None:
             self._log.close()
             self._log = None
         if self._dirty:
-            combined = _combined(self._old, self._new)
+            combined = _corrected(_combined(self._old, self._new), self._fixes)
             write_atomic(self.paths.manifest, lambda tmp: combined.to_parquet(tmp, index=False))
             self._dirty = False
         self.journal.unlink(missing_ok=True)
 
     def _remember(self, row: dict[str, Any]) -> None:
         self._new.append(row)
-        self._by_id[row["id"]] = (row["path"], row["label"])
-        self._by_path[row["path"]] = (row["id"], row["label"])
+        self._by_id[row["id"]] = {c: str(row.get(c) or "") for c in _KEPT}
+        self._by_path[row["path"]] = row["id"]
         self._dirty = True
+
+
+def _corrected(manifest: pd.DataFrame, fixes: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """The manifest with each corrected image's new values in its own row."""
+    row_of = dict(zip(manifest["id"], manifest.index, strict=True))
+    for image_id, values in fixes.items():
+        for column, value in values.items():
+            manifest.at[row_of[image_id], column] = value
+    return manifest
 
 
 def _combined(old: pd.DataFrame, new: list[dict[str, Any]]) -> pd.DataFrame:
@@ -133,14 +159,16 @@ def _existing_manifest(paths: Paths) -> tuple[pd.DataFrame, bool]:
 
 
 def _upgraded(manifest: pd.DataFrame, paths: Paths) -> pd.DataFrame:
-    """A manifest from before label_source, bbox and phash, with them filled in.
+    """A manifest from before label_source, bbox, phash and excluded, with them filled in.
 
-    Labels were imported, no box was known, and the pHash (and the upright size) come
-    from the stored images, which are local.
+    Labels were imported, no box was known, nothing was excluded, and the pHash (and the
+    upright size) come from the stored images, which are local.
     """
     manifest = manifest.copy()
     if "label_source" not in manifest.columns:
         manifest["label_source"] = DEFAULT_LABEL_SOURCE
+    if "excluded" not in manifest.columns:
+        manifest["excluded"] = ""
     for column in BBOX_COLUMNS:
         if column not in manifest.columns:
             manifest[column] = pd.array([None] * len(manifest), dtype="Int64")

@@ -35,6 +35,8 @@ class Validation:
     warnings: list[str]
     n_images: int
     docs: Path | None = None  # great-expectations' Data Docs index, when it was built
+    excluded: int = 0  # images an expert took out of the splits
+    test_labels_changed: int = 0  # test images relabelled since the test split was frozen
 
 
 def load_node_section(paths: Paths, node: str) -> NodeSection:
@@ -64,5 +66,7 @@ def load_validation(path: Path) -> Validation | None:
         errors=[str(e) for e in data.get("errors", [])],
         warnings=[str(w) for w in data.get("warnings", [])],
         n_images=int(data.get("n_images", 0)),
+        excluded=int(data.get("corrections", {}).get("excluded", 0)),
+        test_labels_changed=int(data.get("corrections", {}).get("test_labels_changed", 0)),
         docs=docs if docs is not None and docs.is_file() else None,
     )
