@@ -3,8 +3,10 @@
 from taxonomist.config.compose import Config, compose_config, resolve_config_dir
 from taxonomist.config.paths import Paths, resolve_tracking_uri
 from taxonomist.config.schema import (
+    Aggregation,
     Balance,
     ClassifierConfig,
+    CrowdConfig,
     DataConfig,
     DataKind,
     MlflowConfig,
@@ -15,9 +17,11 @@ from taxonomist.config.schema import (
 )
 
 __all__ = [
+    "Aggregation",
     "Balance",
     "ClassifierConfig",
     "Config",
+    "CrowdConfig",
     "DataConfig",
     "DataKind",
     "MlflowConfig",

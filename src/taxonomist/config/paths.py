@@ -66,6 +66,26 @@ class Paths:
         return self.data / "label_history.parquet"
 
     @property
+    def labels(self) -> Path:
+        """What the crowd and the expert decided (git-tracked, read by ingest), and the
+        batches sent out for labelling (``labels/batches/``)."""
+        return self.root / "labels"
+
+    @property
+    def label_batches(self) -> Path:
+        return self.labels / "batches"
+
+    @property
+    def crowd_answers(self) -> Path:
+        """Every answer every worker gave, one row each, as imported."""
+        return self.labels / "answers.csv"
+
+    @property
+    def crowd_workers(self) -> Path:
+        """Each worker's estimated quality per node, from the last import that had them."""
+        return self.labels / "workers.csv"
+
+    @property
     def splits(self) -> Path:
         return self.data / "splits.parquet"
 

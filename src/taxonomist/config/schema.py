@@ -321,6 +321,24 @@ class BaselineConfig:
     svc: SvcBaselineConfig = field(default_factory=SvcBaselineConfig)
 
 
+class Aggregation(StrEnum):
+    """How ``taxonomist label import`` turns several workers' answers into one label
+    (crowd-kit's aggregators)."""
+
+    dawid_skene = "dawid_skene"  # a confusion matrix per worker, fitted by EM
+    majority_vote = "majority_vote"  # each worker's vote counts the same
+    mace = "mace"  # MACE: each worker knows the answer, or spams (Hovy et al., 2013)
+
+
+@dataclass
+class CrowdConfig:
+    """The crowd round trip (``taxonomist label``): no DVC stage reads these."""
+
+    aggregation: Aggregation = Aggregation.dawid_skene
+    # seconds a presigned S3 URL in an exported batch works (S3 allows up to 7 days)
+    url_ttl_s: int = 259_200
+
+
 @dataclass
 class ProjectConfig:
     """conf/config.yaml after Hydra has composed its defaults list."""
@@ -333,6 +351,7 @@ class ProjectConfig:
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    crowd: CrowdConfig = field(default_factory=CrowdConfig)
     seed: int = 42
     # the folder under conf/ with this taxonomy's classifier definitions (_default.yaml
     # and <node>.yaml); an experiment with another taxonomy brings its own

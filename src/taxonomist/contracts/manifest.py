@@ -4,7 +4,9 @@ Ingest writes one row per stored image (:mod:`taxonomist.data.manifest`); the va
 stage checks them (:mod:`taxonomist.checks.manifest`). ``id`` is the sha256 of the image
 bytes; ``stored`` is where the bytes live, relative to the project root; ``phash`` is a
 64-bit perceptual hash (16 hex digits) of the normalised image; ``label_source`` says
-where the label came from; ``bbox_*`` are an optional box in pixels of the upright image
+where the label came from (import, crowd, expert), ``label_workers`` how many people
+gave it (blank when unknown) and ``label_agreement`` the share of them who gave this label
+(blank for one person or an import); ``bbox_*`` are an optional box in pixels of the upright image
 (all four null when there is none); ``excluded`` is empty for an image in use, else why
 it was taken out of the splits (:data:`EXCLUSION_REASONS`): it stays in the store, the
 manifest and the label history. A manifest may carry more columns than these: the extra
@@ -25,11 +27,14 @@ REQUIRED_COLUMNS = (
 )
 # Added by later versions of ingest: an older manifest may lack them, and the checks that
 # need one are then left out with a note instead of failing.
-OPTIONAL_COLUMNS = ("label_source", "phash", *BBOX_COLUMNS, "excluded")
+OPTIONAL_COLUMNS = ("label_source", "phash", *BBOX_COLUMNS, "excluded", "label_workers",
+                    "label_agreement")
+# Where a label came from: they describe the label, so they change with it and only with it.
+PROVENANCE_COLUMNS = ("label_source", "label_workers", "label_agreement")
 # What a re-ingest may change about a recorded image, under data.label_precedence; every
 # earlier value is kept in data/label_history.parquet. The rest (the bytes, their size,
 # the path first recorded, a bbox) stay as first recorded.
-CORRECTABLE_COLUMNS = ("label", "set_id", "source", "taken_at", "excluded", "label_source")
+CORRECTABLE_COLUMNS = ("label", "set_id", "source", "taken_at", "excluded", *PROVENANCE_COLUMNS)
 # What ingest records for each accepted image, in this order.
 MANIFEST_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
 # Whole numbers: always set (the image's size in pixels), or null where there is no box.

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from taxonomist.config import DataConfig
-from taxonomist.contracts.manifest import CORRECTABLE_COLUMNS
+from taxonomist.contracts.manifest import CORRECTABLE_COLUMNS, PROVENANCE_COLUMNS
 from taxonomist.errors import ConfigError
 
 DEFAULT_PRECEDENCE = ("expert", "crowd", "import")
@@ -90,13 +90,14 @@ def decide(recorded: Mapping[str, str], proposed: Mapping[str, str],
 
     Returns:
         The disagreements; none when the row says what is recorded. An overruled row's
-        own label_source is no disagreement: it proposes values, not its rank.
+        own provenance (label_source, workers, agreement) is no disagreement: it proposes
+        values, not its rank.
     """
     old, new = recorded["label_source"], proposed["label_source"]
     applied = precedence.overrules(new, old)
     changes = tuple(
         Change(column, recorded[column], proposed[column])
         for column in CORRECTABLE_COLUMNS
-        if recorded[column] != proposed[column] and (applied or column != "label_source")
+        if recorded[column] != proposed[column] and (applied or column not in PROVENANCE_COLUMNS)
     )
     return Decision(changes, applied, old, new)

@@ -4,7 +4,10 @@ Every input row ends up in exactly one place: added to ``data/manifest.parquet``
 as already present (an earlier run stored it), as a correction of a recorded image
 (applied, or overruled by a higher-ranked label source: :mod:`taxonomist.data.corrections`,
 both kept in ``data/label_history.parquet``), or written to ``data/rejects.csv`` with the
-reason. Nothing is dropped silently, and rerunning on the same input changes nothing.
+reason. Then the rows of ``labels/crowd.csv`` and ``labels/expert.csv`` (what
+``taxonomist label import`` and ``label apply`` decided: :mod:`taxonomist.contracts.labels`)
+correct their images the same way, as label_source crowd and expert. Nothing is dropped
+silently, and rerunning on the same input changes nothing.
 
 A run that stops halfway (Ctrl-C, a server that stopped answering, a killed machine)
 keeps every image it stored: the manifest is written when the run ends, however it
@@ -18,12 +21,14 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
 from taxonomist.config import Paths
-from taxonomist.data.corrections import Precedence, decide
+from taxonomist.contracts.labels import CROWD, EXPERT, label_file, read_decided
+from taxonomist.data.corrections import Decision, Precedence, decide
 from taxonomist.data.history import LabelHistory
 from taxonomist.data.images import ImagePolicy
 from taxonomist.data.parallel import Inspection, inspected
@@ -145,8 +150,12 @@ def ingest(
     store, history = Store(paths), LabelHistory(paths.label_history)
     run = _Run(source, taxonomy, policy or ImagePolicy(), store, precedence or Precedence(),
                history)
+    decided = {by: read_decided(label_file(paths.labels, by), by)
+               for by in (CROWD, EXPERT)}  # a broken label file stops the run before any work
     try:
         run.ingest(entries)
+        for by, rows in decided.items():
+            run.apply_decided(rows, by, label_file(paths.labels, by))
     finally:  # however the run ends, what it stored is recorded
         history.save()  # first: no correction reaches the manifest without its history
         store.save()
@@ -192,6 +201,32 @@ class _Run:
                                        f"{path!r} where {row.path!r} was due: out of order")
                 self._guarded(self._accept, row, result, inspection)
 
+    def apply_decided(self, rows: pd.DataFrame, source: str, file: Path) -> None:
+        """Correct recorded images by a label file's rows, ``source`` their label_source.
+
+        A row for an image the manifest lacks, or with a label not in the taxonomy, is
+        rejected (rejects.csv, naming the file and line)."""
+        rel = file.relative_to(self.store.paths.root).as_posix()
+        for i, values in enumerate(rows.to_dict("records")):
+            row = _Row(i + 2, values)
+            try:
+                self._apply_decided_row(row, source, f"{rel} line {row.line}")
+            except Rejected as rejected:
+                self._reject(row, rejected, f"{rel} line {row.line}")
+
+    def _apply_decided_row(self, row: _Row, source: str, origin: str) -> None:
+        recorded = self.store.by_id(row.values["id"])
+        if recorded is None:
+            raise Rejected("unknown_image", f"no image with id {row.values['id']!r} in the "
+                           "manifest; it was decided for another data version")
+        label = row.values["label"] or recorded["label"]
+        check_label(label, self.taxonomy)
+        excluded = check_excluded(row.values) if "excluded" in row.values else recorded[
+            "excluded"]
+        proposed = {**recorded, "label": label, "excluded": excluded, "label_source": source,
+                    **_counted(row.values)}
+        self._settle(row.values["id"], decide(recorded, proposed, self.precedence), origin)
+
     def _wants_bytes(self, row: _Row) -> bool:
         """Run the checks that need no bytes; False when the row is settled without them."""
         return self._guarded(self._precheck, row) is True
@@ -236,7 +271,8 @@ class _Run:
         computed = {"id": image_id, "set_id": row.values["set_id"] or image_id,
                     "taken_at": row.values["taken_at"] or exif_taken_at(data),
                     "width": image.width, "height": image.height, "stored": stored,
-                    "phash": image.phash, "label_source": label_source(row.values)}
+                    "phash": image.phash, "label_source": label_source(row.values),
+                    **_counted(row.values)}
         self.store.record({**row.values, **bbox_columns(row.bbox), **computed})
         self.claimed[image_id] = row.path
 
@@ -261,7 +297,13 @@ class _Run:
         if not decision.changes:
             self.already += 1
             return
-        self.history.record(image_id, decision, f"{self.source} line {row.line}: {row.path}")
+        self._settle(image_id, decision, f"{self.source} line {row.line}: {row.path}")
+
+    def _settle(self, image_id: str, decision: Decision, origin: str) -> None:
+        """Record a decision's changes in the history; apply them, or count them overruled."""
+        if not decision.changes:
+            return
+        self.history.record(image_id, decision, origin)
         if decision.applied:
             self.store.correct(image_id, decision.values())
             self.corrected += 1
@@ -289,19 +331,27 @@ class _Run:
         return {"label": values["label"], "set_id": values["set_id"] or image_id,
                 "source": values["source"], "taken_at": values["taken_at"] or
                 recorded["taken_at"], "excluded": values["excluded"],
-                "label_source": label_source(values)}
+                "label_source": label_source(values), **_counted(values)}
 
     def _guarded(self, check: Callable[..., bool | None], row: _Row, *args) -> bool | None:
         """``check(row, *args)``, turning a rejection into a line of rejects.csv."""
         try:
             return check(row, *args)
         except Rejected as rejected:
-            where = self.source.describe(row.path) if row.path else f"line {row.line}"
-            self.rejects.append({
-                "path": row.path, "label": row.values["label"], "kind": rejected.kind,
-                "reason": f"{where}: {rejected.reason}", "line": str(row.line),
-            })
+            self._reject(row, rejected, self.source.describe(row.path) if row.path
+                         else f"line {row.line}")
             return None
+
+    def _reject(self, row: _Row, rejected: Rejected, where: str) -> None:
+        self.rejects.append({
+            "path": row.path, "label": row.values["label"], "kind": rejected.kind,
+            "reason": f"{where}: {rejected.reason}", "line": str(row.line),
+        })
+
+
+def _counted(values: dict[str, str]) -> dict[str, str]:
+    """How many people gave the row's label and how many of them agreed; blank: unknown."""
+    return {c: values.get(c, "").strip() for c in ("label_workers", "label_agreement")}
 
 
 def _bytes(result: bytes | OSError) -> bytes:

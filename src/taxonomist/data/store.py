@@ -159,16 +159,19 @@ def _existing_manifest(paths: Paths) -> tuple[pd.DataFrame, bool]:
 
 
 def _upgraded(manifest: pd.DataFrame, paths: Paths) -> pd.DataFrame:
-    """A manifest from before label_source, bbox, phash and excluded, with them filled in.
+    """A manifest from before label_source, bbox, phash, excluded and the label's workers
+    and agreement, with them filled in.
 
-    Labels were imported, no box was known, nothing was excluded, and the pHash (and the
-    upright size) come from the stored images, which are local.
+    Labels were imported (by no known number of people), no box was known, nothing was
+    excluded, and the pHash (and the upright size) come from the stored images, which are
+    local.
     """
     manifest = manifest.copy()
     if "label_source" not in manifest.columns:
         manifest["label_source"] = DEFAULT_LABEL_SOURCE
-    if "excluded" not in manifest.columns:
-        manifest["excluded"] = ""
+    for column in ("excluded", "label_workers", "label_agreement"):
+        if column not in manifest.columns:
+            manifest[column] = ""
     for column in BBOX_COLUMNS:
         if column not in manifest.columns:
             manifest[column] = pd.array([None] * len(manifest), dtype="Int64")

@@ -111,6 +111,16 @@ class Source(ABC):
         """How to name the item at ``path`` in a message, e.g. its full file name."""
         return path
 
+    def share_url(self, path: str, ttl_s: int) -> str:
+        """A URL a labelling worker's browser can open for ``path`` (a bucket: one that
+        expires after ``ttl_s`` seconds); what a Mechanical Turk batch links to."""
+        raise DataError(f"{self}: {type(self).__name__} cannot hand out image URLs")
+
+    def storage_uri(self, path: str) -> str:
+        """Where ``path`` lives, for a tool that fetches it itself (Label Studio presigns
+        an ``s3://`` URI with its own credentials); the share URL unless overridden."""
+        return self.share_url(path, 0)
+
     def __str__(self) -> str:
         """How to name the source's manifest in a message."""
         return type(self).__name__

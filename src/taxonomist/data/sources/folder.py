@@ -67,3 +67,8 @@ class FolderSource(Source):
 
     def describe(self, path: str) -> str:
         return str(self.root / path)
+
+    def share_url(self, path: str, ttl_s: int) -> str:
+        """A ``file://`` URL: for a worker on this machine (or a share mounted alike);
+        it never expires."""
+        return (self.root / path).resolve().as_uri()

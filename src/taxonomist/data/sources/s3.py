@@ -144,6 +144,19 @@ class S3Source(Source):
     def describe(self, path: str) -> str:
         return f"s3://{self.bucket}/{join_key(self.prefix, path)}"
 
+    def share_url(self, path: str, ttl_s: int) -> str:
+        """A presigned GET URL for the object, valid ``ttl_s`` seconds (S3 allows up to 7
+        days); signed locally, so each call issues a new one."""
+        try:
+            return self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": join_key(self.prefix, path)},
+                ExpiresIn=ttl_s)
+        except (ClientError, BotoCoreError) as err:
+            raise self._fatal(err, self.describe(path)) from None
+
+    def storage_uri(self, path: str) -> str:
+        return self.describe(path)
+
     def entries(self) -> pd.DataFrame:
         where = str(self)
         try:
