@@ -16,7 +16,7 @@ from taxonomist.cli_help import NODE_VERBS, document
 from taxonomist.config import Config, Paths, compose_config
 from taxonomist.config.compose import CONFIG_DIR_ENV
 from taxonomist.config.paths import find_project_root
-from taxonomist.errors import TaxonomistError
+from taxonomist.errors import DataError, TaxonomistError
 
 # Quiet, offline-friendly defaults for the tools we drive; the environment wins.
 TOOL_ENV = {
@@ -364,13 +364,73 @@ def _markdown_or(staged: Callable[[argparse.Namespace], int | None]):
 
 
 def _add_label_verb(verbs) -> None:
-    """Not a DVC stage: it reads the manifest and the label history, writes nothing."""
-    label = verbs.add_parser("label", help="an image's labels and metadata over time")
+    """Not DVC stages: they read the manifest and write labels/, which ingest reads."""
+    label = verbs.add_parser("label", help="labels over time, and the crowd round trip")
     actions = label.add_subparsers(dest="action", required=True, metavar="ACTION")
     history = actions.add_parser("history", help="every value one image had, oldest first")
     history.add_argument("image", metavar="IMAGE_OR_PATH",
                          help="its sha256 id, the first digits of it, or its path")
     history.set_defaults(run=_label_history)
+    export = actions.add_parser("export", help="a batch of one node's images to label")
+    export.add_argument("node", nargs="?", help="an inner node of the taxonomy")
+    export.add_argument("--n", type=int, default=100, help="how many images (default 100)")
+    export.add_argument("--strategy", choices=["random", "balanced"], default="random",
+                        help="random, or balanced across the current labels")
+    export.add_argument("--refresh", metavar="BATCH",
+                        help="new presigned URLs for an exported batch instead")
+    export.set_defaults(run=_label_export)
+    imported = actions.add_parser("import", help="a batch's answers, aggregated (crowd-kit)")
+    imported.add_argument("file", type=Path, metavar="FILE",
+                          help="a Mechanical Turk results .csv or a Label Studio .json export")
+    imported.set_defaults(run=_label_import)
+    apply = actions.add_parser("apply", help="the expert's decisions (a CSV)")
+    apply.add_argument("file", type=Path, metavar="DECISIONS_CSV",
+                       help="columns image, label and optionally excluded")
+    apply.set_defaults(run=_label_apply)
+
+
+_NEXT_INGEST = "next: dvc repro (ingest applies it; only the nodes it touches retrain)"
+
+
+def _label_export(args: argparse.Namespace) -> None:
+    from taxonomist.data import create_source
+    from taxonomist.data.manifest import read_manifest
+    from taxonomist.labels.batch import Batch, Pick, export_batch, write_links
+
+    config, paths = compose_config(args.config_dir), _paths(args)
+    source = create_source(config.project.data, paths.root)
+    if args.refresh:
+        batch = Batch.read(paths.label_batches, args.refresh, "--refresh")
+        write_links(batch, batch.tasks(paths.label_batches), source, paths.label_batches)
+        print(f"batch {batch.batch}: new image URLs in {paths.label_batches / batch.batch}")
+        return
+    if args.node is None:
+        raise DataError("give NODE (the node whose images to label), or --refresh BATCH")
+    config.require_inner_node(args.node, source="argument NODE")
+    batch = export_batch(read_manifest(paths.manifest), args.node, args.n,
+                         Pick(args.strategy), config.taxonomy, source, paths.label_batches,
+                         config.project.crowd.url_ttl_s, config.project.seed)
+    folder = _shown(paths.label_batches / batch.batch, paths)
+    print(f"batch {batch.batch}: {len(batch.tasks(paths.label_batches))} images of "
+          f"{args.node} in {folder}/ (mturk_input.csv, label_studio_tasks.json)")
+
+
+def _label_import(args: argparse.Namespace) -> None:
+    from taxonomist.labels.crowd import import_answers
+
+    config, paths = compose_config(args.config_dir), _paths(args)
+    method = config.project.crowd.aggregation
+    print(import_answers(args.file, paths, method).summary(args.file, method))
+    print(f"wrote {_shown(paths.labels / 'crowd.csv', paths)}; {_NEXT_INGEST}")
+
+
+def _label_apply(args: argparse.Namespace) -> None:
+    from taxonomist.data.manifest import read_manifest
+    from taxonomist.labels.decisions import apply_decisions
+
+    config, paths = compose_config(args.config_dir), _paths(args)
+    count = apply_decisions(args.file, read_manifest(paths.manifest), config.taxonomy, paths)
+    print(f"{count} decisions in {_shown(paths.labels / 'expert.csv', paths)}; {_NEXT_INGEST}")
 
 
 def _label_history(args: argparse.Namespace) -> None:

@@ -102,9 +102,10 @@ VERBS = {
         "List the versions that held @live: who moved it, when and why. Reads MLflow only.",
         "taxonomist history"),
     "label": VerbHelp(
-        "Show one image's labels and metadata over time: what it was first recorded with, "
-        "then every correction a re-ingest applied or overruled, with its label source, "
-        "time and source row (data/label_history.parquet). Not a DVC stage.",
+        "history: one image's labels and metadata over time (data/label_history.parquet). "
+        "export: a batch of one node's images for Mechanical Turk or Label Studio. import: "
+        "their answers, aggregated by crowd-kit into labels/crowd.csv. apply: the expert's "
+        "decisions into labels/expert.csv. The next ingest applies both. Not DVC stages.",
         "taxonomist label history sedan/0001.png"),
     "augment-preview": VerbHelp(
         "Draw a grid of one node's augmented training images: what the network sees.",

@@ -14,7 +14,9 @@ from taxonomist.config import Paths
 from taxonomist.data import ingest
 from taxonomist.labels.batch import Batch, Pick, export_batch
 from taxonomist.taxonomy import Taxonomy
-from tests.data.conftest import SourceFolder, image_bytes
+from tests.data.conftest import SourceFolder, aws_env, image_bytes, moto_endpoint
+
+__all__ = ["aws_env", "moto_endpoint"]  # moto's S3 server, for the presigned URLs
 
 MTURK_HEADER = ("HITId", "HITTypeId", "AssignmentId", "WorkerId", "AssignmentStatus",
                 "SubmitTime", "Input.batch", "Input.task_id", "Input.node", "Input.classes",

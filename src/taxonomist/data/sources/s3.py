@@ -130,6 +130,8 @@ class S3Source(Source):
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             max_pool_connections=max(10, workers),
+            # presigned URLs too (label export): V4, whose X-Amz-Expires says when they end
+            signature_version="s3v4",
         )
         session = session or boto3.session.Session()
         self._client = session.client(
