@@ -121,7 +121,7 @@ BAD_RESULTS = {
                                                  (ids[0], "w1", "oval")], {},
                                     "line 2 and "),
     "unknown batch": (lambda ids: [(ids[0], "w1", "circle")], {"Input.batch": "round-1999"},
-                      "batch 'round-1999' was never exported"),
+                      "batch 'round-1999' was never exported from this project (batches in"),
     "an expired URL": (lambda ids: [(ids[0], "w1", "circle")],
                        {"Input.image_url": _expired_url()}, "after the image URL expired"),
 }

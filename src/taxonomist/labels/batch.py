@@ -65,8 +65,8 @@ class Batch:
         """
         file = batches / batch / "batch.json"
         if not file.is_file():
-            known = sorted(p.name for p in batches.glob("*/batch.json"))
-            known_text = ", ".join(p.split("/")[0] for p in known) or "none yet"
+            known = sorted(p.parent.name for p in batches.glob("*/batch.json"))
+            known_text = ", ".join(known) or "none yet"
             raise DataError(f"{where}: batch {batch!r} was never exported from this project "
                             f"(batches in {batches}: {known_text}); import the results of a "
                             "batch `taxonomist label export` wrote here")
@@ -120,7 +120,7 @@ def export_batch(manifest: pd.DataFrame, node: str, n: int, strategy: Pick,
     """Pick ``n`` images of ``node`` and write the batch's files (see the module's doc).
 
     Raises:
-            DataError: no image of ``node`` is left to ask about.
+        DataError: no image of ``node`` is left to ask about.
     """
     rows = candidates(manifest, node, taxonomy)
     if rows.empty:
