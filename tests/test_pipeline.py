@@ -10,6 +10,7 @@ import yaml
 
 from taxonomist.cli import main
 from taxonomist.config import Paths, compose_config
+from taxonomist.contracts.labels import CROWD, EXPERT, label_file, read_decided
 from taxonomist.errors import ConfigError, StaleParamsError
 from taxonomist.pipeline import check_current, diff_generated, dvc_yaml, write
 from tests.conftest import REPO
@@ -18,6 +19,12 @@ from tests.conftest import REPO
 def test_committed_params_and_dvc_yaml_are_current(monkeypatch) -> None:
     monkeypatch.chdir(REPO)
     assert diff_generated(compose_config(REPO / "conf"), Paths(REPO)) == ""
+
+
+@pytest.mark.parametrize("label_source", [CROWD, EXPERT])
+def test_committed_label_files_have_the_columns_ingest_reads(label_source: str) -> None:
+    """Ingest depends on them: a stale header stops the first `dvc repro` of a clone."""
+    assert read_decided(label_file(REPO / "labels", label_source), label_source).empty
 
 
 def test_one_train_and_evaluate_stage_per_inner_node(project: Path) -> None:
