@@ -134,7 +134,8 @@ def test_an_mlp_head_trains_alone_head_only_and_reloads_as_trained(paths: Paths)
 def test_init_from_starts_from_the_other_nodes_backbone(paths: Paths) -> None:
     train_node("round", compose_config(overrides=tiny("round")), paths)
     extra = ["classifiers.digit.backbone.init_from=round",
-             "classifiers.digit.backbone.unfreeze_last=0"]  # head only: the backbone stays
+             "classifiers.digit.backbone.unfreeze_last=0",  # head only: the backbone stays
+             "classifiers.digit.targets=children"]  # one output per child (the sample: leaves)
     train_node("digit", compose_config(overrides=tiny("digit", *extra)), paths)
     donor = load_file(paths.model_dir("round") / "model.safetensors")
     model = load_file(paths.model_dir("digit") / "model.safetensors")
