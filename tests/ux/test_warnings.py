@@ -69,27 +69,17 @@ def test_a_warning_unlike_the_others_keeps_its_own_line(conf: Path):
     assert len(warnings) == 2 and "the same for 2 classes (round: circle, oval)" in warnings[0]
 
 
-@pytest.mark.parametrize("node, hint", [
-    ("round", "lower recommended_images in conf/classifiers/round.yaml"),
-    ("angular", "lower recommended_images in conf/classifiers/angular.yaml (no such file yet: "
-                "create it for this node alone, or edit conf/classifiers/_default.yaml for "
-                "every node)"),
-])
-def test_a_hint_names_a_file_that_exists_or_says_to_create_it(conf: Path, node, hint):
-    _, (warning,) = sort_messages([_below_recommended((node, "circle", 12))], conf)
-    assert warning.endswith(hint)
-
-
-@pytest.mark.parametrize("node, hint", [
-    ("round", "lower recommended_images in conf/classifiers/cars/round.yaml"),
-    ("angular", "lower recommended_images in conf/classifiers/cars/angular.yaml (no such file "
-                "yet: create it for this node alone, or edit conf/classifiers/cars/_default.yaml "
-                "for every node)"),
-])
-def test_a_hint_names_the_project_s_own_classifier_folder(tmp_path: Path, node, hint):
-    (tmp_path / "classifiers" / "cars").mkdir(parents=True)  # classifier_dir: classifiers/cars
-    (tmp_path / "classifiers" / "cars" / "round.yaml").write_text("epochs: 8\n")
-    (tmp_path / "classifiers" / "angular.yaml").write_text("epochs: 8\n")  # not read: elsewhere
-    _, (warning,) = sort_messages([_below_recommended((node, "circle", 12))], tmp_path,
-                                  "classifiers/cars")
+@pytest.mark.parametrize("folder", ["classifiers", "classifiers/cars"])  # classifier_dir
+@pytest.mark.parametrize("node, exists", [("round", True), ("angular", False)])
+def test_a_hint_names_a_file_that_exists_or_says_to_create_it(tmp_path: Path, folder, node,
+                                                              exists):
+    (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / folder / "round.yaml").write_text("epochs: 8\n")
+    if folder != "classifiers":  # a file in the folder the project does not read
+        (tmp_path / "classifiers" / "angular.yaml").write_text("epochs: 8\n")
+    hint = f"lower recommended_images in conf/{folder}/{node}.yaml"
+    if not exists:
+        hint += (" (no such file yet: create it for this node alone, or edit "
+                 f"conf/{folder}/_default.yaml for every node)")
+    _, (warning,) = sort_messages([_below_recommended((node, "circle", 12))], tmp_path, folder)
     assert warning.endswith(hint)
