@@ -75,7 +75,8 @@ class LockProbe:
             try:
                 model = create(client, name, *args, **kwargs)
             except MlflowException as err:
-                if err.error_code == "RESOURCE_ALREADY_EXISTS":
+                # the second: it existed at the insert and was gone by MLflow's lookup
+                if err.error_code in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
                     self.record("busy")
                 raise
             first = not any(e["event"] == "acquired" for e in lock_events(self.log))

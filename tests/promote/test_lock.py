@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from mlflow import MlflowClient
+from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore
 
 from taxonomist.tracking.lock import promotion_lock
 from taxonomist.tracking.names import lock_model_name
@@ -82,3 +83,26 @@ def test_a_lock_broken_while_held_is_not_released_by_its_late_holder(tmp_path: P
             client.delete_registered_model(LOCK)  # broken as stale, and taken by another
             client.create_registered_model(LOCK, tags={"token": "other", "since": "0"})
     assert client.get_registered_model(LOCK).tags["token"] == "other"
+
+
+def test_a_lock_released_while_mlflow_words_its_refusal_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MLflow refuses a second lock by looking the first one up to word the error; the
+    # holder releases it just before that lookup (what a loaded server makes likely)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client.create_registered_model(LOCK, tags={"token": "holder", "since": str(time.time())})
+    lookup = SqlAlchemyStore.get_registered_model
+    released = threading.Event()
+
+    def release_then_look_up(store: SqlAlchemyStore, name: str) -> Any:
+        if name == LOCK and not released.is_set():
+            released.set()
+            store.delete_registered_model(name)
+        return lookup(store, name)
+
+    monkeypatch.setattr(SqlAlchemyStore, "get_registered_model", release_then_look_up)
+    with promotion_lock(client, NAME, STALE_S):
+        assert released.is_set()
+        assert client.get_registered_model(LOCK).tags["token"] != "holder"
+    assert [m.name for m in client.search_registered_models()] == []

@@ -150,14 +150,16 @@ def test_concurrent_promotions_have_exactly_one_winner(any_store: Path, tmp_path
 
 
 def assert_waited_while_held(events: list[dict], waiter: int, holder: int) -> None:
-    """``waiter`` found the lock busy between ``holder``'s taking it and releasing it:
+    """``waiter`` was refused the lock by an attempt that overlapped ``holder``'s hold:
     the two promotions overlapped, they did not run one after the other."""
     steps = [e for e in events if e["pid"] == holder]
     got = next(i for i, e in enumerate(steps) if e["event"] == "acquired")
     taken = steps[got - 1]["t"]  # the attempt that took it: the lock exists from then on
     released = next(e["t"] for e in steps[got:] if e["event"] == "release")
-    waits = [e["t"] for e in events if e["pid"] == waiter and e["event"] == "busy"]
-    assert any(taken <= t <= released for t in waits), events
+    mine = [e for e in events if e["pid"] == waiter]
+    refused = [(tried["t"], busy["t"]) for tried, busy in zip(mine, mine[1:], strict=False)
+               if tried["event"] == "attempt" and busy["event"] == "busy"]
+    assert any(tried <= released and taken <= busy for tried, busy in refused), events
 
 
 def kill_when(proc: subprocess.Popen, moment: str, root: Path, log: Path) -> None:

@@ -38,6 +38,19 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.C
     return result
 
 
+def one_stage(cmd: str, out: str) -> dict:
+    return {"cmd": cmd, "outs": [out]}
+
+
+def shell_project(root: Path, monkeypatch: pytest.MonkeyPatch, stages: dict[str, dict]) -> Path:
+    """A DVC project of shell ``stages`` (no taxonomist conf/), as cwd."""
+    monkeypatch.chdir(root)
+    run(["git", "init", "-q"], root)
+    run(["dvc", "init", "-q"], root)
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}, sort_keys=False))
+    return root
+
+
 def make_project(root: Path) -> Path:
     shutil.copytree(REPO / "conf", root / "conf")
     classifiers = root / "conf" / "classifiers"

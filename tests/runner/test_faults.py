@@ -26,7 +26,15 @@ from taxonomist.pipeline import write
 from taxonomist.runner import RunnerConfig, StageFailedError, reproduce
 from taxonomist.runner.ledger import ProjectBusyError
 from taxonomist.runner.settings import RunnerKind
-from tests.runner.conftest import BIN, NODES, ONE_THREAD, dvc_status, run
+from tests.runner.conftest import (
+    BIN,
+    NODES,
+    ONE_THREAD,
+    dvc_status,
+    one_stage,
+    run,
+    shell_project,
+)
 
 LOGS = Path(".dvc/tmp/repro")
 WAIT_S = 900.0  # a 2-core machine loaded 10x over; every wait ends when its event happens
@@ -81,11 +89,13 @@ def write_classifier(project: Path, node: str, definition: dict | None) -> None:
 
 @pytest.mark.slow
 def test_killed_run_keeps_finished_nodes_and_rerun_trains_only_the_rest(project: Path) -> None:
-    # curved trains until it is killed, so the run is surely busy while the test acts
+    # curved trains until it is killed, so the run is surely busy while the test acts;
+    # the other worker trains the rest meanwhile
     write_classifier(project, "curved", {"epochs": 100_000, "patience": 100_000})
-    first = start_repro(project, "--jobs", "1", "train")
+    first = start_repro(project, "--jobs", "2", "train")
     try:
         running = wait_for(lambda: worker_pid(project, "train@curved"), "train@curved to start")
+        wait_for(lambda: "train@digit" in recorded(project), "train@digit to be recorded")
         busy = run(["taxonomist", "repro", "train"], project, check=False)
         assert busy.returncode == 2 and "another `taxonomist repro`" in busy.stderr, busy.stderr
     finally:
@@ -125,7 +135,8 @@ def test_failed_node_stops_the_run_naming_it_and_its_log(project: Path) -> None:
 def test_second_run_at_once_is_refused_and_dvc_lock_is_untouched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = shell_project(tmp_path, monkeypatch, "date +%s%N > stamp.txt", "stamp.txt")
+    stamp = one_stage("date +%s%N > stamp.txt", "stamp.txt")
+    project = shell_project(tmp_path, monkeypatch, {"only": stamp})
     run(["dvc", "repro"], project)
     (project / "stamp.txt").write_text("edited: the stage is stale again\n")
     before = (project / "dvc.lock").read_bytes()
@@ -160,18 +171,9 @@ def test_dead_worker_is_reported_not_waited_on(engine: RunnerConfig, project: Pa
 def test_a_stage_that_never_answers_is_given_up_after_job_timeout_s(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = shell_project(tmp_path, monkeypatch, "sleep 600", "never.txt")
+    project = shell_project(tmp_path, monkeypatch, {"only": one_stage("sleep 600", "never.txt")})
     config = RunnerConfig(job_timeout_s=5.0, threads_per_job=1)
     with pytest.raises(StageFailedError, match=r"stage 'only' no answer after 5 s"):
         reproduce(project, [], config, 1, main, say=lambda _: None)
     assert "only" not in recorded(project)
 
-
-def shell_project(root: Path, monkeypatch: pytest.MonkeyPatch, cmd: str, out: str) -> Path:
-    """A DVC project of one shell stage, ``only``, as cwd (no taxonomist conf/)."""
-    monkeypatch.chdir(root)
-    run(["git", "init", "-q"], root)
-    run(["dvc", "init", "-q"], root)
-    stage = {"cmd": cmd, "outs": [out]}
-    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"only": stage}}))
-    return root

@@ -10,6 +10,9 @@ what ``--jobs 2`` gives each stage on 2 cores anyway.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,7 @@ import pytest
 from taxonomist.cli import main
 from taxonomist.runner import RunnerConfig, reproduce
 from taxonomist.runner.settings import RunnerKind
-from tests.runner.conftest import NODES, dvc_status, run, weights
+from tests.runner.conftest import NODES, dvc_status, one_stage, run, shell_project, weights
 
 TRAIN = [f"train@{node}" for node in NODES]
 
@@ -59,3 +62,29 @@ def test_ray_and_submitit_runs_equal_serial_dvc_repro(
     assert sorted(result.ran) == sorted(TRAIN)
     assert_same_as_serial(project, serial_models)
     assert_dvc_sees_nothing_to_do(project)
+
+
+REPRO_FIT_SERIALLY = (
+    "from pathlib import Path; from taxonomist.cli import main; "
+    "from taxonomist.runner import RunnerConfig, reproduce; "
+    "reproduce(Path.cwd(), ['fit'], RunnerConfig(jobs=1), 1, main, say=print)"
+)
+
+
+@pytest.mark.parametrize("hash_seed", ["2", "3"])  # each orders the group differently
+def test_stages_ready_together_start_in_dvc_yaml_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hash_seed: str
+) -> None:
+    # a foreach group, as train@NODE is, named as a target among many more stages: DVC
+    # (networkx) then lists the target's stages in the order of their hashes
+    names = ["zeta", "alpha", "mu", "beta", "kappa"]
+    fit = {"foreach": names, "do": one_stage("echo ${item} > ${item}", "${item}")}
+    rest = {"foreach": list(range(12)), "do": one_stage("echo ${item} > r${item}", "r${item}")}
+    project = shell_project(tmp_path, monkeypatch, {"fit": fit, "rest": rest})
+    child = subprocess.run([sys.executable, "-c", REPRO_FIT_SERIALLY], cwd=project,
+                           text=True, capture_output=True,
+                           env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    assert child.returncode == 0, child.stderr[-3000:]
+    started = [line.split("'")[1] for line in child.stdout.splitlines()
+               if line.startswith("Running stage")]
+    assert started == [f"fit@{name}" for name in names]

@@ -10,6 +10,7 @@ are not thread-safe and dvc.lock has one writer.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ class ProjectBusyError(TaxonomistError):
 
 @dataclass(frozen=True)
 class Plan:
-    """The stages to consider, each with the stages it depends on (its upstream)."""
+    """The stages to consider, each with the stages it depends on (its upstream), both in
+    dvc.yaml's order: stages ready together start in that order, on every run."""
 
     upstream: dict[Stage, list[Stage]]
 
@@ -67,7 +69,10 @@ def plan(repo: Repo, targets: Sequence[str]) -> Plan:
     ``dvc repro TARGET...`` would consider them (frozen stages cut from their deps)."""
     stages = collect_stages(repo, list(targets) or [str(Path(repo.root_dir) / PROJECT_FILE)])
     graph = get_subgraph(get_active_graph(repo.index.graph), stages)
-    return Plan({stage: list(graph.successors(stage)) for stage in graph})
+    # the graph's own order follows string hashes, which differ from process to process
+    position = {stage: i for i, stage in enumerate(repo.index.stages)}
+    ordered = functools.partial(sorted, key=position.__getitem__)
+    return Plan({stage: ordered(graph.successors(stage)) for stage in ordered(graph)})
 
 
 def is_stale(stage: Stage, upstream: list[Stage]) -> bool:

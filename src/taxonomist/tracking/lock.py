@@ -60,16 +60,9 @@ def promotion_lock(client: MlflowClient, name: str, stale_after_s: float) -> Ite
 
 def _acquire(client: MlflowClient, lock: str, token: str, stale_after_s: float) -> None:
     owner = f"{socket.gethostname()}:{os.getpid()}"
-    try:
-        client.create_registered_model(
-            lock,
-            tags={TOKEN: token, OWNER: owner, SINCE: str(time.time())},
-            description="held while taxonomist moves @live; deleted when it is done",
-        )
+    if _create_unique(client, lock, {TOKEN: token, OWNER: owner, SINCE: str(time.time())},
+                      "held while taxonomist moves @live; deleted when it is done"):
         return
-    except MlflowException as err:
-        if err.error_code != "RESOURCE_ALREADY_EXISTS":
-            raise
     held = _tags(client, lock)
     if held is not None and time.time() - float(held.get(SINCE, "0")) > stale_after_s:
         _break(client, lock, _token_of(held), stale_after_s)  # its owner died holding it
@@ -79,14 +72,8 @@ def _acquire(client: MlflowClient, lock: str, token: str, stale_after_s: float) 
 def _break(client: MlflowClient, lock: str, token: str, stale_after_s: float) -> None:
     """Delete ``lock`` if it still carries ``token``; one waiter per token gets to try."""
     breaker = f"{lock}.break-{token}"
-    try:
-        client.create_registered_model(
-            breaker, tags={SINCE: str(time.time())},
-            description="a waiter is breaking a stale promotion lock",
-        )
-    except MlflowException as err:
-        if err.error_code != "RESOURCE_ALREADY_EXISTS":
-            raise
+    if not _create_unique(client, breaker, {SINCE: str(time.time())},
+                          "a waiter is breaking a stale promotion lock"):
         other = _tags(client, breaker)  # another waiter is breaking this very lock...
         if other is not None and time.time() - float(other.get(SINCE, "0")) > stale_after_s:
             _delete(client, breaker)  # ...or was killed doing so: the next try breaks it
@@ -97,6 +84,20 @@ def _break(client: MlflowClient, lock: str, token: str, stale_after_s: float) ->
             _delete(client, lock)
     finally:
         _delete(client, breaker)  # the token never comes back, so a late waiter finds no match
+
+
+def _create_unique(client: MlflowClient, name: str, tags: dict[str, str],
+                   description: str) -> bool:
+    """Register ``name``: True if this call created it, False if it was already there."""
+    try:
+        client.create_registered_model(name, tags=tags, description=description)
+        return True
+    except MlflowException as err:
+        # MLflow words "already exists" by looking the model up; if its holder deleted it
+        # in between, that lookup fails instead: it was there all the same
+        if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
+            raise
+        return False
 
 
 def _release(client: MlflowClient, lock: str, token: str) -> None:
