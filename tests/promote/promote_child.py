@@ -30,6 +30,7 @@ from mlflow.exceptions import MlflowException
 
 from taxonomist.config import Paths, compose_config
 from taxonomist.promote import promote
+from taxonomist.tracking.lock import REFUSED
 
 LOCK_SUFFIX = ".promotion-lock"
 POLL_S = 0.02
@@ -75,8 +76,7 @@ class LockProbe:
             try:
                 model = create(client, name, *args, **kwargs)
             except MlflowException as err:
-                # the second: it existed at the insert and was gone by MLflow's lookup
-                if err.error_code in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
+                if err.error_code in REFUSED:
                     self.record("busy")
                 raise
             first = not any(e["event"] == "acquired" for e in lock_events(self.log))

@@ -30,6 +30,9 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 from taxonomist.tracking.names import lock_model_name
 
 TOKEN, OWNER, SINCE = "token", "owner", "since"
+# MLflow words "already exists" by looking the model up; if its holder deleted it in
+# between, that lookup fails instead (the second code): it was there all the same
+REFUSED = ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST")
 
 
 class LockBusy(Exception):
@@ -93,9 +96,7 @@ def _create_unique(client: MlflowClient, name: str, tags: dict[str, str],
         client.create_registered_model(name, tags=tags, description=description)
         return True
     except MlflowException as err:
-        # MLflow words "already exists" by looking the model up; if its holder deleted it
-        # in between, that lookup fails instead: it was there all the same
-        if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
+        if err.error_code not in REFUSED:
             raise
         return False
 
