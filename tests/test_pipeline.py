@@ -54,7 +54,14 @@ def test_train_params_are_only_what_training_reads(project: Path) -> None:
     assert "nodes.${key}.classifier.backbone" in params
     assert "nodes.${key}.classifier.focal_gamma" in params
     assert "nodes.${key}.classifier.threshold" not in params  # the stack reads it
+    assert "nodes.${key}.classifier.ancestor_weight" not in params  # so does this
     assert not any(p.startswith("nodes.round") for p in params)
+
+
+def test_the_stack_stage_reads_how_nodes_lean_on_their_ancestor(project: Path) -> None:
+    params = dvc_yaml(compose_config())["stages"]["stack"]["params"]
+    assert "nodes.round.classifier.ancestor_weight" in params
+    assert "nodes.round.classifier.threshold" in params
 
 
 def test_a_node_starting_from_another_depends_on_its_model(project: Path) -> None:

@@ -211,7 +211,8 @@ def _validate_stage(nodes: list[str]) -> dict[str, Any]:
 
 
 # Keys of a classifier definition that other stages read; training ignores them.
-NOT_READ_BY_TRAIN = {"threshold", "stopping", *VALIDATE_KEYS}
+READ_BY_STACK = ("threshold", "stopping", "ancestor_weight")
+NOT_READ_BY_TRAIN = {*READ_BY_STACK, *VALIDATE_KEYS}
 
 
 def _train_stages(config: Config) -> dict[str, Any]:
@@ -315,7 +316,7 @@ def _stack_stage(nodes: list[str]) -> dict[str, Any]:
         # splits (val: the temperatures and thresholds are fitted on it)
         "deps": [str(REL.model_dir(n)) for n in nodes] + [STACK_CACHE],
         "params": ["taxonomy"] + [f"nodes.{n}.classifier.{key}" for n in nodes
-                                  for key in ("threshold", "stopping")],
+                                  for key in READ_BY_STACK],
         "outs": [str(REL.stack_dir), {str(REL.node_plots(STACK_PLOTS)): {"cache": False}}],
         "metrics": [{str(REL.stack_metrics): {"cache": False}}],
     }

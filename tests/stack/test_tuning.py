@@ -101,10 +101,13 @@ def test_stopping_keys_are_checked(tmp_path: Path, stopping, key: str, message: 
     assert caught.value.key == key and caught.value.file == "conf/classifiers/_default.yaml"
 
 
-def test_a_hand_set_threshold_is_a_probability(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("key", "value"), [("threshold", -0.1), ("ancestor_weight", 1.5)])
+def test_a_hand_set_threshold_and_an_ancestor_weight_are_shares(
+    tmp_path: Path, key: str, value: float
+) -> None:
     cfg = config()
-    cfg.classifiers["round"].threshold = -0.1
-    with pytest.raises(ConfigError, match=r"threshold: expected a number in \[0.0, 1.0\]"):
+    setattr(cfg.classifiers["round"], key, value)
+    with pytest.raises(ConfigError, match=rf"{key}: expected a number in \[0.0, 1.0\]"):
         check_stopping(cfg, Paths(tmp_path))
     check_stopping(config(), Paths(tmp_path))  # the defaults pass
 

@@ -140,6 +140,10 @@ class ClassifierConfig:
     mlp_hidden: int = 256  # mlp head only: units in its hidden layer
     dropout: float = 0.2  # mlp head only: before its last layer, in training
     targets: Targets = Targets.children  # network heads only (classical: children)
+    # In the stack: how much this node's probabilities lean on its nearest ancestor with
+    # `targets: leaves` (that network's leaves under each child, renormalised within this
+    # node): 0 the node alone, 1 the ancestor alone, 0.5 the average of the two.
+    ancestor_weight: float = 0.0
     image_size: int = 224
     # kornia.augmentation classes by name, or taxonomist's BBoxCropJitter / SamplePairing,
     # each a one-key mapping to its arguments, e.g. ``- RandomAffine: {degrees: 10}``;

@@ -10,7 +10,7 @@ from taxonomist.errors import ConfigError
 def check_stopping(config: Config, paths: Paths) -> None:
     """Raise unless every node's ``threshold`` and ``stopping`` keys make sense.
 
-    ``threshold`` is a probability; ``stopping.target_precision`` a share in (0, 1] (it
+    ``threshold`` and ``ancestor_weight`` are in [0, 1]; ``stopping.target_precision`` a share in (0, 1] (it
     wins over ``threshold`` when set); ``stopping.confidence`` in (0, 1); and
     ``stopping.decoding`` is one choice for the whole stack, so every node must agree.
 
@@ -21,6 +21,8 @@ def check_stopping(config: Config, paths: Paths) -> None:
     for node, classifier in config.classifiers.items():
         source, stopping = paths.classifier_source(node, folder), classifier.stopping
         _in_range(source, "threshold", classifier.threshold, 0.0, 1.0, closed_low=True)
+        _in_range(source, "ancestor_weight", classifier.ancestor_weight, 0.0, 1.0,
+                  closed_low=True)
         if stopping.target_precision is not None:
             _in_range(source, "stopping.target_precision", stopping.target_precision, 0.0, 1.0)
         if stopping.confidence is not None:

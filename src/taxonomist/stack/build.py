@@ -25,9 +25,15 @@ from taxonomist.contracts.metrics import (
 )
 from taxonomist.data.images import ImagePolicy
 from taxonomist.evaluate.hierarchy import depth_accuracy, stack_metrics, stack_outcomes, stop_table
-from taxonomist.stack.predictor import StackPredictor
+from taxonomist.stack.predictor import StackPredictor, Stopping
 from taxonomist.stack.pyfunc import ARTIFACT_KEY, SIGNATURE, save_policy
-from taxonomist.stack.tuning import Split, StoppingReport, fit_stopping, report_stopping
+from taxonomist.stack.tuning import (
+    Split,
+    StoppingReport,
+    ancestor_weights,
+    fit_stopping,
+    report_stopping,
+)
 from taxonomist.taxonomy import Taxonomy
 from taxonomist.tracking.client import client_for
 from taxonomist.tracking.names import (
@@ -74,7 +80,8 @@ def stack_name(config: Config) -> str:
 def load_predictor(config: Config, paths: Paths) -> StackPredictor:
     nodes = {n: load_node_model(paths.model_dir(n)) for n in config.taxonomy.inner_nodes}
     thresholds = {n: config.classifiers[n].threshold for n in config.taxonomy.inner_nodes}
-    return StackPredictor(config.taxonomy, nodes, thresholds)
+    return StackPredictor(config.taxonomy, nodes,
+                          Stopping(thresholds, ancestor_weights=ancestor_weights(config)))
 
 
 def evaluate_stack(

@@ -12,7 +12,8 @@ import numpy as np
 from torch import nn
 
 from taxonomist.config.schema import Decoding
-from taxonomist.evaluate.predict import predict_proba
+from taxonomist.evaluate.predict import children_from_leaves, predict_leaf_proba, predict_proba
+from taxonomist.stack.blending import ancestor_view, blend, nearest_leaf_ancestor
 from taxonomist.stack.calibration import scale
 from taxonomist.stack.decoding import NodeOutputs, Prediction, Stop, decode, stop
 from taxonomist.taxonomy import Taxonomy
@@ -36,22 +37,29 @@ class Stopping:
         decoding: how the class a walk heads for is picked.
         targets: per node, the target precision its threshold was chosen for, or None
             (hand-set); a record, not used to predict.
+        ancestor_weights: per node, how much its probabilities lean on its nearest
+            ancestor trained on leaves, before its temperature (:mod:`~.blending`; 0 or
+            absent: the node alone).
     """
 
     thresholds: Mapping[str, float]
     temperatures: Mapping[str, float] = field(default_factory=dict)
     decoding: Decoding = Decoding.greedy
     targets: Mapping[str, float | None] = field(default_factory=dict)
+    ancestor_weights: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"thresholds": dict(self.thresholds), "temperatures": dict(self.temperatures),
-                "decoding": self.decoding.value, "targets": dict(self.targets)}
+                "decoding": self.decoding.value, "targets": dict(self.targets),
+                "ancestor_weights": dict(self.ancestor_weights)}
 
     @classmethod
     def from_json(cls, meta: Mapping) -> Stopping:
-        """A stack saved before calibration has thresholds only: temperature 1, greedy."""
+        """A stack saved before calibration has thresholds only: temperature 1, greedy;
+        one saved before blending, no node leaning on an ancestor."""
         return cls(meta["thresholds"], meta.get("temperatures", {}),
-                   Decoding(meta.get("decoding", Decoding.greedy)), meta.get("targets", {}))
+                   Decoding(meta.get("decoding", Decoding.greedy)), meta.get("targets", {}),
+                   meta.get("ancestor_weights", {}))
 
 
 class StackPredictor:
@@ -101,18 +109,40 @@ class StackPredictor:
         everywhere = everywhere or self.stopping.decoding is Decoding.bayes_risk
         n = len(images)
         probs, classes = {}, {}
+        leaf_probs: dict[str, np.ndarray] = {}  # nodes trained on leaves: (n, leaves)
         waiting: dict[str, list[int]] = {self.taxonomy.root: list(range(n))}
         for node in self.taxonomy.inner_nodes:  # breadth first: parents before children
             spec, model = self.nodes[node]
             rows = np.arange(n) if everywhere else np.array(sorted(waiting.pop(node, [])), int)
             classes[node] = spec.classes
             probs[node] = np.full((n, len(spec.classes)), np.nan)
+            if spec.leaves is not None:
+                leaf_probs[node] = np.full((n, len(spec.leaves)), np.nan)
             if len(rows):
-                raw = predict_proba(model, spec, images[rows])
+                raw = self._raw_proba(node, images[rows], rows, leaf_probs)
                 probs[node][rows] = scale(raw, self.stopping.temperatures.get(node, 1.0))
             for row, best in zip(rows, probs[node][rows].argmax(1), strict=True):
                 waiting.setdefault(spec.classes[best], []).append(int(row))
         return NodeOutputs(classes, probs)
+
+    def _raw_proba(self, node: str, images: np.ndarray, rows: np.ndarray,
+                   leaf_probs: dict[str, np.ndarray]) -> np.ndarray:
+        """``node``'s probabilities on ``images`` (the ``rows`` of the batch), blended
+        with its leaf-trained ancestor's view; records its own leaves' if it has them.
+        An ancestor ran on every row that reaches its descendants, so its rows are there."""
+        spec, model = self.nodes[node]
+        if spec.leaves is None:
+            own = predict_proba(model, spec, images)
+        else:
+            leaf_probs[node][rows] = predict_leaf_proba(model, spec, images)
+            own = children_from_leaves(leaf_probs[node][rows], spec)
+        weight = self.stopping.ancestor_weights.get(node, 0.0)
+        ancestor = nearest_leaf_ancestor(self.taxonomy, node, set(leaf_probs))
+        if weight == 0.0 or ancestor is None:
+            return own
+        view = ancestor_view(self.taxonomy, spec.classes, self.nodes[ancestor][0].leaves,
+                             leaf_probs[ancestor][rows])
+        return blend(own, view, weight)
 
     def save(self, folder: Path, model_dirs: dict[str, Path]) -> None:
         """Copy every node's weights and spec into ``folder`` with the tree: one unit."""

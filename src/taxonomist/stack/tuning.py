@@ -74,7 +74,15 @@ def fit_stopping(config: Config, val: Split) -> tuple[Stopping, dict[str, NodeEv
         if targets[node] is not None and thresholds[node] == STOP_ALL:
             warnings.warn(_unreachable(config, node, evidence[node]), UnreachableTargetWarning,
                           stacklevel=2)
-    return Stopping(thresholds, temperatures, decoding, targets), evidence
+    stopping = Stopping(thresholds, temperatures, decoding, targets, ancestor_weights(config))
+    return stopping, evidence
+
+
+def ancestor_weights(config: Config) -> dict[str, float]:
+    """Each node's ``ancestor_weight``: fixed by config, not fitted (val's few mistakes
+    would pick it from noise), and part of the raw outputs everything here is fitted on."""
+    return {node: config.classifiers[node].ancestor_weight
+            for node in config.taxonomy.inner_nodes}
 
 
 def _unreachable(config: Config, node: str, val: NodeEvidence) -> str:

@@ -1,0 +1,95 @@
+"""A node leaning on its leaf-trained ancestor (``ancestor_weight``), worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from taxonomist.stack.blending import ancestor_view, nearest_leaf_ancestor
+from taxonomist.stack.predictor import StackPredictor, Stopping
+from taxonomist.taxonomy import Taxonomy
+from taxonomist.train.model import ChildrenFromLeaves, NodeSpec
+
+TREE = {"digit": {"round": ["zero", "six"], "straight": ["one", "seven"]}}
+LEAVES = ["zero", "six", "one", "seven"]
+ROOT_LEAVES = [0.5, 0.1, 0.3, 0.1]  # round 0.6 (zero 5/6 of it), straight 0.4
+ROUND_ALONE = [0.2, 0.8]  # the round node alone prefers six
+
+
+class Constant(nn.Module):
+    """The same probabilities (as logits) for every image."""
+
+    def __init__(self, probs: list[float]) -> None:
+        super().__init__()
+        self.register_buffer("logits", torch.log(torch.tensor(probs)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits.expand(len(x), -1)
+
+
+def node(name: str, classes: list[str], **leaves) -> NodeSpec:
+    return NodeSpec(name, classes, "fake", 8, [0.5] * 3, [0.5] * 3, 0.0, **leaves)
+
+
+def stack(weight: float, root_on_leaves: bool = True) -> StackPredictor:
+    taxonomy = Taxonomy.from_tree("digits", TREE)
+    if root_on_leaves:
+        root = (node("digit", ["round", "straight"], leaves=LEAVES, leaf_child=[0, 0, 1, 1]),
+                ChildrenFromLeaves(Constant(ROOT_LEAVES), [0, 0, 1, 1], 2))
+    else:
+        root = (node("digit", ["round", "straight"]), Constant([0.6, 0.4]))
+    nodes = {"digit": root,
+             "round": (node("round", ["zero", "six"]), Constant(ROUND_ALONE)),
+             "straight": (node("straight", ["one", "seven"]), Constant([0.5, 0.5]))}
+    stopping = Stopping(dict.fromkeys(nodes, 0.0), ancestor_weights={"round": weight})
+    return StackPredictor(taxonomy, nodes, stopping)
+
+
+IMAGES = np.zeros((3, 8, 8, 3), np.uint8)
+
+
+@pytest.mark.parametrize(("weight", "expected"), [
+    (0.0, [0.2, 0.8]),  # the node alone
+    (1.0, [5 / 6, 1 / 6]),  # the root's leaves under round, renormalised
+    (0.5, [(0.2 + 5 / 6) / 2, (0.8 + 1 / 6) / 2]),  # the average
+])
+def test_a_node_mixes_its_own_and_its_ancestors_view(weight: float, expected) -> None:
+    outputs = stack(weight).node_outputs(IMAGES, everywhere=True)
+    assert outputs.probs["round"] == pytest.approx(np.tile(expected, (3, 1)))
+    assert outputs.probs["straight"] == pytest.approx(np.full((3, 2), 0.5))  # weight 0
+    assert outputs.probs["digit"] == pytest.approx(np.tile([0.6, 0.4], (3, 1)))
+
+
+def test_leaning_on_the_ancestor_can_change_the_answer() -> None:
+    assert {p.label for p in stack(0.0).predict(IMAGES)} == {"six"}
+    assert {p.label for p in stack(0.5).predict(IMAGES)} == {"zero"}
+
+
+def test_without_an_ancestor_on_leaves_a_node_decides_alone() -> None:
+    outputs = stack(0.5, root_on_leaves=False).node_outputs(IMAGES, everywhere=True)
+    assert outputs.probs["round"] == pytest.approx(np.tile(ROUND_ALONE, (3, 1)))
+
+
+def test_the_view_is_the_share_of_the_leaves_under_each_child() -> None:
+    taxonomy = Taxonomy.from_tree("t", {"r": {"a": {"b": ["x", "y"], "z": []}, "w": []}})
+    probs = np.array([[0.1, 0.3, 0.6, 0.0], [0.0, 0.0, 0.5, 0.5]])
+    view = ancestor_view(taxonomy, ["x", "y"], ["x", "y", "z", "w"], probs)
+    assert view == pytest.approx(np.array([[0.25, 0.75], [0.5, 0.5]]))  # no mass: uniform
+    assert ancestor_view(taxonomy, ["b", "z"], ["x", "y", "z", "w"], probs) == pytest.approx(
+        np.array([[0.4, 0.6], [0.0, 1.0]]))  # b's share is that of x and y together
+
+
+def test_the_nearest_ancestor_on_leaves_is_the_one_leant_on() -> None:
+    taxonomy = Taxonomy.from_tree("t", {"r": {"a": {"b": ["x", "y"], "z": []}, "w": []}})
+    assert nearest_leaf_ancestor(taxonomy, "b", {"r"}) == "r"
+    assert nearest_leaf_ancestor(taxonomy, "b", {"r", "a"}) == "a"
+    assert nearest_leaf_ancestor(taxonomy, "b", {"b"}) is None  # itself is no ancestor
+    assert nearest_leaf_ancestor(taxonomy, "r", {"r"}) is None
+
+
+def test_the_weights_are_saved_with_the_stack_and_old_stacks_have_none() -> None:
+    stopping = Stopping({"digit": 0.5}, ancestor_weights={"round": 0.5})
+    assert Stopping.from_json(stopping.to_json()) == stopping
+    assert Stopping.from_json({"thresholds": {"digit": 0.5}}).ancestor_weights == {}
