@@ -10,9 +10,10 @@ from taxonomist.errors import ConfigError
 def check_stopping(config: Config, paths: Paths) -> None:
     """Raise unless every node's ``threshold`` and ``stopping`` keys make sense.
 
-    ``threshold`` and ``ancestor_weight`` are in [0, 1]; ``stopping.target_precision`` a share in (0, 1] (it
-    wins over ``threshold`` when set); ``stopping.confidence`` in (0, 1); and
-    ``stopping.decoding`` is one choice for the whole stack, so every node must agree.
+    ``threshold`` and ``ancestor_weight`` are in [0, 1]; ``stopping.target_precision`` a
+    share in (0, 1] (it wins over ``threshold`` when set); ``stopping.confidence`` in
+    (0, 1); and ``stopping.decoding`` is one choice for the whole stack, so every node
+    must agree.
 
     Raises:
         ConfigError: naming the node's file, the key, the value and what to write.
