@@ -48,7 +48,7 @@ TEST_TMP ?= $(or $(TMPDIR),/tmp)/taxonomist-tests
 test: setup lint
 	@mkdir -p $(TEST_TMP)
 	@echo "slow tests run alongside; their log: $(TEST_TMP)/slow.log"
-	@$(BIN)/pytest -m slow --basetemp=$(TEST_TMP)/slow > $(TEST_TMP)/slow.log 2>&1 & slow=$$!; \
+	@$(BIN)/pytest -m slow --durations=15 --basetemp=$(TEST_TMP)/slow > $(TEST_TMP)/slow.log 2>&1 & slow=$$!; \
 	$(BIN)/pytest -m "not slow" --basetemp=$(TEST_TMP)/fast; fast=$$?; \
 	wait $$slow; slow=$$?; echo "--- slow tests ($(TEST_TMP)/slow.log):"; \
 	tail -n 60 $(TEST_TMP)/slow.log; test $$fast -eq 0 && test $$slow -eq 0
