@@ -313,8 +313,10 @@ def _stack_stage(nodes: list[str]) -> dict[str, Any]:
     return {
         "cmd": "taxonomist stack",
         # the stack's own val and test cache, not every node's: it changes only with those
-        # splits (val: the temperatures and thresholds are fitted on it)
-        "deps": [str(REL.model_dir(n)) for n in nodes] + [STACK_CACHE],
+        # splits (val: the temperatures and thresholds are fitted on it); and the root's,
+        # whose train images stopping.unfamiliar_quantile measures distances from
+        "deps": [str(REL.model_dir(n)) for n in nodes]
+        + [STACK_CACHE, str(node_cache(REL, nodes[0]))],
         "params": ["taxonomy"] + [f"nodes.{n}.classifier.{key}" for n in nodes
                                   for key in READ_BY_STACK],
         "outs": [str(REL.stack_dir), {str(REL.node_plots(STACK_PLOTS)): {"cache": False}}],

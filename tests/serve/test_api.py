@@ -61,6 +61,24 @@ def test_a_walk_that_stops_says_where_and_which_threshold(make_client, served) -
     assert 0 < stopped["probability"] < 1.01
 
 
+def test_an_unfamiliar_image_is_refused_with_the_reason(make_client, served) -> None:
+    import numpy as np
+
+    from taxonomist.stack.familiarity import Familiarity
+
+    predictor = served.model.predictor
+    features = predictor.root_features(np.zeros((1, 8, 8, 3), np.uint8))
+    nothing_is_familiar = Familiarity(features, np.eye(features.shape[1]), -1.0, 1.0)
+    refusing = StackPredictor(predictor.taxonomy, predictor.nodes, predictor.stopping,
+                              nothing_is_familiar)
+    client = make_client(stack=dataclasses.replace(served, model=SimpleNamespace(
+        predictor=refusing)))
+    answer = client.post("/v1/predict", content=png(),
+                         headers={"Content-Type": "image/png"}).json()["predictions"][0]
+    assert answer["label"] is None and answer["walk"] == []
+    assert answer["stopped"]["reason"] == "unfamiliar" and answer["stopped"]["at"] == "digit"
+
+
 def test_health_is_503_until_a_stack_is_loaded(registry: Registry, make_client) -> None:
     from fastapi.testclient import TestClient
 

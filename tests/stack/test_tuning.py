@@ -92,6 +92,8 @@ def test_the_report_shows_ece_before_and_after_and_both_decodings() -> None:
      r"expected a number in \(0.0, 1.0\], got 1.5"),
     ({"round": StoppingConfig(target_precision=0.99, confidence=1.0)}, "stopping.confidence",
      r"expected a number in \(0.0, 1.0\), got 1.0"),
+    ({"digit": StoppingConfig(unfamiliar_quantile=0.0)}, "stopping.unfamiliar_quantile",
+     r"expected a number in \(0.0, 1.0\], got 0.0"),
     ({"straight": StoppingConfig(decoding=Decoding.bayes_risk)}, "stopping.decoding",
      "'bayes_risk' here but 'greedy' at the root 'digit'"),
 ])

@@ -127,6 +127,10 @@ class StoppingConfig:
     calibrate: bool = True  # temperature-scale this node's probabilities on val (NLL)
     # greedy | bayes_risk: one choice for the whole stack, so every node must agree
     decoding: Decoding = Decoding.greedy
+    # Read at the root only. null: every image gets a walk. A share in (0, 1], e.g. 0.999:
+    # images farther from the root's train images (Mahalanobis distance of its features)
+    # than that share of val images are refused before the walk, reason "unfamiliar".
+    unfamiliar_quantile: float | None = None
 
 
 @dataclass

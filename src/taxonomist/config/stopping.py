@@ -26,6 +26,9 @@ def check_stopping(config: Config, paths: Paths) -> None:
                   closed_low=True)
         if stopping.target_precision is not None:
             _in_range(source, "stopping.target_precision", stopping.target_precision, 0.0, 1.0)
+        if stopping.unfamiliar_quantile is not None:
+            _in_range(source, "stopping.unfamiliar_quantile", stopping.unfamiliar_quantile,
+                      0.0, 1.0)
         if stopping.confidence is not None:
             _in_range(source, "stopping.confidence", stopping.confidence, 0.0, 1.0,
                       closed_high=False)

@@ -25,7 +25,9 @@ class Stopped(BaseModel):
     at: str = Field(description="the class the walk ended on (the root if the first "
                     "classifier was unsure)")
     depth: int = Field(description="levels walked down from the root")
-    reason: Literal["leaf", "below_threshold"]
+    reason: Literal["leaf", "below_threshold", "unfamiliar"] = Field(description=(
+        "leaf: the walk reached one; below_threshold: a node was unsure; unfamiliar: the "
+        "image is unlike the root's training images (stopping.unfamiliar_quantile)"))
     best: str | None = Field(None, description="below_threshold: the likeliest child")
     probability: float | None = Field(None, description="below_threshold: its probability")
     threshold: float | None = Field(None, description="below_threshold: the node's threshold")
@@ -84,6 +86,6 @@ def _image_answer(stack: ServedStack, prediction: Prediction) -> ImageAnswer:
     end = prediction.path[-1] if prediction.path else predictor.taxonomy.root
     stop = prediction.stop
     stopped = Stopped(at=end, depth=len(prediction.path), reason="leaf") if stop is None else \
-        Stopped(at=end, depth=len(prediction.path), reason="below_threshold", best=stop.best,
+        Stopped(at=end, depth=len(prediction.path), reason=stop.reason, best=stop.best,
                 probability=stop.probability, threshold=stop.threshold)
     return ImageAnswer(label=prediction.label, walk=walk, stopped=stopped)

@@ -7,6 +7,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from taxonomist.config import Config, Paths
@@ -24,7 +25,9 @@ from taxonomist.contracts.metrics import (
     write_rows,
 )
 from taxonomist.data.images import ImagePolicy
+from taxonomist.errors import ConfigError
 from taxonomist.evaluate.hierarchy import depth_accuracy, stack_metrics, stack_outcomes, stop_table
+from taxonomist.stack.familiarity import Familiarity, fit_familiarity
 from taxonomist.stack.predictor import StackPredictor, Stopping
 from taxonomist.stack.pyfunc import ARTIFACT_KEY, SIGNATURE, save_policy
 from taxonomist.stack.tuning import (
@@ -148,13 +151,37 @@ def calibrated_predictor(config: Config, paths: Paths) -> tuple[StackPredictor, 
         ConfigError: a stopping key is out of range or the nodes disagree on decoding.
     """
     raw = load_predictor(config, paths)  # temperature 1, hand-set thresholds
+    cached = calibration_splits(paths)
     splits = {
         name: Split(raw.node_outputs(split.images, everywhere=True), list(split.index["label"]))
-        for name, split in calibration_splits(paths).items()
+        for name, split in cached.items()
     }
     stopping, val_evidence = fit_stopping(config, splits["val"])
     report = report_stopping(config, stopping, splits["val"], splits["test"], val_evidence)
-    return StackPredictor(config.taxonomy, raw.nodes, stopping), report
+    familiarity = root_familiarity(config, paths, raw, cached["val"])
+    return StackPredictor(config.taxonomy, raw.nodes, stopping, familiarity), report
+
+
+def root_familiarity(config: Config, paths: Paths, stack: StackPredictor, val: CachedSplit
+                     ) -> Familiarity | None:
+    """With the root's ``stopping.unfamiliar_quantile``: fitted on the root's train
+    images (each label a class) and its limit on val; else None.
+
+    Raises:
+        ConfigError: there are no val images to choose the limit on.
+    """
+    root = config.taxonomy.root
+    quantile = config.classifiers[root].stopping.unfamiliar_quantile
+    if quantile is None:
+        return None
+    if not len(val):
+        raise ConfigError(paths.classifier_source(root, config.project.classifier_dir),
+                          "stopping.unfamiliar_quantile", "the stack has no val images to "
+                          "choose the limit on", "cache the val split (`dvc repro cache`)")
+    train = load_node_split(paths, root, "train")
+    features = stack.root_features(np.asarray(train.images))
+    return fit_familiarity(features, train.index["label"].to_numpy(),
+                           stack.root_features(np.asarray(val.images)), quantile)
 
 
 def write_stopping_views(paths: Paths, report: StoppingReport) -> None:

@@ -27,12 +27,15 @@ from taxonomist.taxonomy import Taxonomy
 @dataclass(frozen=True)
 class Stop:
     """Why a walk ended above the leaves: at ``node``, the child ``best`` the walk was
-    heading for had ``probability`` under the node's ``threshold``."""
+    heading for had ``probability`` under the node's ``threshold`` (``reason``
+    ``below_threshold``), or the image was refused at the root as unlike the training
+    images (``unfamiliar``, :mod:`~.familiarity`), whatever the root's probability."""
 
     node: str
     best: str
     probability: float
     threshold: float
+    reason: str = "below_threshold"
 
 
 @dataclass(frozen=True)
@@ -147,3 +150,13 @@ def _stopped(steps: list[Step], thresholds: Mapping[str, float]) -> Prediction:
                 Stop(step.node, step.child, round(step.probability, 4), thresholds[step.node]),
             )
     return Prediction([s.child for s in steps], [round(s.probability, 4) for s in steps])
+
+
+def refused(prediction: Prediction, root: str, threshold: float) -> Prediction:
+    """``prediction``'s image refused at ``root`` as unfamiliar: no class at all, and the
+    stop keeps what the root would have chosen."""
+    if prediction.path:
+        best, probability = prediction.path[0], prediction.probs[0]
+    else:
+        best, probability = prediction.stop.best, prediction.stop.probability
+    return Prediction([], [], Stop(root, best, probability, threshold, "unfamiliar"))

@@ -15,7 +15,8 @@ from taxonomist.config.schema import Decoding
 from taxonomist.evaluate.predict import children_from_leaves, predict_leaf_proba, predict_proba
 from taxonomist.stack.blending import ancestor_view, blend, nearest_leaf_ancestor
 from taxonomist.stack.calibration import scale
-from taxonomist.stack.decoding import NodeOutputs, Prediction, Stop, decode, stop
+from taxonomist.stack.decoding import NodeOutputs, Prediction, Stop, decode, refused, stop
+from taxonomist.stack.familiarity import Familiarity, pre_logits
 from taxonomist.taxonomy import Taxonomy
 from taxonomist.train.artifact import load_node_model
 from taxonomist.train.model import NodeSpec
@@ -70,6 +71,7 @@ class StackPredictor:
         nodes: a trained (spec, model) per inner node.
         thresholds: per node, the probability under which the walk stops there; or a
             whole :class:`Stopping` (temperatures and decoding too).
+        familiarity: refuse images unlike the root's training images (None: answer all).
     """
 
     def __init__(
@@ -77,11 +79,12 @@ class StackPredictor:
         taxonomy: Taxonomy,
         nodes: dict[str, tuple[NodeSpec, nn.Module]],
         thresholds: Mapping[str, float] | Stopping,
+        familiarity: Familiarity | None = None,
     ) -> None:
         missing = set(taxonomy.inner_nodes) - set(nodes)
         if missing:
             raise ValueError(f"the stack lacks classifiers for nodes: {sorted(missing)}")
-        self.taxonomy, self.nodes = taxonomy, nodes
+        self.taxonomy, self.nodes, self.familiarity = taxonomy, nodes, familiarity
         self.stopping = thresholds if isinstance(thresholds, Stopping) else Stopping(thresholds)
 
     @property
@@ -95,7 +98,18 @@ class StackPredictor:
     def predict(self, images: np.ndarray) -> list[Prediction]:
         """Predict uint8 images (N, H, W, 3); each node runs once on the images at it."""
         outputs = self.node_outputs(images)
-        return stop(decode(self.taxonomy, outputs, self.stopping.decoding), self.thresholds)
+        walks = stop(decode(self.taxonomy, outputs, self.stopping.decoding), self.thresholds)
+        if self.familiarity is None or not len(images):
+            return walks
+        root = self.taxonomy.root
+        unlike = self.familiarity.refuses(self.root_features(images))
+        return [refused(walk, root, self.thresholds[root]) if refuse else walk
+                for walk, refuse in zip(walks, unlike, strict=True)]
+
+    def root_features(self, images: np.ndarray) -> np.ndarray:
+        """The root head's input features of uint8 images (what familiarity measures)."""
+        spec, model = self.nodes[self.taxonomy.root]
+        return pre_logits(model, spec, images)
 
     def node_outputs(self, images: np.ndarray, everywhere: bool = False) -> NodeOutputs:
         """Every node's calibrated probabilities (NaN rows where it did not run).
@@ -153,12 +167,14 @@ class StackPredictor:
         meta = {"name": self.taxonomy.name, "tree": self.taxonomy.as_tree(),
                 **self.stopping.to_json()}
         (folder / TAXONOMY_FILE).write_text(json.dumps(meta, indent=2))
+        if self.familiarity is not None:
+            self.familiarity.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> StackPredictor:
         taxonomy, stopping = _read_tree(folder)
         nodes = {node: load_node_model(folder / node) for node in taxonomy.inner_nodes}
-        return cls(taxonomy, nodes, stopping)
+        return cls(taxonomy, nodes, stopping, Familiarity.load(folder))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,8 @@ def cached_embeddings(
 
 
 @torch.inference_mode()
-def embed(backbone: nn.Module, spec: NodeSpec, images: np.ndarray, batch: int = 256) -> np.ndarray:
+def embed(backbone: Callable[[torch.Tensor], torch.Tensor], spec: NodeSpec, images: np.ndarray,
+          batch: int = 256) -> np.ndarray:
     """The backbone's pooled features of uint8 ``images`` (N, H, W, 3), ``batch`` at a time."""
     chunks = [
         backbone(
