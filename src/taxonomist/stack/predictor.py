@@ -103,16 +103,21 @@ class StackPredictor:
         probs, classes = {}, {}
         waiting: dict[str, list[int]] = {self.taxonomy.root: list(range(n))}
         for node in self.taxonomy.inner_nodes:  # breadth first: parents before children
-            spec, model = self.nodes[node]
+            spec = self.nodes[node][0]
             rows = np.arange(n) if everywhere else np.array(sorted(waiting.pop(node, [])), int)
             classes[node] = spec.classes
             probs[node] = np.full((n, len(spec.classes)), np.nan)
             if len(rows):
-                raw = predict_proba(model, spec, images[rows])
-                probs[node][rows] = scale(raw, self.stopping.temperatures.get(node, 1.0))
+                probs[node][rows] = self.node_probabilities(node, images[rows])
             for row, best in zip(rows, probs[node][rows].argmax(1), strict=True):
                 waiting.setdefault(spec.classes[best], []).append(int(row))
         return NodeOutputs(classes, probs)
+
+    def node_probabilities(self, node: str, images: np.ndarray) -> np.ndarray:
+        """One node's calibrated probabilities of its children (N, len(classes)) for
+        uint8 images (N, H, W, 3), whichever way the walk would have gone above it."""
+        spec, model = self.nodes[node]
+        return scale(predict_proba(model, spec, images), self.stopping.temperatures.get(node, 1.0))
 
     def save(self, folder: Path, model_dirs: dict[str, Path]) -> None:
         """Copy every node's weights and spec into ``folder`` with the tree: one unit."""
