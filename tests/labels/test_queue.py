@@ -4,6 +4,7 @@ for `label apply`; a label file naming an image not in the manifest writes nothi
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -76,6 +77,7 @@ def test_the_queue_ranks_crowd_disputes_and_out_of_sample_contradictions(queued)
     assert (in_sample["score"], bool(in_sample["out_of_sample"])) == (0.0, False)
     assert in_sample["contradiction"] == pytest.approx(walk[3].probs[0])
     assert in_sample["guess"] == "/".join(walk[3].path)
+    assert in_sample["guess_probability"] == pytest.approx(np.prod(walk[3].probs))
 
 
 def test_the_decisions_csv_is_prefilled_for_label_apply(live_digits: DigitsProject,
@@ -109,3 +111,13 @@ def test_a_crowd_csv_naming_an_image_not_in_the_manifest_writes_nothing(
     said = capsys.readouterr().err
     assert f"{crowd} line 3: image '{'f' * 64}' is not in " in said
     assert not live_digits.paths.label_queue.parent.exists()
+
+
+def test_without_a_live_stack_the_queue_is_the_crowd_s(unserved_digits: DigitsProject,
+                                                      capsys) -> None:
+    case = disputed(unserved_digits)
+    assert main(["--config-dir", str(unserved_digits.conf), "label", "queue"]) == 0
+    assert "guessed by no live stack" in capsys.readouterr().out
+    table = pd.read_csv(unserved_digits.paths.label_decisions, dtype=str)
+    assert list(table["image"]) == [case.ids[i] for i in (0, 1, 2)]  # by the crowd alone
+    assert "no version holds @live" in unserved_digits.paths.label_queue.read_text()

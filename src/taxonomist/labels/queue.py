@@ -90,13 +90,14 @@ def _read_answers(file: Path) -> pd.DataFrame:
 
 def _refuse_unknown(rows: pd.DataFrame, file: Path, known: set[str], manifest: Path) -> None:
     unknown = np.flatnonzero(~rows["id"].isin(known))
-    if len(unknown):
-        first = rows.iloc[unknown[0]]
-        raise DataError(
-            f"{file} line {unknown[0] + 2}: image {first['id']!r} is not in {manifest} "
-            f"({len(known)} images), and neither are {len(unknown) - 1} other row(s); "
-            "answers for another project, or a manifest restored to an older version: "
-            "delete those rows, or ingest the images again")
+    if not len(unknown):
+        return
+    more = f" (nor are {len(unknown) - 1} more of its rows)" if len(unknown) > 1 else ""
+    raise DataError(
+        f"{file} line {unknown[0] + 2}: image {rows['id'].iloc[unknown[0]]!r} is not in "
+        f"{manifest} ({len(known)} images){more}; answers for another project, or a "
+        "manifest restored to an older version: delete such rows, or ingest the images "
+        "again")
 
 
 def disagreement(agreement: float | None, contradiction: float, out_of_sample: bool
@@ -116,6 +117,11 @@ def contradiction(guess: Prediction, label: str, taxonomy: Taxonomy) -> float:
     on_path = set(taxonomy.path(label))
     return next((p for c, p in zip(guess.path, guess.probs, strict=True) if c not in on_path),
                 0.0)
+
+
+def _walk_probability(guess: Prediction) -> float:
+    """The stack's probability of where its walk ended: its choices' product."""
+    return float(np.prod(guess.probs))
 
 
 def guess_text(guess: Prediction) -> str:
@@ -141,8 +147,10 @@ def queue_rows(scope: pd.DataFrame, taxonomy: Taxonomy, crowd: Crowd,
     Returns:
         One row per image: ``id``, ``path``, ``stored``, ``label``, ``label_source``,
         ``split``, ``votes`` (``circle: 2, oval: 1``), ``crowd_label``,
-        ``crowd_confidence``, ``agreement``, ``guess``, ``guess_probability``,
-        ``contradiction``, ``out_of_sample``, ``likely_error`` and ``score``.
+        ``crowd_confidence``, ``agreement``, ``guess`` (:func:`guess_text`),
+        ``guess_probability`` (the stack's probability of the class its walk ended at:
+        the product of its choices), ``contradiction``, ``out_of_sample``,
+        ``likely_error`` and ``score``.
     """
     table = scope[["id", "path", "stored", "label", "label_source"]].reset_index(drop=True)
     table["split"] = table["id"].map(split_of).fillna("")
@@ -199,7 +207,8 @@ def _with_guesses(table: pd.DataFrame, guesses: list[Prediction | None], taxonom
                   ) -> pd.DataFrame:
     walked = list(zip(guesses, table["label"], strict=True))
     table["guess"] = [guess_text(g) if g else "" for g, _ in walked]
-    table["guess_probability"] = [g.probs[-1] if g and g.probs else None for g, _ in walked]
+    table["guess_probability"] = [_walk_probability(g) if g and g.probs else None
+                                  for g, _ in walked]
     table["contradiction"] = [contradiction(g, label, taxonomy) if g else 0.0
                               for g, label in walked]
     return table
