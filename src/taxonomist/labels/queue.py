@@ -105,8 +105,8 @@ def disagreement(agreement: float | None, contradiction: float, out_of_sample: b
     """The queue's score (see the module's doc): 0 to 2, higher is more disputed.
 
     Example:
-        >>> disagreement(2 / 3, 0.9, out_of_sample=True)
-        1.2333333333333334
+        >>> round(disagreement(2 / 3, 0.9, out_of_sample=True), 2)  # 2-to-1, held out
+        1.23
     """
     crowd = 0.0 if agreement is None else 1.0 - agreement
     return crowd + (contradiction if out_of_sample else 0.0)
