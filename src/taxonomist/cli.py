@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from taxonomist.cli_help import NODE_VERBS, document
@@ -374,8 +375,10 @@ def _add_label_verb(verbs) -> None:
     export = actions.add_parser("export", help="a batch of one node's images to label")
     export.add_argument("node", nargs="?", help="an inner node of the taxonomy")
     export.add_argument("--n", type=int, default=100, help="how many images (default 100)")
-    export.add_argument("--strategy", choices=["random", "balanced"], default="random",
-                        help="random, or balanced across the current labels")
+    export.add_argument("--strategy", choices=["random", "balanced", "uncertain"],
+                        default="random",
+                        help="random, balanced across the current labels, or uncertain: "
+                        "those the live stack is least sure of at NODE")
     export.add_argument("--refresh", metavar="BATCH",
                         help="new presigned URLs for an exported batch instead")
     export.set_defaults(run=_label_export)
@@ -387,6 +390,11 @@ def _add_label_verb(verbs) -> None:
     apply.add_argument("file", type=Path, metavar="DECISIONS_CSV",
                        help="columns image, label and optionally excluded")
     apply.set_defaults(run=_label_apply)
+    queue = actions.add_parser("queue", help="the expert's page: disputed images, ranked")
+    queue.add_argument("--node", help="only the images under this inner node (default: all)")
+    queue.add_argument("--limit", type=int, default=200,
+                       help="the most disputed images to show (default 200)")
+    queue.set_defaults(run=_label_queue)
 
 
 _NEXT_INGEST = "next: dvc repro (ingest applies it; only the nodes it touches retrain)"
@@ -396,6 +404,7 @@ def _label_export(args: argparse.Namespace) -> None:
     from taxonomist.data import create_source
     from taxonomist.data.manifest import read_manifest
     from taxonomist.labels.batch import Batch, Pick, export_batch, write_links
+    from taxonomist.labels.live import node_confidence, require_live
 
     config, paths = compose_config(args.config_dir), _paths(args)
     source = create_source(config.project.data, paths.root)
@@ -407,9 +416,15 @@ def _label_export(args: argparse.Namespace) -> None:
     if args.node is None:
         raise DataError("give NODE (the node whose images to label), or --refresh BATCH")
     config.require_inner_node(args.node, source="argument NODE")
-    batch = export_batch(read_manifest(paths.manifest), args.node, args.n,
-                         Pick(args.strategy), config.taxonomy, source, paths.label_batches,
-                         config.project.crowd.url_ttl_s, config.project.seed)
+    strategy = Pick(args.strategy)
+    confidence = None
+    if strategy is Pick.uncertain:  # before anything is written: refused without @live
+        stack = require_live(config.project.mlflow, config.taxonomy.name, paths,
+                             "--strategy uncertain")
+        confidence = partial(node_confidence, stack, node=args.node, root=paths.root)
+    batch = export_batch(read_manifest(paths.manifest), args.node, args.n, strategy,
+                         config.taxonomy, source, paths.label_batches,
+                         config.project.crowd.url_ttl_s, config.project.seed, confidence)
     folder = _shown(paths.label_batches / batch.batch, paths)
     print(f"batch {batch.batch}: {len(batch.tasks(paths.label_batches))} images of "
           f"{args.node} in {folder}/ (mturk_input.csv, label_studio_tasks.json)")
@@ -431,6 +446,26 @@ def _label_apply(args: argparse.Namespace) -> None:
     config, paths = compose_config(args.config_dir), _paths(args)
     count = apply_decisions(args.file, read_manifest(paths.manifest), config.taxonomy, paths)
     print(f"{count} decisions in {_shown(paths.labels / 'expert.csv', paths)}; {_NEXT_INGEST}")
+
+
+def _label_queue(args: argparse.Namespace) -> None:
+    from taxonomist.data.images import ImagePolicy
+    from taxonomist.data.manifest import read_manifest
+    from taxonomist.labels.live import load_live
+    from taxonomist.labels.queue_page import apply_command, label_queue, write_queue
+
+    config, paths = compose_config(args.config_dir), _paths(args)
+    node = args.node or config.taxonomy.root
+    config.require_inner_node(node, source="--node")
+    if args.limit < 1:
+        raise DataError(f"--limit: expected a positive number of images, got {args.limit}")
+    stack = load_live(config.project.mlflow, config.taxonomy.name, paths)
+    page = label_queue(read_manifest(paths.manifest), node, config.taxonomy, paths, stack,
+                       args.limit)
+    write_queue(page, paths, ImagePolicy.from_config(config.project.data))
+    print(f"{len(page.rows)} of {page.total} queued images in "
+          f"{_shown(paths.label_queue, paths)} (guessed by {page.stack or 'no live stack'}); "
+          f"decide in {_shown(paths.label_decisions, paths)}, then: {apply_command(paths)}")
 
 
 def _label_history(args: argparse.Namespace) -> None:

@@ -104,8 +104,10 @@ VERBS = {
     "label": VerbHelp(
         "history: one image's labels and metadata over time (data/label_history.parquet). "
         "export: a batch of one node's images for Mechanical Turk or Label Studio. import: "
-        "their answers, aggregated by crowd-kit into labels/crowd.csv. apply: the expert's "
-        "decisions into labels/expert.csv. The next ingest applies both. Not DVC stages.",
+        "their answers, aggregated by crowd-kit into labels/crowd.csv. queue: the expert's "
+        "page of disputed images, ranked (reports/labels/queue.html, decisions.csv). apply: "
+        "the expert's decisions into labels/expert.csv. The next ingest applies both. Not "
+        "DVC stages.",
         "taxonomist label history sedan/0001.png"),
     "augment-preview": VerbHelp(
         "Draw a grid of one node's augmented training images: what the network sees.",

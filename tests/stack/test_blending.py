@@ -62,6 +62,13 @@ def test_a_node_mixes_its_own_and_its_ancestors_view(weight: float, expected) ->
     assert outputs.probs["digit"] == pytest.approx(np.tile([0.6, 0.4], (3, 1)))
 
 
+@pytest.mark.parametrize("weight", [0.0, 0.5])
+def test_one_node_alone_is_what_it_is_in_the_whole_stack(weight: float) -> None:
+    predictor = stack(weight)
+    assert predictor.node_probabilities("round", IMAGES) == pytest.approx(
+        predictor.node_outputs(IMAGES, everywhere=True).probs["round"])
+
+
 def test_leaning_on_the_ancestor_can_change_the_answer() -> None:
     assert {p.label for p in stack(0.0).predict(IMAGES)} == {"six"}
     assert {p.label for p in stack(0.5).predict(IMAGES)} == {"zero"}

@@ -107,6 +107,21 @@ class Paths:
         return self.root / "reports"
 
     @property
+    def label_queue(self) -> Path:
+        """The expert's dashboard, ``taxonomist label queue``'s page."""
+        return self.reports / "labels" / "queue.html"
+
+    @property
+    def label_queue_thumbnails(self) -> Path:
+        """The page's thumbnails, beside it, linked relatively so it works as a file."""
+        return self.label_queue.with_name("queue_files")
+
+    @property
+    def label_decisions(self) -> Path:
+        """The queue's decisions CSV, prefilled for ``taxonomist label apply``."""
+        return self.label_queue.with_name("decisions.csv")
+
+    @property
     def promotion(self) -> Path:
         return self.reports / "promotion.json"
 

@@ -1,7 +1,8 @@
 """A batch: images of one node sent out for labelling, and the record import checks against.
 
-``taxonomist label export NODE`` picks the images, then writes, under
-``labels/batches/<batch>/``:
+``taxonomist label export NODE`` picks the images (at random, balanced across the
+current labels, or ``uncertain``: those the live stack is least sure of at NODE), then
+writes, under ``labels/batches/<batch>/``:
 
 - ``batch.json``: the node, the classes a worker may answer, the strategy, when;
 - ``tasks.csv``: one row per image (``task_id`` is the image's sha256 id);
@@ -18,6 +19,7 @@ import csv
 import io
 import json
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -36,6 +38,8 @@ TASK_COLUMNS = ("task_id", "id", "path", "label")
 MTURK_FIELDS = ("batch", "task_id", "node", "classes", "image_url")
 # the field name of the answer in the HIT's form and in Label Studio's config
 ANSWER = "label"
+# candidate manifest rows -> how sure the live stack is about each (same index)
+Confidence = Callable[[pd.DataFrame], pd.Series]
 
 
 class Pick(StrEnum):
@@ -43,6 +47,7 @@ class Pick(StrEnum):
 
     random = "random"
     balanced = "balanced"  # as many of each current label as there are (round robin)
+    uncertain = "uncertain"  # the live stack's least confident at the node first
 
 
 @dataclass(frozen=True)
@@ -83,20 +88,37 @@ def classes_of(node: str, taxonomy: Taxonomy) -> tuple[str, ...]:
     return tuple(leaf for leaf in taxonomy.leaves if node in taxonomy.path(leaf)[:-1])
 
 
-def candidates(manifest: pd.DataFrame, node: str, taxonomy: Taxonomy) -> pd.DataFrame:
-    """Images in use labelled under ``node`` (or with ``node`` itself) that no crowd or
-    expert has decided yet."""
+def under_node(manifest: pd.DataFrame, node: str, taxonomy: Taxonomy) -> pd.DataFrame:
+    """Images in use labelled under ``node`` (or with ``node`` itself)."""
     rows = in_use(manifest)
     under = rows["label"].map(lambda label: label in taxonomy and node in taxonomy.path(label))
-    undecided = ~rows["label_source"].isin(["crowd", "expert"])
-    return rows[under & undecided]
+    return rows[under]
 
 
-def pick(rows: pd.DataFrame, n: int, strategy: Pick, seed: str) -> pd.DataFrame:
-    """``n`` of ``rows`` (all when fewer), drawn by ``strategy``, reproducibly per ``seed``."""
+def candidates(manifest: pd.DataFrame, node: str, taxonomy: Taxonomy) -> pd.DataFrame:
+    """Images in use labelled under ``node`` that no crowd or expert has decided yet."""
+    rows = under_node(manifest, node, taxonomy)
+    return rows[~rows["label_source"].isin(["crowd", "expert"])]
+
+
+def pick(rows: pd.DataFrame, n: int, strategy: Pick, seed: str,
+         confidence: pd.Series | None = None) -> pd.DataFrame:
+    """``n`` of ``rows`` (all when fewer), drawn by ``strategy``, reproducibly per ``seed``.
+
+    Args:
+        confidence: for ``uncertain``, per row (same index) how sure the live stack is;
+            the least sure come first, ties in the seeded random order.
+
+    Raises:
+        ValueError: ``uncertain`` without ``confidence``.
+    """
     order = list(rows.index)
     random.Random(seed).shuffle(order)
-    if strategy is Pick.balanced:
+    if strategy is Pick.uncertain:
+        if confidence is None:
+            raise ValueError("Pick.uncertain needs the live stack's confidence per row")
+        order = sorted(order, key=confidence.__getitem__)  # stable: ties stay shuffled
+    elif strategy is Pick.balanced:
         by_label = rows.loc[order].groupby("label", sort=True).groups
         queues = [list(index) for index in by_label.values()]
         order = [q[i] for i in range(max(map(len, queues), default=0)) for q in queues
@@ -116,8 +138,13 @@ def new_batch_id(batches: Path, node: str, now: datetime) -> str:
 
 def export_batch(manifest: pd.DataFrame, node: str, n: int, strategy: Pick,
                  taxonomy: Taxonomy, source: Source, batches: Path, ttl_s: int,
-                 seed: int) -> Batch:
+                 seed: int, confidence: Confidence | None = None) -> Batch:
     """Pick ``n`` images of ``node`` and write the batch's files (see the module's doc).
+
+    Args:
+        confidence: for ``uncertain``, how sure the live stack is at ``node`` about
+            each of the candidate rows it is given
+            (:func:`taxonomist.labels.live.node_confidence`).
 
     Raises:
         DataError: no image of ``node`` is left to ask about.
@@ -129,7 +156,8 @@ def export_batch(manifest: pd.DataFrame, node: str, n: int, strategy: Pick,
     now = datetime.now(UTC)
     batch = Batch(new_batch_id(batches, node, now), node, classes_of(node, taxonomy),
                   strategy.value, now.isoformat(timespec="seconds"), ttl_s)
-    chosen = pick(rows, n, strategy, f"{seed}:{batch.batch}")
+    sure = confidence(rows) if strategy is Pick.uncertain and confidence is not None else None
+    chosen = pick(rows, n, strategy, f"{seed}:{batch.batch}", sure)
     tasks = pd.DataFrame({"task_id": chosen["id"], "id": chosen["id"], "path": chosen["path"],
                           "label": chosen["label"]})
     folder = batches / batch.batch

@@ -101,12 +101,17 @@ def thumbnail(path: Path, size: int = THUMBNAIL_PX) -> str | None:
             image = opened.convert("RGB")
     except (FileNotFoundError, IsADirectoryError, UnidentifiedImageError, OSError):
         return None
+    return png_data_uri(thumbnail_png(image, size))
+
+
+def thumbnail_png(image: Image.Image, size: int = THUMBNAIL_PX) -> bytes:
+    """``image`` fitted into ``size`` pixels, as PNG bytes (see :func:`thumbnail`)."""
     scale = size / max(image.size)
     new_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
     buffer = io.BytesIO()
     image.resize(new_size, resample).save(buffer, format="PNG", optimize=True)
-    return png_data_uri(buffer.getvalue())
+    return buffer.getvalue()
 
 
 def _image(paths: Paths, taxonomy: Taxonomy, row, stored: dict[str, str]) -> GalleryImage:

@@ -126,37 +126,60 @@ class StackPredictor:
         leaf_probs: dict[str, np.ndarray] = {}  # nodes trained on leaves: (n, leaves)
         waiting: dict[str, list[int]] = {self.taxonomy.root: list(range(n))}
         for node in self.taxonomy.inner_nodes:  # breadth first: parents before children
-            spec, model = self.nodes[node]
+            spec = self.nodes[node][0]
             rows = np.arange(n) if everywhere else np.array(sorted(waiting.pop(node, [])), int)
             classes[node] = spec.classes
             probs[node] = np.full((n, len(spec.classes)), np.nan)
             if spec.leaves is not None:
                 leaf_probs[node] = np.full((n, len(spec.leaves)), np.nan)
             if len(rows):
-                raw = self._raw_proba(node, images[rows], rows, leaf_probs)
+                # an ancestor ran on every row that reaches its descendants
+                ancestor = self._leant_on(node)
+                view = None if ancestor is None else (ancestor, leaf_probs[ancestor][rows])
+                raw, leaves = self._raw_proba(node, images[rows], view)
+                if leaves is not None:
+                    leaf_probs[node][rows] = leaves
                 probs[node][rows] = scale(raw, self.stopping.temperatures.get(node, 1.0))
             for row, best in zip(rows, probs[node][rows].argmax(1), strict=True):
                 waiting.setdefault(spec.classes[best], []).append(int(row))
         return NodeOutputs(classes, probs)
 
-    def _raw_proba(self, node: str, images: np.ndarray, rows: np.ndarray,
-                   leaf_probs: dict[str, np.ndarray]) -> np.ndarray:
-        """``node``'s probabilities on ``images`` (the ``rows`` of the batch), blended
-        with its leaf-trained ancestor's view; records its own leaves' if it has them.
-        An ancestor ran on every row that reaches its descendants, so its rows are there."""
+    def node_probabilities(self, node: str, images: np.ndarray) -> np.ndarray:
+        """One node's calibrated probabilities of its children (N, len(classes)) for
+        uint8 images (N, H, W, 3), whichever way the walk would have gone above it (the
+        ancestor it leans on, if any, runs on them too)."""
+        ancestor, view = self._leant_on(node), None
+        if ancestor is not None:
+            spec, model = self.nodes[ancestor]
+            view = ancestor, predict_leaf_proba(model, spec, images)
+        raw, _ = self._raw_proba(node, images, view)
+        return scale(raw, self.stopping.temperatures.get(node, 1.0))
+
+    def _leant_on(self, node: str) -> str | None:
+        """The leaf-trained ancestor ``node``'s probabilities lean on (None: alone)."""
+        if not self.stopping.ancestor_weights.get(node, 0.0):
+            return None
+        on_leaves = {name for name, (spec, _) in self.nodes.items() if spec.leaves is not None}
+        return nearest_leaf_ancestor(self.taxonomy, node, on_leaves)
+
+    def _raw_proba(self, node: str, images: np.ndarray,
+                   view: tuple[str, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``node``'s probabilities of its children on ``images``, before its temperature,
+        blended with ``view`` (an ancestor and its leaf probabilities on the same images);
+        and its own leaf probabilities if it was trained on leaves."""
         spec, model = self.nodes[node]
+        leaves = None
         if spec.leaves is None:
             own = predict_proba(model, spec, images)
         else:
-            leaf_probs[node][rows] = predict_leaf_proba(model, spec, images)
-            own = children_from_leaves(leaf_probs[node][rows], spec)
-        weight = self.stopping.ancestor_weights.get(node, 0.0)
-        ancestor = nearest_leaf_ancestor(self.taxonomy, node, set(leaf_probs))
-        if weight == 0.0 or ancestor is None:
-            return own
-        view = ancestor_view(self.taxonomy, spec.classes, self.nodes[ancestor][0].leaves,
-                             leaf_probs[ancestor][rows])
-        return blend(own, view, weight)
+            leaves = predict_leaf_proba(model, spec, images)
+            own = children_from_leaves(leaves, spec)
+        if view is None:
+            return own, leaves
+        ancestor, ancestor_leaves = view
+        seen = ancestor_view(self.taxonomy, spec.classes, self.nodes[ancestor][0].leaves,
+                             ancestor_leaves)
+        return blend(own, seen, self.stopping.ancestor_weights[node]), leaves
 
     def save(self, folder: Path, model_dirs: dict[str, Path]) -> None:
         """Copy every node's weights and spec into ``folder`` with the tree: one unit."""
