@@ -43,15 +43,23 @@ next:
 	@echo "  git add dvc.lock metrics plots && git commit -m 'Run the pipeline'"
 
 # The slow tests (real `dvc repro`s, servers) wait on subprocesses much of the time, so
-# they run beside the others, one pytest each, in their own temp folders; both must pass.
+# they run beside the others in two shards, one pytest each in its own temp folder: the
+# first holds the two modules that run a whole tiny pipeline (about half the slow time).
+# All three must pass.
+SLOW_FIRST := tests/integration/test_dvc_repro.py tests/faults
 TEST_TMP ?= $(or $(TMPDIR),/tmp)/taxonomist-tests
 test: setup lint
 	@mkdir -p $(TEST_TMP)
-	@echo "slow tests run alongside; their log: $(TEST_TMP)/slow.log"
-	@$(BIN)/pytest -m slow --durations=15 --basetemp=$(TEST_TMP)/slow > $(TEST_TMP)/slow.log 2>&1 & slow=$$!; \
+	@echo "slow tests run alongside; their logs: $(TEST_TMP)/slow-1.log, $(TEST_TMP)/slow-2.log"
+	@$(BIN)/pytest -m slow --durations=10 --basetemp=$(TEST_TMP)/slow-1 $(SLOW_FIRST) \
+		> $(TEST_TMP)/slow-1.log 2>&1 & one=$$!; \
+	$(BIN)/pytest -m slow --durations=10 --basetemp=$(TEST_TMP)/slow-2 \
+		$(addprefix --ignore=,$(SLOW_FIRST)) > $(TEST_TMP)/slow-2.log 2>&1 & two=$$!; \
 	$(BIN)/pytest -m "not slow" --basetemp=$(TEST_TMP)/fast; fast=$$?; \
-	wait $$slow; slow=$$?; echo "--- slow tests ($(TEST_TMP)/slow.log):"; \
-	tail -n 60 $(TEST_TMP)/slow.log; test $$fast -eq 0 && test $$slow -eq 0
+	wait $$one; one=$$?; wait $$two; two=$$?; \
+	for shard in 1 2; do echo "--- slow tests, shard $$shard ($(TEST_TMP)/slow-$$shard.log):"; \
+		tail -n 40 $(TEST_TMP)/slow-$$shard.log; done; \
+	test $$fast -eq 0 && test $$one -eq 0 && test $$two -eq 0
 
 lint: setup
 	$(BIN)/ruff check src tests $(wildcard bench)
