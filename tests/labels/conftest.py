@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from playwright.sync_api import Browser
 
 from taxonomist.config import Aggregation, Config, Paths, compose_config
 from taxonomist.data import ingest
@@ -26,10 +28,17 @@ from taxonomist.tracking.versions import load_served_model
 from tests.conftest import REPO
 from tests.data.conftest import SourceFolder, aws_env, image_bytes, moto_endpoint
 from tests.serve.stacks import Registry, make_registry
-from tests.ux.conftest import browser, page
+from tests.ux.conftest import launched_chromium, page
 
 # moto's S3 server, for the presigned URLs; a headless Chromium, for the queue page
-__all__ = ["aws_env", "moto_endpoint", "browser", "page"]
+__all__ = ["aws_env", "moto_endpoint", "page"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Closed after its module, so the tests after tests/labels can run an event loop."""
+    with launched_chromium() as chromium:
+        yield chromium
 
 MTURK_HEADER = ("HITId", "HITTypeId", "AssignmentId", "WorkerId", "AssignmentStatus",
                 "SubmitTime", "Input.batch", "Input.task_id", "Input.node", "Input.classes",

@@ -8,6 +8,7 @@ load from a CDN fails, so a test sees what a user without a network sees.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,13 +23,22 @@ WAIT_MS = 30_000  # the MLflow UI loads its bundle and data on a busy 2-core mac
 expect.set_options(timeout=WAIT_MS)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+@contextmanager
+def launched_chromium() -> Iterator[Browser]:
+    """Headless Chromium under Playwright's sync API, which holds an event loop in this
+    thread while open: outside tests/ux (which runs last) close it before other tests'
+    asyncio.run() needs the thread (a module-scoped fixture, not a session one)."""
     assert CHROMIUM.is_file(), f"no {CHROMIUM}: `apt-get install chromium` (see .ci/run)"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with launched_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture
