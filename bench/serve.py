@@ -1,23 +1,40 @@
-"""How fast ``taxonomist serve`` answers, against the in-process forward of the same stack.
+"""How fast ``taxonomist serve`` answers, against the in-process forward of the same stack
+(and, with ``--servers fastapi,litserve``, against a LitServe server over that stack).
 
 In one run, on one stack (untrained node classifiers with ``conf/``'s backbone and image
 size, registered exactly as ``dvc repro`` registers a stack), at concurrency 1, 8 and 32:
 
 - **in process**: N threads each calling ``StackPredictor.predict`` on one decoded image,
   back to back (the forward alone: no decoding, no HTTP);
-- **served**: the real ``taxonomist serve`` (uvicorn, one worker) on 127.0.0.1 and N
-  clients each posting one PNG back to back (``Content-Type: image/png``): reading,
-  ingest's image checks, decoding, micro-batching, the forward and the JSON answer.
+- **fastapi**: the real ``taxonomist serve`` (FastAPI on uvicorn, one worker) on 127.0.0.1
+  and N clients each posting one PNG back to back (``Content-Type: image/png``): reading,
+  ingest's image checks, decoding, micro-batching, the forward and the JSON answer;
+- **litserve** (``--servers fastapi,litserve``): :mod:`bench.litserve_api`, a LitServe
+  server doing the same work per request through the same functions, batching with
+  serve's micro-batch settings, one inference worker; the same clients and PNG.
 
-It prints p50/p99 latency and throughput of both, their ratios, the mean images per
-forward the server ran, and the failed requests of a bounded load loop while ``@live``
-moves twice. Targets: served p50 <= in-process p50 + 15 ms at concurrency 1; served
-throughput >= 0.8x in-process at concurrency 32; no failed request during the swaps.
+Both servers run on the same uvicorn event loop and HTTP parser (the ones
+``taxonomist serve``'s uvicorn picks here: uvloop and httptools where importable, else
+asyncio and h11; the output names them). Each level measures every side in turn, so a
+change in the machine's load falls on all of them, and pauses the servers not being
+measured (:func:`bench.servers.alone`).
+
+It prints p50/p99 latency, throughput and failed requests of each, their ratios to
+in-process, the mean images per forward each server ran, and the failed requests of a
+bounded load loop on ``taxonomist serve`` while ``@live`` moves twice (LitServe does not
+follow ``@live``, so it has no such check). Targets, for ``taxonomist serve``: p50 <=
+in-process p50 + 15 ms at concurrency 1; throughput >= 0.8x in-process at concurrency
+32; no failed request during the swaps.
 
 Usage::
 
     python -m bench.serve                      # conf/'s backbone and size, ~1-2 min
     python -m bench.serve --backbone resnet50 --size 224 --requests 200
+    python -m bench.serve --servers fastapi,litserve
+
+LitServe is an optional extra: ``pip install -e '.[litserve]'``, or ``pip install
+--target DIR litserve`` and ``--litserve-path DIR`` (on the LitServe server's path only).
+Without it, the bench says so and measures the rest.
 
 (``-m`` from the repository root: it builds its stack with the serve tests' helper,
 :mod:`tests.serve.stacks`.)
@@ -29,8 +46,6 @@ import argparse
 import asyncio
 import io
 import os
-import re
-import signal
 import subprocess
 import tempfile
 import threading
@@ -43,14 +58,23 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.servers import (
+    INSTALL_LITSERVE,
+    SERVERS,
+    Server,
+    alone,
+    litserve_missing,
+    start_fastapi,
+    start_litserve,
+    uvicorn_choices,
+)
 from taxonomist.config import compose_config
 from taxonomist.data.images import ImagePolicy
 from taxonomist.serve.images import SentImage, decode_images
 from taxonomist.serve.live import LiveFollower, ServedStack
 from taxonomist.serve.settings import ServeConfig, torch_threads
 from taxonomist.tracking.ledger import ROLLBACK, move_live
-from tests.mlflow_server import free_port
-from tests.serve.running import serving, start_serve, wait_for_health
+from tests.serve.running import serving, wait_for_health
 from tests.serve.stacks import REPO, Registry, make_registry
 
 CONCURRENCY = (1, 8, 32)
@@ -141,20 +165,6 @@ def served(url: str, image: bytes, clients: int, requests: int) -> Run:
     return asyncio.run(_served(url, image, clients, requests))
 
 
-def forward_images(url: str) -> tuple[float, float]:
-    """(images, forwards) the server has run so far, from its /metrics."""
-    text = httpx.get(f"{url}/metrics").text
-    total = re.search(r"^taxonomist_forward_images_sum (\S+)", text, re.M)
-    count = re.search(r"^taxonomist_forward_images_count (\S+)", text, re.M)
-    return float(total.group(1)), float(count.group(1))
-
-
-def start_server(root: Path, port: int, threads: int) -> subprocess.Popen:
-    (root / "conf" / "serve.yaml").write_text(
-        f"poll_interval_s: 0.5\nrequest_timeout_s: 30\ntorch_threads: {threads}\n")
-    return start_serve(root, port)
-
-
 def swap_under_load(registry: Registry, url: str, image: bytes, server: subprocess.Popen,
                     requests: int) -> Run:
     """8 clients posting while @live moves v1 -> v2 -> v1 (bounded: ``requests`` posts)."""
@@ -182,33 +192,59 @@ def batched_ceiling(stack: ServedStack, image: bytes, images: int, repeats: int 
     return images * repeats / (time.perf_counter() - start)
 
 
-def table(rows: list[tuple[int, Run, Run, float]]) -> str:
-    lines = ["| concurrency | in-process p50 / p99 ms | in-process req/s | served p50 / p99 ms "
-             "| served req/s | p50 served - in-process | throughput served / in-process "
-             "| images per forward |", "|---|---|---|---|---|---|---|---|"]
-    for clients, base, http, batch in rows:
-        lines.append(f"| {clients} | {base.p50_ms:.2f} / {base.p99_ms:.2f} | {base.per_s:.0f} "
-                     f"| {http.p50_ms:.2f} / {http.p99_ms:.2f} | {http.per_s:.0f} "
-                     f"| {http.p50_ms - base.p50_ms:+.2f} ms | {http.per_s / base.per_s:.2f}x "
-                     f"| {batch:.1f} |")
+@dataclass(frozen=True)
+class Level:
+    """One concurrency level: in-process, then each server's run and images per forward."""
+
+    clients: int
+    base: Run
+    served: dict[str, tuple[Run, float]]
+
+
+def measure_level(stack: ServedStack, servers: list[Server], image: bytes, clients: int,
+                  requests: int) -> Level:
+    with alone(servers):
+        base = in_process(stack, image, clients, requests)
+    runs = {}
+    for server in servers:
+        with alone(servers, server):
+            served(server.url, image, clients, 2 * clients)  # warm the connections
+            before = server.forwards()
+            run = served(server.url, image, clients, requests)
+            after = server.forwards()
+        runs[server.name] = (run, (after[0] - before[0]) / max(after[1] - before[1], 1))
+    return Level(clients, base, runs)
+
+
+def table(levels: list[Level]) -> str:
+    lines = ["| concurrency | server | p50 / p99 ms | req/s | p50 − in-process "
+             "| req/s ÷ in-process | images per forward | failed |",
+             "|---|---|---|---|---|---|---|---|"]
+    for level in levels:
+        base = level.base
+        lines.append(f"| {level.clients} | in-process | {base.p50_ms:.2f} / {base.p99_ms:.2f} "
+                     f"| {base.per_s:.0f} | | | 1.0 | |")
+        for name, (run, batch) in level.served.items():
+            lines.append(f"| {level.clients} | {name} | {run.p50_ms:.2f} / {run.p99_ms:.2f} "
+                         f"| {run.per_s:.0f} | {run.p50_ms - base.p50_ms:+.2f} ms "
+                         f"| {run.per_s / base.per_s:.2f}x | {batch:.1f} | {run.failed} |")
     return "\n".join(lines)
 
 
-def verdicts(rows: list[tuple[int, Run, Run, float]], swap: Run) -> list[str]:
-    by = {clients: (base, http) for clients, base, http, _ in rows}
+def verdicts(levels: list[Level], name: str) -> list[str]:
+    """``name``'s results against taxonomist serve's targets at concurrency 1 and 32."""
+    by = {level.clients: (level.base, level.served[name][0]) for level in levels}
     found = []
     if 1 in by:
         base, http = by[1]
         extra = http.p50_ms - base.p50_ms
-        found.append(f"p50 at concurrency 1: +{extra:.2f} ms over in-process (target <= "
-                     f"+{TARGET_P50_EXTRA_MS:g} ms): {_met(extra <= TARGET_P50_EXTRA_MS)}")
+        found.append(f"{name}: p50 at concurrency 1: {extra:+.2f} ms over in-process (target "
+                     f"<= +{TARGET_P50_EXTRA_MS:g} ms): {_met(extra <= TARGET_P50_EXTRA_MS)}")
     if 32 in by:
         base, http = by[32]
         ratio = http.per_s / base.per_s
-        found.append(f"throughput at concurrency 32: {ratio:.2f}x in-process (target >= "
-                     f"{TARGET_THROUGHPUT}x): {_met(ratio >= TARGET_THROUGHPUT)}")
-    found.append(f"during two @live moves: {swap.failed} failed of {len(swap.latencies)} "
-                 f"requests (target 0): {_met(swap.failed == 0)}")
+        found.append(f"{name}: throughput at concurrency 32: {ratio:.2f}x in-process (target "
+                     f">= {TARGET_THROUGHPUT}x): {_met(ratio >= TARGET_THROUGHPUT)}")
     return found
 
 
@@ -216,7 +252,7 @@ def _met(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     defaults = compose_config(REPO / "conf").classifiers
     first = next(iter(defaults.values()))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -225,46 +261,78 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=640, help="per load level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=list(CONCURRENCY))
     parser.add_argument("--torch-threads", type=int, default=torch_threads(ServeConfig()),
-                        help="for both sides (default: serve's, all CPUs for one worker)")
-    args = parser.parse_args()
+                        help="for every side (default: serve's, all CPUs for one worker)")
+    parser.add_argument("--servers", type=_servers, default=["fastapi"],
+                        help=f"comma-separated, of {','.join(SERVERS)} (default: fastapi); "
+                        f"litserve needs {INSTALL_LITSERVE}")
+    parser.add_argument("--litserve-path", help="a folder litserve was installed into with "
+                        "pip install --target, put on the LitServe server's path only")
+    parser.add_argument("--litserve-fast-queue", action="store_true", help="LitServe's "
+                        "answers over ZeroMQ (its fast_queue) instead of a Manager queue")
+    return parser.parse_args()
+
+
+def _servers(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SERVERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of "
+                                         f"{', '.join(SERVERS)}, got {text!r}")
+    return names
+
+
+def start_servers(registry: Registry, args: argparse.Namespace,
+                  started: list[Server]) -> tuple[str, str]:
+    """Start the ``--servers`` that can start into ``started``; the (loop, http) they use."""
+    loop, http = uvicorn_choices()
+    missing = litserve_missing(args.litserve_path) if "litserve" in args.servers else None
+    if missing:
+        print(missing)
+    started.append(start_fastapi(registry, args.torch_threads))  # the @live check needs it
+    if "litserve" in args.servers and not missing:
+        started.append(start_litserve(registry, args.litserve_path, loop, http,
+                                      args.litserve_fast_queue))
+    return loop, http
+
+
+def main() -> None:
+    args = parse_args()
     torch.set_num_threads(args.torch_threads)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    load_before = os.getloadavg()[0]
+    load_before, wall = os.getloadavg()[0], time.perf_counter()
+    servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         registry = make_registry(Path(tmp) / "project", args.backbone, args.size)
         follower = LiveFollower(registry.client(), registry.name, interval_s=3600)
         follower.refresh()
         image = noise_png(args.size)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = start_server(registry.root, port, args.torch_threads)
         try:
-            wait_for_health(url, server, registry.root / "serve.log",
-                            serving(registry.versions[0]))
-            rows = []
-            for clients in args.concurrency:
-                base = in_process(follower.current, image, clients, args.requests)
-                served(url, image, clients, 2 * clients)  # warm the connections
-                before = forward_images(url)
-                http = served(url, image, clients, args.requests)
-                after = forward_images(url)
-                batch = (after[0] - before[0]) / max(after[1] - before[1], 1)
-                rows.append((clients, base, http, batch))
-            swap = swap_under_load(registry, url, image, server, args.requests)
-            ceiling = batched_ceiling(follower.current, image, max(args.concurrency))
+            loop, http = start_servers(registry, args, servers)
+            levels = [measure_level(follower.current, servers, image, clients, args.requests)
+                      for clients in args.concurrency]
+            fastapi = servers[0]
+            with alone(servers, fastapi):
+                swap = swap_under_load(registry, fastapi.url, image, fastapi.process,
+                                       args.requests)
+            with alone(servers):
+                ceiling = batched_ceiling(follower.current, image, max(args.concurrency))
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            for server in servers:
+                server.stop()
     nodes = len(registry.config.taxonomy.inner_nodes)
     print(f"\nstack: {nodes} nodes of {args.backbone} at {args.size} px (untrained, thresholds "
           f"0: every walk goes to a leaf), {args.requests} requests per level, "
-          f"{os.cpu_count()} CPUs, {args.torch_threads} torch threads, load average "
-          f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after\n")
-    print(table(rows))
+          f"{os.cpu_count()} CPUs, {args.torch_threads} torch threads, servers on uvicorn "
+          f"with loop={loop} http={http}; load average {load_before:.1f} before and "
+          f"{os.getloadavg()[0]:.1f} after; {time.perf_counter() - wall:.0f} s\n")
+    print(table(levels))
     print(f"\nin-process, forwards of {max(args.concurrency)} images at once: {ceiling:.0f} "
           "images/s (the ceiling micro-batching approaches)")
-    for line in verdicts(rows, swap):
-        print(line)
+    for server in servers:
+        for line in verdicts(levels, server.name):
+            print(line)
+    print(f"fastapi, during two @live moves: {swap.failed} failed of {len(swap.latencies)} "
+          f"requests (target 0): {_met(swap.failed == 0)}; litserve does not follow @live")
 
 
 if __name__ == "__main__":

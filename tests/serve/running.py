@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -23,8 +24,9 @@ def start_serve(root: Path, port: int) -> subprocess.Popen:
 
 
 def wait_for_health(url: str, server: subprocess.Popen, log: Path,
-                    ready: Callable[[dict], bool]) -> dict:
-    """/health's body once ``ready(body)``, within :data:`STARTUP_S`.
+                    ready: Callable[[Any], bool], as_json: bool = True) -> Any:
+    """/health's body (parsed as JSON, else its text) once ``ready(body)``, within
+    :data:`STARTUP_S`.
 
     Raises:
         AssertionError: with the end of ``log``, if it never was (or the server died).
@@ -32,7 +34,8 @@ def wait_for_health(url: str, server: subprocess.Popen, log: Path,
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline and server.poll() is None:
         try:
-            health = httpx.get(f"{url}/health", timeout=2).json()
+            reply = httpx.get(f"{url}/health", timeout=2)
+            health = reply.json() if as_json else reply.text
             if ready(health):
                 return health
         except (httpx.HTTPError, ValueError):

@@ -43,19 +43,36 @@ def build_app(config: Config, paths: Paths, settings: ServeConfig) -> FastAPI:
 
     Images are held to ingest's policy (``data.formats``, ``data.max_pixels``).
     """
-    torch.set_num_threads(torch_threads(settings))  # this worker's share of the CPUs
+    follower, policy = worker_parts(config, paths, settings)
+    return create_app(follower, settings, policy)
+
+
+def worker_parts(config: Config, paths: Paths,
+                 settings: ServeConfig) -> tuple[LiveFollower, ImagePolicy]:
+    """What one worker serves with: a follower of ``<taxonomy>.stack@live`` (not started
+    yet) and ingest's image policy. Sets torch's threads to this worker's share of the CPUs.
+
+    ``bench/litserve_api.py`` loads its stack through this too, so both servers it
+    measures do the same work.
+    """
+    torch.set_num_threads(torch_threads(settings))
     client = client_for(config.project.mlflow, paths)
     follower = LiveFollower(client, stack_model_name(config.taxonomy.name),
                             settings.poll_interval_s)
-    return create_app(follower, settings, ImagePolicy.from_config(config.project.data))
+    return follower, ImagePolicy.from_config(config.project.data)
+
+
+def project_from_conf() -> tuple[Config, Paths, ServeConfig]:
+    """The configuration of ``$TAXONOMIST_CONFIG_DIR`` (else the project's conf/ found
+    from here), the project that holds that folder, and its serve settings."""
+    config_dir = resolve_config_dir()
+    paths = Paths(find_project_root(str(config_dir)))
+    return compose_config(config_dir), paths, load_serve_config(config_dir)
 
 
 def app_from_conf() -> FastAPI:
-    """uvicorn's factory: the app for ``$TAXONOMIST_CONFIG_DIR`` (else the project's conf/
-    found from here), its outputs under the project that holds that folder."""
-    config_dir = resolve_config_dir()
-    paths = Paths(find_project_root(str(config_dir)))
-    return build_app(compose_config(config_dir), paths, load_serve_config(config_dir))
+    """uvicorn's factory: the app for :func:`project_from_conf`."""
+    return build_app(*project_from_conf())
 
 
 def serve(config_dir: Path, settings: ServeConfig) -> None:
