@@ -417,14 +417,16 @@ def _label_export(args: argparse.Namespace) -> None:
         raise DataError("give NODE (the node whose images to label), or --refresh BATCH")
     config.require_inner_node(args.node, source="argument NODE")
     strategy = Pick(args.strategy)
-    confidence = None
+    confidence = ranked_by = None
     if strategy is Pick.uncertain:  # before anything is written: refused without @live
         stack = require_live(config.project.mlflow, config.taxonomy.name, paths,
                              "--strategy uncertain")
         confidence = partial(node_confidence, stack, node=args.node, root=paths.root)
+        ranked_by = stack.title
     batch = export_batch(read_manifest(paths.manifest), args.node, args.n, strategy,
                          config.taxonomy, source, paths.label_batches,
-                         config.project.crowd.url_ttl_s, config.project.seed, confidence)
+                         config.project.crowd.url_ttl_s, config.project.seed, confidence,
+                         ranked_by)
     folder = _shown(paths.label_batches / batch.batch, paths)
     print(f"batch {batch.batch}: {len(batch.tasks(paths.label_batches))} images of "
           f"{args.node} in {folder}/ (mturk_input.csv, label_studio_tasks.json)")

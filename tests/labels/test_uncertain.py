@@ -3,12 +3,15 @@ sure of at NODE, by its calibrated probabilities; refused, writing nothing, with
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
 from taxonomist.cli import main
 from taxonomist.labels.batch import Pick, pick
 from tests.labels.conftest import DigitsProject
+from tests.serve.stacks import Registry
 
 ROUND = ["zero", "six", "eight", "nine"]
 
@@ -27,7 +30,7 @@ def test_uncertain_takes_the_least_confident_first_and_needs_the_confidence() ->
 
 
 def test_uncertain_exports_the_images_the_live_stack_is_least_sure_of_at_the_node(
-    live_digits: DigitsProject, live_predictor, capsys
+    live_digits: DigitsProject, live_predictor, live_registry: Registry, capsys
 ) -> None:
     ids = live_digits.ingest([ROUND[i % 4] for i in range(len(live_digits.images))])
     at_round = live_predictor.node_outputs(live_digits.images, everywhere=True).probs["round"]
@@ -36,6 +39,8 @@ def test_uncertain_exports_the_images_the_live_stack_is_least_sure_of_at_the_nod
     (folder,) = live_digits.paths.label_batches.iterdir()
     tasks = pd.read_csv(folder / "tasks.csv")
     assert set(tasks["task_id"]) == set(least_sure)
+    recorded = json.loads((folder / "batch.json").read_text())["ranked_by"]
+    assert recorded == f"{live_registry.name} v{live_registry.versions[0]} (@live)"
     assert (folder / "mturk_input.csv").is_file()
     assert (folder / "label_studio_tasks.json").is_file()
 

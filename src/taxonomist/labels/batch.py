@@ -4,7 +4,8 @@
 current labels, or ``uncertain``: those the live stack is least sure of at NODE), then
 writes, under ``labels/batches/<batch>/``:
 
-- ``batch.json``: the node, the classes a worker may answer, the strategy, when;
+- ``batch.json``: the node, the classes a worker may answer, the strategy, when, and
+  for ``uncertain`` the stack version whose confidence chose the images;
 - ``tasks.csv``: one row per image (``task_id`` is the image's sha256 id);
 - ``mturk_input.csv``: Mechanical Turk's input file, one HIT per image, with the fields
   ``batch``, ``task_id``, ``node``, ``classes`` and ``image_url`` (a presigned URL that
@@ -60,6 +61,7 @@ class Batch:
     strategy: str
     created_at: str
     url_ttl_s: int
+    ranked_by: str | None = None  # uncertain: the live stack, e.g. "digits.stack v3 (@live)"
 
     @classmethod
     def read(cls, batches: Path, batch: str, where: str) -> Batch:
@@ -138,13 +140,15 @@ def new_batch_id(batches: Path, node: str, now: datetime) -> str:
 
 def export_batch(manifest: pd.DataFrame, node: str, n: int, strategy: Pick,
                  taxonomy: Taxonomy, source: Source, batches: Path, ttl_s: int,
-                 seed: int, confidence: Confidence | None = None) -> Batch:
+                 seed: int, confidence: Confidence | None = None,
+                 ranked_by: str | None = None) -> Batch:
     """Pick ``n`` images of ``node`` and write the batch's files (see the module's doc).
 
     Args:
         confidence: for ``uncertain``, how sure the live stack is at ``node`` about
             each of the candidate rows it is given
             (:func:`taxonomist.labels.live.node_confidence`).
+        ranked_by: for ``uncertain``, which stack version that confidence is from.
 
     Raises:
         DataError: no image of ``node`` is left to ask about.
@@ -155,7 +159,8 @@ def export_batch(manifest: pd.DataFrame, node: str, n: int, strategy: Pick,
                         "excluded or already decided by the crowd or the expert")
     now = datetime.now(UTC)
     batch = Batch(new_batch_id(batches, node, now), node, classes_of(node, taxonomy),
-                  strategy.value, now.isoformat(timespec="seconds"), ttl_s)
+                  strategy.value, now.isoformat(timespec="seconds"), ttl_s,
+                  ranked_by if strategy is Pick.uncertain else None)
     sure = confidence(rows) if strategy is Pick.uncertain and confidence is not None else None
     chosen = pick(rows, n, strategy, f"{seed}:{batch.batch}", sure)
     tasks = pd.DataFrame({"task_id": chosen["id"], "id": chosen["id"], "path": chosen["path"],
