@@ -25,7 +25,7 @@ def test_label_import_uses_crowd_aggregation_from_conf(ingested, batch, conf, tm
                                                        capsys) -> None:
     paths, _ = ingested
     config = conf / "config.yaml"
-    config.write_text(config.read_text().replace("aggregation: dawid_skene",
+    config.write_text(config.read_text().replace("aggregation: one_coin_dawid_skene",
                                                  "aggregation: mace"))
     results = mturk_results(tmp_path / "results.csv", batch, three_workers(tasks(batch, paths)))
     assert main(["--config-dir", str(conf), "label", "import", str(results)]) == 0

@@ -333,7 +333,9 @@ class Aggregation(StrEnum):
     """How ``taxonomist label import`` turns several workers' answers into one label
     (crowd-kit's aggregators)."""
 
-    dawid_skene = "dawid_skene"  # a confusion matrix per worker, fitted by EM
+    # one accuracy per worker, errors spread evenly: what 3 answers per image can estimate
+    one_coin_dawid_skene = "one_coin_dawid_skene"
+    dawid_skene = "dawid_skene"  # a confusion matrix per worker: needs many answers each
     majority_vote = "majority_vote"  # each worker's vote counts the same
     mace = "mace"  # MACE: each worker knows the answer, or spams (Hovy et al., 2013)
 
@@ -342,7 +344,7 @@ class Aggregation(StrEnum):
 class CrowdConfig:
     """The crowd round trip (``taxonomist label``): no DVC stage reads these."""
 
-    aggregation: Aggregation = Aggregation.dawid_skene
+    aggregation: Aggregation = Aggregation.one_coin_dawid_skene
     # seconds a presigned S3 URL in an exported batch works (S3 allows up to 7 days)
     url_ttl_s: int = 259_200
 

@@ -1,0 +1,179 @@
+"""The crowd round trip at 10,000 images x 3 workers, each step against a plain baseline.
+
+    .venv/bin/python bench/label.py                   # 10,000 images, ~3 min on 2 cores
+    .venv/bin/python bench/label.py --images 2000     # a quick look
+
+A project of ``--images`` small JPEGs (``bench/ingest.py``'s car project: 100 models
+under 10 makes) is ingested, then, in one run:
+
+- ``label export MAKE``: a batch per make (its 10 models the answers) with presigned S3
+  URLs (signed locally with V4, as for AWS; no request is made) against the same batches
+  with ``file://`` URLs;
+- ``label import``: a Mechanical Turk results CSV of 3 answers per image from a pool of
+  simulated workers of known accuracy, aggregated by majority vote (the baseline),
+  one-coin Dawid-Skene (the default), Dawid-Skene and MACE: time, and how often each
+  gets the true label;
+- ``label queue``: the expert's page at its default limit and with every image: build
+  time against decoding the same images once (what any page of thumbnails pays), and the
+  page's size (HTML plus thumbnails). No live stack: the model's columns stay empty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ingest import TAXONOMY, write_images
+
+from taxonomist.config import Aggregation, Paths
+from taxonomist.data import FolderSource, ImagePolicy, ingest
+from taxonomist.data.sources.s3 import S3Source
+from taxonomist.labels.batch import Batch, Pick, export_batch
+from taxonomist.labels.crowd import import_answers
+from taxonomist.labels.live import stored_image
+from taxonomist.labels.queue_page import label_queue, write_queue
+
+MAKES = TAXONOMY.children[TAXONOMY.root]  # one batch per make, as one HIT type per make
+TTL_S = 3600
+WORKERS_PER_IMAGE = 3
+POOL = 60  # simulated workers; each image goes to 3 of them at random
+QUEUE_LIMIT = 200  # `taxonomist label queue`'s default
+HIT_COLUMNS = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus", "Input.batch",
+               "Input.task_id", "Input.node", "Answer.label")
+
+
+def timed(step: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    value = step()
+    return time.perf_counter() - start, value
+
+
+def ingested_project(n: int, work: Path) -> Paths:
+    """``n`` images written and ingested; every label still the import's own."""
+    folder = work / "source"
+    write_images(n, 32, folder)
+    listed = pd.read_csv(folder / "manifest.csv")
+    listed.assign(label_source="import").to_csv(folder / "manifest.csv", index=False)
+    paths = Paths(work / "project")
+    ingest(FolderSource(folder, "manifest.csv"), TAXONOMY, paths, ImagePolicy())
+    return paths
+
+
+def presigning_source() -> S3Source:
+    """The project's images as if under ``s3://bench-photos/``: presigning is local, so
+    no store needs to answer (the endpoint is a closed port)."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    return S3Source("bench-photos", "", "manifest.csv", endpoint_url="http://127.0.0.1:9",
+                    region="us-east-1")
+
+
+def export_all(paths: Paths) -> tuple[dict[str, float], list[Batch]]:
+    """A batch per make (its 10 models are the answers), once with ``file://`` URLs and
+    once presigned; the presigned batches are the ones sent out."""
+    manifest = pd.read_parquet(paths.manifest)
+
+    def export(source: FolderSource | S3Source) -> list[Batch]:
+        return [export_batch(manifest, make, len(manifest), Pick.random, TAXONOMY, source,
+                             paths.label_batches, TTL_S, seed=0) for make in MAKES]
+
+    file_s, _ = timed(lambda: export(FolderSource(paths.root, "unused.csv")))
+    s3_s, batches = timed(lambda: export(presigning_source()))
+    return {"export_file_s": file_s, "export_s3_s": s3_s}, batches
+
+
+def simulated_answers(batches: list[Batch], paths: Paths, seed: int = 0
+                      ) -> tuple[Path, pd.Series]:
+    """A results CSV as Mechanical Turk writes it, and each task's true label.
+
+    Worker accuracies are spread from 0.45 to 0.95; a wrong answer is another class of
+    the batch, at random."""
+    rng = np.random.default_rng(seed)
+    accuracy = rng.uniform(0.45, 0.95, POOL)
+    file, truth = paths.root / "mturk_results.csv", []
+    with file.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(HIT_COLUMNS)
+        for batch in batches:
+            tasks, classes = batch.tasks(paths.label_batches), np.array(batch.classes)
+            truth.append(tasks.set_index("task_id")["label"])
+            for task in tasks.itertuples():
+                for worker in rng.choice(POOL, WORKERS_PER_IMAGE, replace=False):
+                    right = rng.random() < accuracy[worker]
+                    answer = task.label if right else rng.choice(classes[classes != task.label])
+                    writer.writerow([f"H{task.task_id[:12]}", f"A{task.Index}-{worker}",
+                                     f"W{worker:03d}", "Submitted", batch.batch, task.task_id,
+                                     batch.node, answer])
+    return file, pd.concat(truth)
+
+
+def import_all(file: Path, paths: Paths, truth: pd.Series) -> dict[str, float]:
+    """Import time per aggregation method, and the share of images it labels right."""
+    figures = {}
+    for method in Aggregation:
+        seconds, _ = timed(lambda m=method: import_answers(file, paths, m))
+        crowd = pd.read_csv(paths.labels / "crowd.csv", dtype=str).set_index("id")["label"]
+        figures[f"import_{method.value}_s"] = seconds
+        figures[f"accuracy_{method.value}"] = float((crowd.reindex(truth.index) == truth).mean())
+    return figures
+
+
+def queue_figures(paths: Paths, limit: int) -> dict[str, float]:
+    """Build time of the page at ``limit``, decoding the same images once, its size."""
+    manifest = pd.read_parquet(paths.manifest)
+    policy = ImagePolicy()
+    root = TAXONOMY.root
+    build_s, page = timed(lambda: label_queue(manifest, root, TAXONOMY, paths, None, limit))
+    write_s, _ = timed(lambda: write_queue(page, paths, policy))
+    decode_s, _ = timed(lambda: [stored_image(paths.root / stored, policy).load()
+                                 for stored in page.rows["stored"]])
+    thumbnails = sum(f.stat().st_size for f in paths.label_queue_thumbnails.iterdir())
+    return {"rows": len(page.rows), "queue_s": build_s + write_s, "decode_s": decode_s,
+            "html_kib": paths.label_queue.stat().st_size / 1024,
+            "thumbnails_kib": thumbnails / 1024}
+
+
+def report(n: int, export: dict, crowd: dict, queues: list[dict]) -> None:
+    answers = n * WORKERS_PER_IMAGE
+    print(f"| {n:,} images x {WORKERS_PER_IMAGE} workers | seconds | against the baseline |")
+    print("|---|---|---|")
+    print(f"| `label export MAKE`, {len(MAKES)} batches, presigned S3 URLs | "
+          f"{export['export_s3_s']:.2f} | "
+          f"{export['export_s3_s'] / export['export_file_s']:.2f}x the same with file:// URLs "
+          f"({export['export_file_s']:.2f} s) |")
+    baseline = crowd["import_majority_vote_s"]
+    for method in Aggregation:
+        seconds, right = crowd[f"import_{method.value}_s"], crowd[f"accuracy_{method.value}"]
+        print(f"| `label import`, {answers:,} answers, {method.value} | {seconds:.2f} | "
+              f"{seconds / baseline:.2f}x majority vote; true label on {right:.1%} of images |")
+    for q in queues:
+        print(f"| `label queue --limit {q['rows']}` | {q['queue_s']:.2f} | "
+              f"{q['queue_s'] / q['decode_s']:.1f}x decoding its {q['rows']:,} images once "
+              f"({q['decode_s']:.2f} s); page {q['html_kib']:.0f} KiB + thumbnails "
+              f"{q['thumbnails_kib']:.0f} KiB |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=10_000)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-label-") as work:
+        paths = ingested_project(args.images, Path(work))
+        export, batches = export_all(paths)
+        file, truth = simulated_answers(batches, paths)
+        crowd = import_all(file, paths, truth)
+        queues = [queue_figures(paths, limit) for limit in (QUEUE_LIMIT, args.images)]
+    report(args.images, export, crowd, queues)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
