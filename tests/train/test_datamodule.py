@@ -1,4 +1,5 @@
-"""How a node's train split is weighted or sampled when its classes are imbalanced."""
+"""How a node's train split is weighted or sampled when its classes are imbalanced, and
+batched so that BatchNorm can train on every batch."""
 
 from __future__ import annotations
 
@@ -58,3 +59,9 @@ def test_sampler_draws_every_class_about_equally() -> None:
 @pytest.mark.parametrize("balance", [Balance.none, Balance.weights, Balance.focal])
 def test_without_the_sampler_an_epoch_is_each_image_once(balance: Balance) -> None:
     assert classes_drawn_in_one_epoch(IMBALANCED, balance) == IMBALANCED
+
+
+@pytest.mark.parametrize(("images", "sizes"), [(17, [16]), (18, [16, 2]), (16, [16])])
+def test_no_train_batch_holds_a_single_image(images: int, sizes: list[int]) -> None:
+    data = NodeDataModule(split_of([images]), split_of([1]), 1, 16, Balance.none)
+    assert [len(batch[1]) for batch in data.train_dataloader()] == sizes

@@ -117,15 +117,18 @@ class NodeDataModule(pl.LightningDataModule):
             sampler = WeightedRandomSampler(per_image.double(), len(self.train))
         else:
             sampler = RandomSampler(range(len(self.train)))
-        return self._loader(self.train, sampler)
+        # BatchNorm cannot train on a batch of one image: drop such a last batch (a
+        # different image each epoch, as the order is shuffled)
+        lone_last = len(self.train) % self.batch_size == 1 and len(self.train) > 1
+        return self._loader(self.train, sampler, drop_last=lone_last)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val, SequentialSampler(range(len(self.val))))
 
-    def _loader(self, split: NodeSplit, sampler) -> DataLoader:
+    def _loader(self, split: NodeSplit, sampler, drop_last: bool = False) -> DataLoader:
         return DataLoader(
             _Batches(split),
-            sampler=BatchSampler(sampler, self.batch_size, drop_last=False),
+            sampler=BatchSampler(sampler, self.batch_size, drop_last=drop_last),
             batch_size=None,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
