@@ -23,8 +23,11 @@ from tests.data.conftest import SourceFolder
 from tests.tiny_detector import BOXES, BUILDER_ARGS, MODEL, RED, drawn, png
 
 OBJECTS, BLANKS = 8, 4  # images with a drawn rectangle, images of noise alone
-MIN_SCORE = 0.05
+MIN_SCORE = 0.5
 MARGIN = 0.1
+# The tests that run the detector share one trained here (tests/tiny_detector.py): 43 s of
+# training, then 8-12 s a test, on the 2 shared cores under load.
+trained = pytest.mark.slow
 
 
 def detect_config(file: Path, **changes) -> DetectConfig:
@@ -67,6 +70,7 @@ def iou(a, b) -> float:
     return w * h / (area - w * h)
 
 
+@trained
 def test_detections_land_with_box_score_and_detector_version(
     ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
 ) -> None:
@@ -86,6 +90,7 @@ def test_detections_land_with_box_score_and_detector_version(
     assert set(found.loc[list(ids_of(ingested, "blank")), "outcome"]) == {"review"}
 
 
+@trained
 def test_images_without_a_box_are_listed_for_review_and_left_out_of_the_splits(
     ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
 ) -> None:
@@ -99,6 +104,7 @@ def test_images_without_a_box_are_listed_for_review_and_left_out_of_the_splits(
     assert set(splits["id"]) == ids_of(ingested, "object")
 
 
+@trained
 def test_no_box_as_a_class_relabels_them_and_records_the_detector_as_label_source(
     ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
 ) -> None:
@@ -113,6 +119,7 @@ def test_no_box_as_a_class_relabels_them_and_records_the_detector_as_label_sourc
     assert set(splits.loc[list(ids_of(ingested, "blank")), "label"]) == {"triangle"}
 
 
+@trained
 def test_a_box_drawn_by_a_person_and_a_label_an_expert_gave_win_over_the_detector(
     folder: SourceFolder, taxonomy: Taxonomy, paths: Paths, tiny_detector: Path
 ) -> None:
@@ -131,6 +138,7 @@ def test_a_box_drawn_by_a_person_and_a_label_an_expert_gave_win_over_the_detecto
     assert set(pd.read_csv(paths.detect_review)["path"]) == {"blank10.png", "blank11.png"}
 
 
+@trained
 def test_a_second_run_detects_only_the_new_images(
     folder: SourceFolder, ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
 ) -> None:
@@ -151,6 +159,7 @@ def red_share(images: np.ndarray) -> np.ndarray:
     return red.mean(axis=(1, 2))
 
 
+@trained
 def test_the_cache_crops_each_image_to_its_box_and_keeps_the_box_in_crop_pixels(
     ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
 ) -> None:
@@ -163,16 +172,18 @@ def test_the_cache_crops_each_image_to_its_box_and_keeps_the_box_in_crop_pixels(
     for name in ("train", "val", "test"):
         cached = load_node_split(ingested, "shape", name)
         objects = cached.index["id"].isin(ids_of(ingested, "object")).to_numpy()
-        # the whole image is 14% red; its crop to the box mostly red
-        assert (red_share(cached.images[objects]) > 0.4).all()
+        # the whole image is 22% red, its crop to the box (even a loose one) far more
+        assert (red_share(cached.images[objects]) > 0.35).all()
         assert (red_share(cached.images[~objects]) == 0).all()  # blanks: whole, unchanged
         boxes = cached.index.loc[objects, ["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"]]
         width = (boxes["bbox_x1"] - boxes["bbox_x0"]) / 32
         assert ((boxes >= 0) & (boxes <= 32)).all().all()
-        assert width.between(0.75, 0.95).all()  # the box fills 1 / (1 + 2 margin) of it
+        # the box fills 1 / (1 + 2 margin) of the crop, or more where the image ends
+        assert width.between(0.8, 1.0).all()
         assert cached.index.loc[~objects, "bbox_x0"].isna().all()
 
 
+@trained
 def test_a_new_margin_rebuilds_the_cache(
     ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
 ) -> None:
@@ -209,6 +220,7 @@ def test_bad_detect_settings_name_the_key_and_what_to_do(
         settings(weights, taxonomy, **changes)
 
 
+@trained
 def test_weights_of_another_shape_say_which_keys_to_set(
     ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
 ) -> None:
