@@ -9,6 +9,7 @@ re-ingest that brings a few new images runs the model on those only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -111,8 +112,8 @@ def _whole_pixels(box, size: tuple[int, int]) -> dict[str, int | None]:
         return dict.fromkeys(BBOX_COLUMNS)
     width, height = size
     x0, y0, x1, y1 = box
-    corners = (max(0, int(x0)), max(0, int(y0)), min(width, -int(-x1 // 1)),
-               min(height, -int(-y1 // 1)))
+    corners = (max(0, math.floor(x0)), max(0, math.floor(y0)),
+               min(width, math.ceil(x1)), min(height, math.ceil(y1)))
     return dict(zip(BBOX_COLUMNS, corners, strict=True))
 
 
