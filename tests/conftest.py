@@ -62,3 +62,11 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The state_dict of a tiny detector trained here on drawn rectangles (tests/tiny_detector)."""
+    from tests.tiny_detector import train_tiny_detector
+
+    return train_tiny_detector(tmp_path_factory.mktemp("detector") / "detector.pt")

@@ -205,3 +205,33 @@ def test_metrics_and_plots_views_are_declared_uncached(project: Path) -> None:
     ignored = subprocess.run(["git", "check-ignore", "metrics/stack.json", "plots/round"],
                              cwd=REPO, capture_output=True, text=True).stdout
     assert ignored == ""  # neither is git-ignored
+
+
+def test_the_detect_stage_runs_after_ingest_and_feeds_split_validate_and_cache(
+    project: Path,
+) -> None:
+    (project / "detector.pt").write_bytes(b"")
+    on = ["detect.enabled=true", "detect.weights=detector.pt"]
+    stages = dvc_yaml(compose_config(overrides=on))["stages"]
+    assert list(stages).index("detect") == list(stages).index("ingest") + 1
+    assert stages["detect"]["deps"] == ["data/manifest.parquet", "data/images", "detector.pt"]
+    assert stages["detect"]["params"] == ["detect"]
+    assert {"data/detections.parquet": {"persist": True}} in stages["detect"]["outs"]
+    for name in ("split", "validate", "cache"):
+        assert "data/detections.parquet" in stages[name]["deps"], name
+    assert "detect.margin" in stages["cache"]["params"]
+    hub = dvc_yaml(compose_config(overrides=["detect.enabled=true"]))["stages"]["detect"]
+    assert "detector.pt" not in hub["deps"]  # DEFAULT: torchvision's weights, no file
+
+
+def test_with_detect_off_dvc_yaml_does_not_mention_it(project: Path) -> None:
+    text = yaml.safe_dump(dvc_yaml(compose_config()))
+    assert "detect" not in text
+
+
+def test_pipeline_refuses_a_detector_weights_file_that_is_not_there(
+    project: Path, capsys
+) -> None:
+    assert main(["pipeline", "detect.enabled=true", "detect.weights=models/car.pt"]) == 2
+    err = capsys.readouterr().err
+    assert "conf/config.yaml: detect.weights: no file at" in err and "models/car.pt" in err

@@ -87,6 +87,8 @@ def _parser(nodes: list[str] | None = None) -> argparse.ArgumentParser:
     for verb, helptext, stage in (
         ("sample", "write the bundled digits as PNGs + manifest", _sample),
         ("ingest", "check and store images, write data/manifest.parquet", _ingest),
+        ("detect", "find the object in each image (detect.enabled): boxes to crop to",
+         _detect),
         ("split", "grouped, stratified train/val/test (test frozen)", _split),
         ("validate", "great-expectations checks on the manifest and splits", _validate),
         ("cache", "decode and resize each node's images once, at its image_size", _cache),
@@ -197,6 +199,10 @@ def _check_stage_settings(config: Config, paths: Paths) -> None:
     ImagePolicy.from_config(config.project.data)
     Precedence.from_config(config.project.data)
     Listing.from_config(config.project.data)
+    if config.project.detect.enabled:
+        from taxonomist.data.detector import DetectSettings
+
+        DetectSettings.from_config(config.project.detect, config.taxonomy, paths.root)
     for node, cfg in config.classifiers.items():
         source = paths.classifier_source(node, config.project.classifier_dir)
         build_augmentation(cfg.augment, source)
@@ -220,10 +226,26 @@ def _ingest(config: Config, paths: Paths, args) -> None:
     print(result.summary())
 
 
+def _detect(config: Config, paths: Paths, args) -> None:
+    from taxonomist.data.detect import detect
+    from taxonomist.data.detector import DetectSettings
+
+    if not config.project.detect.enabled:
+        print("detect: detect.enabled is false in conf/config.yaml; nothing to do")
+        return
+    settings = DetectSettings.from_config(config.project.detect, config.taxonomy, paths.root)
+    print(f"{detect(settings, paths).summary()}; review list: {_shown(paths.detect_review, paths)}")
+
+
+def _detections(config: Config, paths: Paths) -> Path | None:
+    """The detect stage's output when it runs: split, validate and cache join it on."""
+    return paths.detections if config.project.detect.enabled else None
+
+
 def _validate(config: Config, paths: Paths, args) -> int:
     from taxonomist.checks import read_inputs, validate
 
-    found = read_inputs(paths)
+    found = read_inputs(paths, _detections(config, paths))
     report = validate(
         found.manifest, found.splits, config.taxonomy, config.classifiers, paths.validation,
         rejects=found.rejects, max_distance=config.project.split.near_duplicate_distance,
@@ -236,14 +258,17 @@ def _validate(config: Config, paths: Paths, args) -> int:
 def _split(config: Config, paths: Paths, args) -> None:
     from taxonomist.data import split
 
-    split(config.project.split, config.project.seed, paths)
+    split(config.project.split, config.project.seed, paths, _detections(config, paths))
 
 
 def _cache(config: Config, paths: Paths, args) -> None:
+    from taxonomist.contracts.detections import DetectedBoxes
     from taxonomist.data import build_cache
 
     sizes = {node: cfg.image_size for node, cfg in config.classifiers.items()}
-    result = build_cache(config.taxonomy, sizes, paths)
+    detections = _detections(config, paths)
+    detected = DetectedBoxes(detections, config.project.detect.margin) if detections else None
+    result = build_cache(config.taxonomy, sizes, paths, detected)
     print(f"{result.summary()}, in {paths.cache}/<node>/")
 
 

@@ -65,6 +65,11 @@ VERBS = {
         "Read the source (folder, S3 or sample), store each image by its sha256 and write "
         "data/manifest.parquet; unreadable, duplicate or unknown-label files go to "
         "data/rejects.csv.", "taxonomist ingest", "ingest"),
+    "detect": VerbHelp(
+        "With detect.enabled: run the torchvision detector of detect.model over the images "
+        "in use; boxes and scores go to data/detections.parquet (the cache crops to them), "
+        "images with no box to reports/detect/review.csv or to the class detect.no_box.",
+        "taxonomist detect", "detect"),
     "split": VerbHelp(
         "Split into train/val/test, keeping each set_id whole and the test split frozen.",
         "taxonomist split", "split"),

@@ -18,6 +18,7 @@ from taxonomist.config import ClassifierConfig, Config, DataKind, Paths
 from taxonomist.config.stopping import check_stopping
 from taxonomist.contracts.baselines import BASELINES, FLAT_NODE, baseline_file
 from taxonomist.contracts.cache import STACK, node_cache
+from taxonomist.contracts.detections import HUB_WEIGHTS
 from taxonomist.contracts.files import write_text_atomic
 from taxonomist.contracts.labels import CROWD, EXPERT, label_file, read_decided, write_decided
 from taxonomist.contracts.metrics import (
@@ -71,19 +72,23 @@ def dvc_yaml(config: Config) -> dict[str, Any]:
             "params": ["data", "seed", "taxonomy"],  # the vehicles are drawn for the tree
             "outs": [config.project.data.root],
         }
+    stages["ingest"] = _ingest_stage(config)
+    if config.project.detect.enabled:
+        stages["detect"] = _detect_stage(config)
+    # what split, validate and cache read of the manifest: with the detections joined on
+    manifest = [str(REL.manifest), *([str(REL.detections)] if "detect" in stages else [])]
     stages |= {
-        "ingest": _ingest_stage(config),
         "split": {
             "cmd": "taxonomist split",
-            "deps": [str(REL.manifest)],
+            "deps": manifest,
             "params": ["split", "seed"],
             # persisted: an existing test split is frozen, never reshuffled
             "outs": [{str(REL.splits): {"persist": True}}],
         },
         # after the split: leakage checks need it; before the cache: no training on
         # data that failed (validate exits non-zero, and the cache depends on its report)
-        "validate": _validate_stage(nodes),
-        "cache": _cache_stage(nodes),
+        "validate": _validate_stage(nodes, manifest),
+        "cache": _cache_stage(nodes, manifest),
         "train": _train_stages(config),
         "evaluate": _per_node(nodes, _evaluate_stage()),
         "stack": _stack_stage(nodes),
@@ -176,19 +181,34 @@ def _ingest_stage(config: Config) -> dict[str, Any]:
     }
 
 
+def _detect_stage(config: Config) -> dict[str, Any]:
+    """Boxes for the images in use; persisted, so an image already detected by the same
+    detector is not detected again (the stage reads its last output)."""
+    weights = config.project.detect.weights
+    return {
+        "cmd": "taxonomist detect",
+        "deps": [str(REL.manifest), str(REL.images),
+                 *([] if weights == HUB_WEIGHTS else [weights])],
+        "params": ["detect"],
+        "outs": [{str(REL.detections): {"persist": True}},
+                 {str(REL.detect_review): {"cache": False}}],
+    }
+
+
 # The stack's test images (every test image, at the largest image_size); stack and promote.
 STACK_CACHE = str(node_cache(REL, STACK))
 
 
-def _cache_stage(nodes: list[str]) -> dict[str, Any]:
+def _cache_stage(nodes: list[str], manifest: list[str]) -> dict[str, Any]:
     """One process writes every node's cache, but each node's folder is its own output:
     a cache whose images and size did not change is left as it was (``persist``: DVC does
     not delete it first), so DVC sees it unchanged and does not rerun that node."""
     folders = [str(node_cache(REL, n)) for n in nodes] + [STACK_CACHE]
     return {
         "cmd": "taxonomist cache",
-        "deps": [str(REL.manifest), str(REL.splits), str(REL.validation)],
-        "params": ["taxonomy", *(f"nodes.{n}.classifier.image_size" for n in nodes)],
+        "deps": [*manifest, str(REL.splits), str(REL.validation)],
+        "params": ["taxonomy", *(f"nodes.{n}.classifier.image_size" for n in nodes),
+                   *(["detect.enabled", "detect.margin"] if len(manifest) > 1 else [])],
         "outs": [{folder: {"persist": True}} for folder in folders],
     }
 
@@ -197,11 +217,11 @@ def _cache_stage(nodes: list[str]) -> dict[str, Any]:
 VALIDATE_KEYS = checks.classifier_keys()
 
 
-def _validate_stage(nodes: list[str]) -> dict[str, Any]:
+def _validate_stage(nodes: list[str], manifest: list[str]) -> dict[str, Any]:
     per_node = [f"nodes.{n}.classifier.{k}" for n in nodes for k in VALIDATE_KEYS]
     return {
         "cmd": "taxonomist validate",
-        "deps": [str(REL.manifest), str(REL.splits), str(REL.rejects)],
+        "deps": [*manifest, str(REL.splits), str(REL.rejects)],
         "params": [*checks.params(), *per_node],
         "outs": [
             {str(REL.validation): {"cache": False}},

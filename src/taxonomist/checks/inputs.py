@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from taxonomist.config import Paths
+from taxonomist.contracts.detections import with_detections
 from taxonomist.errors import DataError
 
 
@@ -20,8 +21,9 @@ class Inputs:
     rejects: pd.DataFrame | None
 
 
-def read_inputs(paths: Paths) -> Inputs:
-    """``data/manifest.parquet``, ``data/splits.parquet`` and ``data/rejects.csv``.
+def read_inputs(paths: Paths, detections: Path | None = None) -> Inputs:
+    """``data/manifest.parquet`` (with ``detections`` joined on when the detect stage
+    runs), ``data/splits.parquet`` and ``data/rejects.csv``.
 
     The rejects file is optional (None when ingest wrote none); columns are checked by
     the validation itself, so a wrong column is reported with the others.
@@ -31,7 +33,7 @@ def read_inputs(paths: Paths) -> Inputs:
             that writes them.
     """
     return Inputs(
-        manifest=_parquet(paths.manifest, "ingest"),
+        manifest=with_detections(_parquet(paths.manifest, "ingest"), detections),
         splits=_parquet(paths.splits, "split"),
         rejects=pd.read_csv(paths.rejects, dtype=str) if paths.rejects.is_file() else None,
     )

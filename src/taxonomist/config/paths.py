@@ -86,6 +86,17 @@ class Paths:
         return self.labels / "workers.csv"
 
     @property
+    def detections(self) -> Path:
+        """The detect stage's box, score and detector per image (joined onto the manifest
+        by :func:`taxonomist.contracts.detections.with_detections`)."""
+        return self.data / "detections.parquet"
+
+    @property
+    def detect_review(self) -> Path:
+        """Images the detector found no box in, held out of the splits until reviewed."""
+        return self.reports / "detect" / "review.csv"
+
+    @property
     def splits(self) -> Path:
         return self.data / "splits.parquet"
 

@@ -220,6 +220,29 @@ class SplitConfig:
 
 
 @dataclass
+class DetectConfig:
+    """The optional detect stage: a torchvision detector finds the object (the talk's "car
+    detector") before the cache crops every image to it. Off by default."""
+
+    enabled: bool = False
+    # a builder in torchvision.models.detection, e.g. ssdlite320_mobilenet_v3_large
+    model: str = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    # a state_dict file (relative to the project root), or DEFAULT: torchvision's own
+    # weights for the model (COCO; downloaded once, so online)
+    weights: str = "DEFAULT"
+    num_classes: int = 91  # the detector's classes, background included (COCO: 91)
+    labels: list[int] = field(default_factory=lambda: [3])  # the class ids that count (COCO: car)
+    # arguments for the builder besides weights and num_classes, e.g. {min_size: 320}
+    builder_args: dict[str, Any] = field(default_factory=dict)
+    min_score: float = 0.5  # a box below this score is no box
+    margin: float = 0.1  # the cache crops to the box grown by this share of its side, each way
+    # an image with no box: `review` (left out of the splits, listed in
+    # reports/detect/review.csv) or a class of the taxonomy it is labelled with instead
+    no_box: str = "review"
+    batch_size: int = 8
+
+
+@dataclass
 class TrainerConfig:
     """Arguments for Lightning's Trainer plus the DataLoader."""
 
@@ -356,6 +379,7 @@ class ProjectConfig:
     taxonomy: TaxonomyConfig = field(default_factory=TaxonomyConfig)
     data: DataConfig = field(default_factory=DataConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)

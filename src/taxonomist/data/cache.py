@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from taxonomist.config import Paths
 from taxonomist.contracts.cache import (
@@ -37,9 +36,11 @@ from taxonomist.contracts.cache import (
     read_selection,
     write_selection,
 )
+from taxonomist.contracts.detections import DetectedBoxes, with_detections
 from taxonomist.contracts.manifest import BBOX_COLUMNS, REQUIRED_COLUMNS, in_use
 from taxonomist.data.manifest import read_manifest, require_columns
-from taxonomist.data.pixels import image_to_array
+from taxonomist.data.pixels import crop_region, image_to_array
+from taxonomist.data.store import read_stored
 from taxonomist.errors import DataError
 from taxonomist.taxonomy import Taxonomy
 
@@ -48,7 +49,8 @@ from taxonomist.taxonomy import Taxonomy
 INDEX_COLUMNS = ("id", "label", "set_id", "source", "taken_at")
 CHUNK = 256  # rows decoded, then written, at a time: all the memory a build holds
 # Bump when the bytes a cache holds for the same selection change (resampling, layout).
-FORMAT = 2
+# 3: images with a box are cropped to it (detect.enabled), boxes in the crop's pixels.
+FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class CacheTarget:
     rows: pd.DataFrame
     splits: tuple[str, ...] = SPLITS
     donor: str | None = None  # a cache built before this one with these rows at this size
+    margin: float | None = None  # crop each image with a box to it, grown by this; None: not
 
     def split_rows(self, split: str) -> pd.DataFrame:
         return self.rows[self.rows["split"] == split].reset_index(drop=True)
@@ -70,7 +73,7 @@ class CacheTarget:
         text = self.rows[columns].to_csv(index=False).encode()
         counts = {s: int((self.rows["split"] == s).sum()) for s in self.splits}
         return {"image_size": self.size, "format": FORMAT, "counts": counts,
-                "rows": hashlib.sha256(text).hexdigest()}
+                "crop_margin": self.margin, "rows": hashlib.sha256(text).hexdigest()}
 
 
 @dataclass
@@ -87,13 +90,17 @@ class CacheResult:
                 "unchanged")
 
 
-def build_cache(taxonomy: Taxonomy, image_sizes: Mapping[str, int], paths: Paths) -> CacheResult:
+def build_cache(taxonomy: Taxonomy, image_sizes: Mapping[str, int], paths: Paths,
+                detected: DetectedBoxes | None = None) -> CacheResult:
     """Write ``data/cache/<node>/`` for every inner node and ``data/cache/_stack/``.
 
     Args:
         taxonomy: which images each node sees (those labelled under its children).
         image_sizes: node -> the side of the square its images are resized to.
         paths: reads ``manifest``, ``splits`` and the stored images; writes ``cache/``.
+        detected: the detect stage's boxes, when it runs: every image with a box (the
+            detector's, or one drawn in the manifest CSV) is cropped to it, grown by
+            ``margin``, before the resize. None: whole images, boxes only rescaled.
 
     Returns:
         Which caches were rebuilt and which kept, with the images per split of each.
@@ -103,7 +110,9 @@ def build_cache(taxonomy: Taxonomy, image_sizes: Mapping[str, int], paths: Paths
             cannot be decoded.
     """
     result = CacheResult()
-    targets = cache_targets(taxonomy, image_sizes, _rows_with_split(paths))
+    margin = detected.margin if detected else None
+    rows = _rows_with_split(paths, detected.file if detected else None)
+    targets = cache_targets(taxonomy, image_sizes, rows, margin)
     for target in targets:
         selection = target.selection()
         if read_selection(paths, target.node) == selection and _complete(paths, target):
@@ -117,7 +126,8 @@ def build_cache(taxonomy: Taxonomy, image_sizes: Mapping[str, int], paths: Paths
 
 
 def cache_targets(
-    taxonomy: Taxonomy, image_sizes: Mapping[str, int], rows: pd.DataFrame
+    taxonomy: Taxonomy, image_sizes: Mapping[str, int], rows: pd.DataFrame,
+    margin: float | None = None,
 ) -> list[CacheTarget]:
     """Every inner node from the root down, then the stack (val and test); each names a
     donor when the cache before it (its parent, or the root for the stack) holds its rows
@@ -129,11 +139,12 @@ def cache_targets(
         parent = taxonomy.parent[node]
         donor = parent if parent and image_sizes[parent] == image_sizes[node] else None
         chosen = rows[rows["label"].isin(under)]
-        targets.append(CacheTarget(node, image_sizes[node], chosen, donor=donor))
+        targets.append(CacheTarget(node, image_sizes[node], chosen, donor=donor,
+                                   margin=margin))
     largest = max(image_sizes.values())
     root_donor = taxonomy.root if image_sizes[taxonomy.root] == largest else None
     held_out = rows[rows["split"].isin(STACK_SPLITS)]
-    return targets + [CacheTarget(STACK, largest, held_out, STACK_SPLITS, root_donor)]
+    return targets + [CacheTarget(STACK, largest, held_out, STACK_SPLITS, root_donor, margin)]
 
 
 def _write_target(target: CacheTarget, selection: dict, paths: Paths) -> None:
@@ -143,11 +154,12 @@ def _write_target(target: CacheTarget, selection: dict, paths: Paths) -> None:
     folder.mkdir(parents=True)
     for split in target.splits:
         index = target.split_rows(split)
+        regions = _regions(index, target.margin)
         donor = _Donor(paths, target.donor, split) if target.donor else None
         with SplitWriter(paths, target.node, split, len(index), target.size) as out:
-            for chunk in _pixels(index, target.size, paths.root, donor):
+            for chunk in _pixels(index, regions, target.size, paths.root, donor):
                 out.append(chunk)
-            out.finish(_index(index, target.size))
+            out.finish(_index(index, regions, target.size))
     write_selection(paths, target.node, selection)
 
 
@@ -168,10 +180,11 @@ class _Donor:
         return have, np.array(images[found[have]])
 
 
-def _pixels(index: pd.DataFrame, size: int, root: Path, donor: _Donor | None
-            ) -> Iterator[np.ndarray]:
-    """The rows' images, CHUNK at a time: copied from the donor where it has them,
-    decoded from the store otherwise."""
+def _pixels(index: pd.DataFrame, regions: np.ndarray, size: int, root: Path,
+            donor: _Donor | None) -> Iterator[np.ndarray]:
+    """The rows' images, each cropped to its region, CHUNK at a time: copied from the
+    donor where it has them, decoded from the store otherwise."""
+    whole = (regions == _whole_images(index)).all(axis=1)
     for start in range(0, len(index), CHUNK):
         rows = index.iloc[start:start + CHUNK]
         chunk = np.empty((len(rows), size, size, 3), dtype=np.uint8)
@@ -180,16 +193,37 @@ def _pixels(index: pd.DataFrame, size: int, root: Path, donor: _Donor | None
             have, copied = donor.rows(rows["id"])
             chunk[have] = copied
         for i in np.flatnonzero(~have):
-            chunk[i] = _load(root / rows["stored"].iloc[i], size)
+            crop = None if whole[start + i] else tuple(regions[start + i].tolist())
+            chunk[i] = image_to_array(read_stored(root / rows["stored"].iloc[i]), size, crop)
         yield chunk
 
 
-def _index(rows: pd.DataFrame, size: int) -> pd.DataFrame:
-    """The cached rows' manifest values; boxes rescaled to the cache's pixels."""
+def _regions(rows: pd.DataFrame, margin: float | None) -> np.ndarray:
+    """(n, 4) the part of each upright image that is cached: its box grown by ``margin``
+    (:func:`crop_region`) where it has a box and ``margin`` is set, else all of it."""
+    whole = _whole_images(rows)
+    if margin is None or not _boxes_in(rows):
+        return whole
+    boxes = rows[list(BBOX_COLUMNS)].to_numpy(dtype=np.float64, na_value=np.nan)
+    boxed = np.isfinite(boxes).all(axis=1)
+    grown = crop_region(boxes[boxed], whole[boxed, 2], whole[boxed, 3], margin)
+    whole[boxed] = grown
+    return whole
+
+
+def _whole_images(rows: pd.DataFrame) -> np.ndarray:
+    zeros = np.zeros(len(rows), dtype=np.int64)
+    return np.stack([zeros, zeros, rows["width"].to_numpy(np.int64),
+                     rows["height"].to_numpy(np.int64)], axis=1)
+
+
+def _index(rows: pd.DataFrame, regions: np.ndarray, size: int) -> pd.DataFrame:
+    """The cached rows' manifest values; boxes in the cache's pixels (of the crop)."""
     index = rows[list(INDEX_COLUMNS)].copy()
     for column in _boxes_in(rows):
-        side = rows["width"] if column in ("bbox_x0", "bbox_x1") else rows["height"]
-        index[column] = rows[column].astype("float64") * size / side.astype("float64")
+        axis = 0 if column in ("bbox_x0", "bbox_x1") else 1
+        origin, side = regions[:, axis], regions[:, axis + 2] - regions[:, axis]
+        index[column] = (rows[column].astype("float64") - origin) * size / side
     return index
 
 
@@ -220,10 +254,11 @@ def _remove_stale(paths: Paths, current: set[str]) -> None:
             entry.unlink()
 
 
-def _rows_with_split(paths: Paths) -> pd.DataFrame:
-    """Manifest rows in use (not excluded), in the order of the splits file, each with its
-    split."""
-    manifest = in_use(read_manifest(paths.manifest, REQUIRED_COLUMNS))  # boxes when it has them
+def _rows_with_split(paths: Paths, detections: Path | None) -> pd.DataFrame:
+    """Manifest rows in use (not excluded), with the detector's boxes when it ran, in the
+    order of the splits file, each with its split."""
+    manifest = read_manifest(paths.manifest, REQUIRED_COLUMNS)  # boxes when it has them
+    manifest = in_use(with_detections(manifest, detections))
     if not paths.splits.is_file():
         raise DataError(f"{paths.splits}: no splits yet; run `taxonomist split` first")
     splits = pd.read_parquet(paths.splits)
@@ -243,18 +278,3 @@ def _rows_with_split(paths: Paths) -> pd.DataFrame:
         )
     return splits[["id", "split"]].merge(manifest, on="id", how="left", validate="one_to_one")
 
-
-def _load(file: Path, size: int) -> np.ndarray:
-    try:
-        with Image.open(file) as image:
-            return image_to_array(image, size)
-    except FileNotFoundError:
-        raise DataError(
-            f"{file}: stored image is missing; restore it with `dvc checkout data/images` "
-            "or rerun `taxonomist ingest`"
-        ) from None
-    except OSError as err:
-        raise DataError(
-            f"{file}: cannot decode the stored image ({err}); it was readable at ingest, "
-            "so the store is damaged: restore it with `dvc checkout data/images`"
-        ) from None

@@ -11,14 +11,39 @@ import numpy as np
 from PIL import Image, ImageOps
 
 
-def image_to_array(image: Image.Image, size: int) -> np.ndarray:
-    """The one way an image becomes a cache row: RGB, ``size`` x ``size``, uint8.
+def image_to_array(image: Image.Image, size: int, crop: Region | None = None) -> np.ndarray:
+    """The one way an image becomes a cache row: RGB, cropped to ``crop`` (a region of
+    the upright image, see :func:`crop_region`) when given, ``size`` x ``size``, uint8.
 
     The cache stage and the served stack both use it, so a served image is prepared
     exactly like the images the stack was tested on.
     """
-    rgb = to_rgb(image).resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8)
+    rgb = to_rgb(image)
+    if crop is not None:
+        rgb = rgb.crop(crop)
+    return np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+Region = tuple[int, int, int, int]  # x0, y0, x1, y1 in whole pixels, x1 and y1 excluded
+
+
+def crop_region(boxes: np.ndarray, width: np.ndarray, height: np.ndarray, margin: float
+                ) -> np.ndarray:
+    """Boxes (..., 4) grown by ``margin`` of their width and height on each side, rounded
+    outwards to whole pixels and clamped to the image: what the cache crops an image to.
+
+    Example:
+        >>> crop_region(np.array([10, 10, 30, 20]), 100, 100, 0.1).tolist()
+        [8, 9, 32, 21]
+    """
+    boxes = np.asarray(boxes, dtype=np.float64)
+    grow_x = (boxes[..., 2] - boxes[..., 0]) * margin
+    grow_y = (boxes[..., 3] - boxes[..., 1]) * margin
+    corners = [np.floor(np.clip(boxes[..., 0] - grow_x, 0, width)),
+               np.floor(np.clip(boxes[..., 1] - grow_y, 0, height)),
+               np.ceil(np.clip(boxes[..., 2] + grow_x, 0, width)),
+               np.ceil(np.clip(boxes[..., 3] + grow_y, 0, height))]
+    return np.stack(corners, axis=-1).astype(np.int64)
 
 
 # Transparent pixels are laid on white, like a cut-out photo on a page.

@@ -23,6 +23,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from taxonomist.config import Paths, SplitConfig
 from taxonomist.contracts.cache import SPLITS
+from taxonomist.contracts.detections import with_detections
 from taxonomist.contracts.manifest import in_use, test_labels_changed
 from taxonomist.data.manifest import read_manifest, require_columns, write_atomic
 from taxonomist.errors import ConfigError, DataError
@@ -34,7 +35,8 @@ MAX_FOLDS = 20
 _CONFIG_FILE = "conf/config.yaml"
 
 
-def split(cfg: SplitConfig, seed: int, paths: Paths) -> pd.DataFrame:
+def split(cfg: SplitConfig, seed: int, paths: Paths, detections: Path | None = None
+          ) -> pd.DataFrame:
     """Assign every image in use to train, val or test and write the splits file.
 
     Args:
@@ -42,6 +44,8 @@ def split(cfg: SplitConfig, seed: int, paths: Paths) -> pd.DataFrame:
         seed: seeds the shuffling of sets into folds; same manifest, same split.
         paths: reads ``manifest`` and an existing ``splits``, writes ``splits`` when
             anything changed.
+        detections: the detect stage's output, when it runs: images it sends to review
+            leave the splits, and those it relabels are split under their new label.
 
     Returns:
         One row per image in use: id, set_id (now), label (when first split), split.
@@ -51,7 +55,8 @@ def split(cfg: SplitConfig, seed: int, paths: Paths) -> pd.DataFrame:
         DataError: the manifest is missing, or the existing splits file is inconsistent.
     """
     _check_fractions(cfg)
-    manifest = in_use(read_manifest(paths.manifest, ("id", "set_id", "label")))
+    manifest = read_manifest(paths.manifest, ("id", "set_id", "label"))
+    manifest = in_use(with_detections(manifest, detections))
     frozen = _read_frozen(paths.splits)
     kept, moved = _regrouped(frozen, manifest)
     new = manifest.loc[~manifest["id"].isin(frozen["id"]), ["id", "set_id", "label"]]

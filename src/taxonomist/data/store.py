@@ -213,3 +213,25 @@ def _journal_rows(journal: Path, root: Path) -> list[dict[str, Any]]:
         if complete and (root / str(row.get("stored", ""))).is_file():
             rows.append(row)
     return rows
+
+
+def read_stored(file: Path) -> Image.Image:
+    """A stored image, decoded upright RGB (:func:`to_rgb`): what the cache and the detector
+    see of it.
+
+    Raises:
+        DataError: the file is missing or no longer decodes, with how to restore it.
+    """
+    try:
+        with Image.open(file) as image:
+            return to_rgb(image)
+    except FileNotFoundError:
+        raise DataError(
+            f"{file}: stored image is missing; restore it with `dvc checkout data/images` "
+            "or rerun `taxonomist ingest`"
+        ) from None
+    except OSError as err:
+        raise DataError(
+            f"{file}: cannot decode the stored image ({err}); it was readable at ingest, "
+            "so the store is damaged: restore it with `dvc checkout data/images`"
+        ) from None
