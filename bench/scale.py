@@ -113,10 +113,15 @@ def make_project(root: Path, overrides: list[str], epochs: int | None) -> None:
     shutil.move(root / sample["root"], root / "incoming")
     folder = [*overrides, "data=folder", "data.root=incoming"]
     if epochs is not None:
-        folder += [f"classifiers.{node}.epochs={epochs}" for node in params["nodes"]]
+        folder += [f"classifiers.{node}.epochs={epochs}" for node in inner_nodes(root)]
     sh(["taxonomist", "pipeline", "--reset", *folder], root)
     sh(["git", "add", "-A"], root)
     sh(["git", "-c", "user.email=b@b", "-c", "user.name=bench", "commit", "-qm", "bench"], root)
+
+
+def inner_nodes(root: Path) -> dict[str, dict]:
+    """Each inner node's params (``params/<node>.json``), by node."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted((root / "params").glob("*.json"))}
 
 
 def stages_run(output: str) -> list[str]:
@@ -141,7 +146,7 @@ def add_views_of_one_leaf(root: Path, leaf: str) -> None:
 
 def deepest_leaf(root: Path) -> tuple[str, list[str]]:
     """A leaf at the greatest depth, and its ancestors (the inner nodes above it)."""
-    nodes = yaml.safe_load((root / "params.yaml").read_text())["nodes"]
+    nodes = inner_nodes(root)
     parent = {c: n for n, spec in nodes.items() for c in spec["classes"]}
     leaves = [c for c in parent if c not in nodes]
 

@@ -24,6 +24,17 @@ SERVER_TIMEOUT_S = {
 }
 
 
+def declared_params(params: list) -> set[str]:
+    """A dvc.yaml stage's ``params`` as ``key`` (params.yaml's) or ``file:key``."""
+    flat = set()
+    for entry in params:
+        if isinstance(entry, str):
+            flat.add(entry)
+        else:
+            flat |= {f"{file}:{key}" for file, keys in entry.items() for key in keys}
+    return flat
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Give each test that starts a server its bound, unless it sets its own."""
     for item in items:

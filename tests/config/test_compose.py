@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,23 @@ def test_a_node_without_a_classifier_is_refused_with_the_inner_nodes(
 )
 def test_head_kind_says_which_heads_scikit_learn_fits(head: Head, classical: bool) -> None:
     assert head.is_classical is classical
+
+
+def test_a_recomposed_config_sees_an_edit_that_keeps_size_and_mtime(project: Path) -> None:
+    """A worker composes once per state of conf/: an edit is a new state even when the
+    file's size and mtime are the same (a save within the clock's tick)."""
+    own = project / "conf" / "classifiers" / "round.yaml"
+    own.write_text("epochs: 3\n")
+    assert compose_config().classifiers["round"].epochs == 3
+    stat = own.stat()
+    own.write_text("epochs: 4\n")
+    os.utime(own, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert compose_config().classifiers["round"].epochs == 4
+
+
+def test_each_caller_gets_its_own_config_to_change(project: Path) -> None:
+    first = compose_config()
+    first.classifiers["round"].epochs = 99
+    first.project.split.test = 0.9
+    again = compose_config()
+    assert again.classifiers["round"].epochs == 8 and again.project.split.test == 0.2

@@ -26,6 +26,7 @@ from taxonomist.evaluate.baselines import (
 from taxonomist.pipeline import dvc_yaml
 from taxonomist.report import write_model_card
 from taxonomist.report.baselines import compare_with_baselines
+from tests.conftest import declared_params
 from tests.evaluate.test_dvc_views import TERMINAL, write_views
 from tests.report.make_inputs import taxonomy as card_taxonomy
 from tests.report.make_inputs import write_inputs
@@ -121,9 +122,11 @@ def test_dvc_stage_trains_with_the_roots_keys_and_declares_the_metrics(project: 
     stages = dvc_yaml(compose_config())["stages"]
     stage = stages["baseline"]
     assert stage["deps"] == ["data/cache/digit", "data/cache/_stack"]
-    assert {"baseline", "nodes.digit.classifier.epochs", "nodes.digit.classifier.image_size",
-            "trainer", "seed"} <= set(stage["params"])
-    assert "nodes.digit.classifier.threshold" not in stage["params"]  # the stack's, not its
+    params = declared_params(stage["params"])
+    assert {"baseline", "params/digit.json:classifier.epochs",
+            "params/digit.json:classifier.image_size", "params/digit.json:trainer",
+            "params/digit.json:seed"} <= params
+    assert "params/digit.json:classifier.threshold" not in params  # the stack's, not its
     assert stage["metrics"] == [{"metrics/_flat.json": {"cache": False}},
                                 {"metrics/_svc.json": {"cache": False}}]
     assert {"metrics/_flat.json", "metrics/_svc.json"} <= set(stages["report"]["deps"])

@@ -57,6 +57,6 @@ def test_train_watches_its_cache_and_params_and_what_it_starts_from(project: Pat
     assert cli.main(["pipeline", "classifiers.round.backbone.init_from=digit"]) == 0
     generated = dvc_yaml(compose_config(str(project / "conf")))
     assert set(stage_deps(generated, "train@round")) == {
-        "data/cache/round", "models/digit", "params.yaml"
+        "data/cache/round", "models/digit", "params/round.json"
     }
     assert stage_deps(generated, "evaluate@round") == ["models/round", "data/cache/round"]

@@ -169,6 +169,8 @@ def write_inputs(
         "in/a.png,zero,duplicate\nin/b.png,six,duplicate\nin/c.png,seven,unknown label\n"
     )
     paths.params.write_text("seed: 42\nnotify:\n  kind: outbox\n")
+    paths.node_params_dir.mkdir()
+    paths.node_params("digit").write_text('{"classes": ["zero", "one"]}\n')
     (root / "dvc.lock").write_text(_DVC_LOCK)
     return paths
 

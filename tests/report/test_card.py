@@ -200,7 +200,8 @@ def test_lineage(old_card: tuple[ModelCard, str]) -> None:
     assert f"data/splits.parquet (DVC md5) {SPLITS_MD5}" in text
     assert f"registered model digits.stack version 3 MLflow run {CHALLENGER_RUN}" in text
     assert "tracking URI sqlite:///mlflow/mlflow.db" in text
-    assert re.search(r"<details>.*params\.yaml.*<pre>seed: 42\nnotify:", html, re.S)
+    shown = r"<pre># params.yaml\nseed: 42\nnotify:.*# params/digit.json\n{&#34;classes"
+    assert re.search(r"<details>.*params\.yaml.*" + shown, html, re.S)
 
 
 def test_git_commit_of_the_project(tmp_path: Path) -> None:

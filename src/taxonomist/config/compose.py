@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
+import hashlib
 import os
 from dataclasses import dataclass, fields, is_dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +43,13 @@ class Config:
     overrides: tuple[str, ...] = ()
 
     def params(self) -> dict[str, Any]:
-        """The content of params.yaml: the project config plus one section per node."""
-        params = _plain(self.project)
-        params["nodes"] = {
-            node: {
-                "classes": list(self.taxonomy.children[node]),
-                "classifier": _plain(self.classifiers[node]),
-            }
-            for node in self.taxonomy.inner_nodes
-        }
-        return params
+        """The content of params.yaml: the project config (each node's is its own file)."""
+        return _plain(self.project)
+
+    def node_params(self, node: str) -> dict[str, Any]:
+        """The content of ``params/<node>.json``: the node's classes and classifier."""
+        return {"classes": list(self.taxonomy.children[node]),
+                "classifier": _plain(self.classifiers[node])}
 
     def require_inner_node(self, node: str, source: str = "dvc.yaml") -> None:
         """Raise unless ``node`` is an inner node of the taxonomy, one with a classifier.
@@ -103,6 +104,24 @@ def compose_config(
     conf = resolve_config_dir(config_dir)
     if recorded:
         overrides = effective_overrides(conf, overrides)
+    # A worker runs many stages in one process: each state of conf/ is composed once
+    # (about a second at 35 nodes), and each caller gets its own copy to change.
+    composed = _compose(conf, tuple(overrides), Path.cwd(), _content_digest(conf))
+    return copy.deepcopy(composed)
+
+
+def _content_digest(conf: Path) -> str:
+    """What conf/ holds: every file's path and bytes (mtimes are too coarse to trust)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in conf.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(conf)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _compose(conf: Path, overrides: tuple[str, ...], cwd: Path, digest: str) -> Config:
+    """conf/ composed with ``overrides``; ``cwd`` (messages name files relative to it)
+    and ``digest`` (conf/'s content) only key the cache."""
     hydra_overrides = [o for o in overrides if not o.startswith("classifiers.")]
     node_overrides = [o.removeprefix("classifiers.") for o in overrides if o not in hydra_overrides]
     raw, choices = _hydra_compose(conf, hydra_overrides)
@@ -233,5 +252,15 @@ def _relative(path: Path | str | None) -> str:
         return str(path)
 
 
-def _plain(obj: Any) -> dict[str, Any]:
-    return OmegaConf.to_container(OmegaConf.structured(obj), enum_to_str=True)
+def _plain(obj: Any) -> Any:
+    """A validated config as plain data for YAML and JSON: enums by name (as OmegaConf's
+    ``enum_to_str``), tuples as lists; 30x faster than a round trip through OmegaConf."""
+    if is_dataclass(obj):
+        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, Enum):
+        return obj.name
+    if isinstance(obj, dict):
+        return {_plain(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj

@@ -41,6 +41,14 @@ class Paths:
         return self.root / "params.yaml"
 
     @property
+    def node_params_dir(self) -> Path:
+        return self.root / "params"
+
+    def node_params(self, node: str) -> Path:
+        """``params/<node>.json``: one node's params, apart so DVC reads only its own."""
+        return self.node_params_dir / f"{node}.json"
+
+    @property
     def dvc_yaml(self) -> Path:
         return self.root / "dvc.yaml"
 

@@ -38,7 +38,7 @@ class InputChanged(DataError):
 
 
 def stage_deps(dvc_yaml: Mapping[str, Any], stage: str) -> list[str]:
-    """The paths ``stage`` depends on, as DVC resolves them, plus params.yaml if it has params.
+    """The paths ``stage`` depends on, as DVC resolves them, and the files of its params.
 
     Args:
         dvc_yaml: the generated ``dvc.yaml`` as a mapping (``pipeline.dvc_yaml(config)``).
@@ -55,8 +55,14 @@ def stage_deps(dvc_yaml: Mapping[str, Any], stage: str) -> list[str]:
         items = definition["foreach"]
         item = items[key] if isinstance(items, Mapping) else key
         definition = {k: _resolve(v, key, item) for k, v in definition["do"].items()}
-    deps = list(definition.get("deps", []))
-    return deps + [PARAMS_FILE] if definition.get("params") else deps
+    return [*definition.get("deps", []), *_params_files(definition.get("params", []))]
+
+
+def _params_files(params: list[str | Mapping[str, Any]]) -> list[str]:
+    """The files DVC reads a stage's params from: a bare key is params.yaml's, a mapping
+    names its file (``{params/round.json: [classes]}``)."""
+    files = [PARAMS_FILE] if any(isinstance(p, str) for p in params) else []
+    return files + [name for p in params if isinstance(p, Mapping) for name in p]
 
 
 @contextmanager
@@ -101,6 +107,8 @@ def _resolve(value: Any, key: str, item: Any) -> Any:
     """``${key}``, ``${item}`` and ``${item.field}`` filled in, as DVC's foreach does."""
     if isinstance(value, list):
         return [_resolve(v, key, item) for v in value]
+    if isinstance(value, Mapping):
+        return {_resolve(k, key, item): _resolve(v, key, item) for k, v in value.items()}
     if not isinstance(value, str):
         return value
 

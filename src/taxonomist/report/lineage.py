@@ -22,7 +22,8 @@ class Lineage:
     Attributes:
         git_commit: ``git rev-parse HEAD`` of the project, or ``"unknown"`` outside git.
         data_hashes: project-relative path -> md5 that DVC recorded, None if not recorded.
-        params_text: the resolved config (``params.yaml``) as written, None if missing.
+        params_text: the resolved config as written (params.yaml and every node's
+            ``params/<node>.json``), None without a params.yaml.
     """
 
     git_commit: str
@@ -44,8 +45,17 @@ def load_lineage(paths: Paths, promotion: PromotionRecord) -> Lineage:
         version=promotion.challenger.version,
         run_id=promotion.challenger.run_id or "",
         tracking_uri=promotion.tracking_uri,
-        params_text=paths.params.read_text(encoding="utf-8") if paths.params.is_file() else None,
+        params_text=_params_text(paths),
     )
+
+
+def _params_text(paths: Paths) -> str | None:
+    """params.yaml, then each node's ``params/<node>.json``, each under its path."""
+    if not paths.params.is_file():
+        return None
+    files = [paths.params, *sorted(paths.node_params_dir.glob("*.json"))]
+    return "\n".join(f"# {_relative(f, paths.root)}\n{f.read_text(encoding='utf-8')}"
+                     for f in files)
 
 
 def git_commit(folder: Path) -> str:

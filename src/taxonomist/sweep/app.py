@@ -123,7 +123,7 @@ def _store_primary(
     has_file = (config_dir / SWEEP_FILE).is_file()
     primary = {
         "defaults": ["_self_", SWEEP_FILE.removesuffix(".yaml")] if has_file else ["_self_"],
-        **config.params()["nodes"][node]["classifier"],
+        **config.node_params(node)["classifier"],
         "hydra": hydra_settings,
     }
     ConfigStore.instance().store(name=PRIMARY, node=primary)

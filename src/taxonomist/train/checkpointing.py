@@ -150,7 +150,7 @@ def run_fingerprint(config: Config, node: str, paths: Paths) -> str:
     """
     payload = {
         "node": node,
-        "definition": config.params()["nodes"][node],
+        "definition": config.node_params(node),
         "seed": config.project.seed,
         "cache": [_cache_fingerprint(paths, node, split) for split in ("train", "val")],
     }

@@ -49,7 +49,7 @@ def publish_node(
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     write_model(folder)
-    (folder / "classifier.yaml").write_text(yaml.safe_dump(config.params()["nodes"][node]))
+    (folder / "classifier.yaml").write_text(yaml.safe_dump(config.node_params(node)))
     runs = RunLog.for_project(config.project.mlflow, paths)
     runs.log_folder(run_id, folder, "model")
     name = node_model_name(config.taxonomy.name, node)
