@@ -1,6 +1,6 @@
 """``taxonomist <verb>``: parse, compose the config, call one stage function.
 
-Every stage verb first checks that params.yaml / dvc.yaml still match conf/, so
+Every stage verb first checks that the generated params and dvc.yaml still match conf/, so
 `dvc repro` never runs a stage with parameters older than the YAML a person edited.
 """
 
@@ -74,7 +74,8 @@ def _parser(nodes: list[str] | None = None) -> argparse.ArgumentParser:
         f"up, that has one; or ${CONFIG_DIR_ENV})",
     )
     verbs = parser.add_subparsers(dest="verb", required=True)
-    pipeline = verbs.add_parser("pipeline", help="write params.yaml + dvc.yaml from conf/")
+    pipeline = verbs.add_parser("pipeline",
+                                help="write params.yaml, params/*.json and dvc.yaml from conf/")
     pipeline.add_argument("--check", action="store_true", help="exit 1 if they are stale")
     pipeline.add_argument("--reset", action="store_true",
                           help="drop the overrides recorded in conf/overrides.yaml")
@@ -167,9 +168,9 @@ def _pipeline(args: argparse.Namespace) -> int:
     if args.check:
         diff = pipeline.diff_generated(config, paths)
         if diff:
-            print(diff + "\nparams.yaml / dvc.yaml are stale: run `taxonomist pipeline`.")
+            print(diff + "\nthe generated files are stale: run `taxonomist pipeline`.")
             return 1
-        print("params.yaml and dvc.yaml are up to date with conf/")
+        print("params.yaml, params/*.json and dvc.yaml are up to date with conf/")
         return 0
     changed = pipeline.write(config, paths)
     if recorded.write_recorded(conf, change.result):

@@ -56,8 +56,8 @@ class VerbHelp:
 
 VERBS = {
     "pipeline": VerbHelp(
-        "Write params.yaml and dvc.yaml from conf/ (with the overrides recorded in "
-        "conf/overrides.yaml). Run it after every edit of conf/, then `dvc repro`.",
+        "Write params.yaml, params/<node>.json and dvc.yaml from conf/ (with the overrides "
+        "recorded in conf/overrides.yaml). Run it after every edit of conf/, then `dvc repro`.",
         "taxonomist pipeline classifiers.round.epochs=12"),
     "sample": VerbHelp("Write scikit-learn's handwritten digits as PNGs and a manifest.",
                        "taxonomist sample", "sample"),

@@ -1,4 +1,4 @@
-"""conf/ -> params.yaml + dvc.yaml: one DVC stage per step, one train/evaluate per node.
+"""conf/ -> params.yaml, params/<node>.json, dvc.yaml: a DVC stage per step and per node.
 
 Each stage lists only the parameter keys it reads, so editing one node's classifier
 definition reruns that node's training and what depends on it, nothing else.
@@ -135,7 +135,7 @@ def check_current(config: Config, paths: Paths) -> None:
     diff = diff_generated(config, paths)
     if diff:
         raise StaleParamsError(
-            "params.yaml / dvc.yaml are out of date with conf/:\n"
+            "params.yaml, params/*.json or dvc.yaml are out of date with conf/:\n"
             f"{diff}\n"
             "run `taxonomist pipeline` to regenerate them, then `dvc repro`."
         )
