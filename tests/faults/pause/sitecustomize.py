@@ -18,10 +18,17 @@ if _PATTERN and os.environ.get("DVC_STAGE"):
 
     def _replace_or_pause(src, dst, *args, **kwargs):
         if fnmatch.fnmatch(os.path.relpath(os.fspath(dst)), _PATTERN):
-            with open(os.environ["FAULTS_PAUSED"], "w") as marker:
-                marker.write(f"{os.getpid()} {os.environ['DVC_STAGE']} {dst}\n")
+            _write_marker(f"{os.getpid()} {os.environ['DVC_STAGE']} {dst}\n")
             time.sleep(600)
             os._exit(99)
         return _real_replace(src, dst, *args, **kwargs)
+
+    def _write_marker(text):
+        # Put in place whole: the test kills this process as soon as the marker exists,
+        # and a marker created by open() but not yet written would be read empty.
+        paused = os.environ["FAULTS_PAUSED"]
+        with open(f"{paused}.tmp", "w") as marker:
+            marker.write(text)
+        _real_replace(f"{paused}.tmp", paused)
 
     os.replace = _replace_or_pause
