@@ -48,7 +48,8 @@ next:
 # detector (about half the slow time).
 # All three must pass.
 SLOW_FIRST := tests/integration/test_dvc_repro.py tests/integration/test_detect_repro.py \
-	tests/data/test_detect.py tests/train/test_detected_boxes.py tests/faults
+	tests/data/test_detect.py tests/data/test_cropping.py tests/train/test_detected_boxes.py \
+	tests/serve/test_detector_crop.py tests/faults
 TEST_TMP ?= $(or $(TMPDIR),/tmp)/taxonomist-tests
 test: setup lint
 	@mkdir -p $(TEST_TMP)

@@ -75,8 +75,8 @@ class StackAPI(ls.LitAPI):
 
     def decode_request(self, request: RawImage) -> np.ndarray:
         try:
-            return decode_images([SentImage("the image in the body", request)], self.policy,
-                                 self.stack.model.predictor.image_size)[0]
+            sent = [SentImage("the image in the body", request)]
+            return self.stack.model.prepare(decode_images(sent, self.policy))[0][0]
         except RequestError as err:
             raise HTTPException(err.status, err.detail) from None
 

@@ -113,7 +113,7 @@ def noise_png(size: int) -> bytes:
 def in_process(stack: ServedStack, image: bytes, clients: int, requests: int) -> Run:
     """``clients`` threads, each predicting one decoded image back to back."""
     predictor = stack.model.predictor
-    arrays = decode_images([SentImage("bench", image)], ImagePolicy(), predictor.image_size)
+    arrays = stack.model.prepare(decode_images([SentImage("bench", image)], ImagePolicy()))[0]
     latencies: list[float] = []
 
     def client() -> None:
@@ -183,7 +183,7 @@ def swap_under_load(registry: Registry, url: str, image: bytes, server: subproce
 def batched_ceiling(stack: ServedStack, image: bytes, images: int, repeats: int = 20) -> float:
     """Images/s of in-process forwards of ``images`` at once: what batching can approach."""
     predictor = stack.model.predictor
-    one = decode_images([SentImage("bench", image)], ImagePolicy(), predictor.image_size)
+    one = stack.model.prepare(decode_images([SentImage("bench", image)], ImagePolicy()))[0]
     arrays = np.repeat(one, images, axis=0)
     predictor.predict(arrays)
     start = time.perf_counter()

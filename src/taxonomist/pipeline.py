@@ -106,7 +106,7 @@ def dvc_yaml(config: Config) -> dict[str, Any]:
         "cache": _cache_stage(nodes, manifest),
         "train": _train_stages(config),
         "evaluate": _per_node(nodes, _evaluate_stage()),
-        "stack": _stack_stage(nodes),
+        "stack": _stack_stage(nodes, config),
         "promote": {
             "cmd": "taxonomist promote",
             "deps": [str(REL.stack_dir), STACK_CACHE],
@@ -210,15 +210,19 @@ def _ingest_stage(config: Config) -> dict[str, Any]:
 def _detect_stage(config: Config) -> dict[str, Any]:
     """Boxes for the images in use; persisted, so an image already detected by the same
     detector is not detected again (the stage reads its last output)."""
-    weights = config.project.detect.weights
     return {
         "cmd": "taxonomist detect",
-        "deps": [str(REL.manifest), str(REL.images),
-                 *([] if weights == HUB_WEIGHTS else [weights])],
+        "deps": [str(REL.manifest), str(REL.images), *_detector_weights(config)],
         "params": ["detect"],
         "outs": [{str(REL.detections): {"persist": True}},
                  {str(REL.detect_review): {"cache": False}}],
     }
+
+
+def _detector_weights(config: Config) -> list[str]:
+    """The detector's weights file, when it has one (not torchvision's own)."""
+    detect = config.project.detect
+    return [detect.weights] if detect.enabled and detect.weights != HUB_WEIGHTS else []
 
 
 # The stack's test images (every test image, at the largest image_size); stack and promote.
@@ -352,16 +356,18 @@ def _evaluate_stage() -> dict[str, Any]:
     }
 
 
-def _stack_stage(nodes: list[str]) -> dict[str, Any]:
+def _stack_stage(nodes: list[str], config: Config) -> dict[str, Any]:
+    detector = config.project.detect.enabled  # bundled, to crop served images
     return {
         "cmd": "taxonomist stack",
         # the stack's own val and test cache, not every node's: it changes only with those
         # splits (val: the temperatures and thresholds are fitted on it); and the root's,
         # whose train images stopping.unfamiliar_quantile measures distances from
         "deps": [str(REL.model_dir(n)) for n in nodes]
-        + [STACK_CACHE, str(node_cache(REL, nodes[0]))],
-        "params": ["taxonomy", *({_node_params(n): [f"classifier.{key}" for key in READ_BY_STACK]}
-                                 for n in nodes)],
+        + [STACK_CACHE, str(node_cache(REL, nodes[0])), *_detector_weights(config)],
+        "params": ["taxonomy", *(["detect"] if detector else []),
+                   *({_node_params(n): [f"classifier.{key}" for key in READ_BY_STACK]}
+                     for n in nodes)],
         "outs": [str(REL.stack_dir), {str(REL.node_plots(STACK_PLOTS)): {"cache": False}}],
         "metrics": [{str(REL.stack_metrics): {"cache": False}}],
     }

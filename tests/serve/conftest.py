@@ -3,11 +3,11 @@ an app over them."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import time
 from collections.abc import Iterator
-from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -83,10 +83,16 @@ class Slow:
         return self.predictor.predict(images)
 
 
+def with_predictor(served: ServedStack, predictor) -> ServedStack:
+    """``served`` answering with ``predictor`` (images still prepared by its own model)."""
+    model = copy.copy(served.model)
+    model.predictor = predictor
+    return dataclasses.replace(served, model=model)
+
+
 def slow(served: ServedStack, seconds: float) -> ServedStack:
     """``served`` with a predictor that sleeps ``seconds`` before each forward."""
-    return dataclasses.replace(served, model=SimpleNamespace(
-        predictor=Slow(served.model.predictor, seconds)))
+    return with_predictor(served, Slow(served.model.predictor, seconds))
 
 
 def png(size: tuple[int, int] = (20, 20), color: str = "white", fmt: str = "PNG") -> bytes:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import timm
 import torch
+import yaml
 
 from taxonomist.config import Config, Paths, compose_config
 from taxonomist.contracts.cache import STACK, CachedSplit, save_node_split
@@ -48,12 +49,17 @@ class Registry:
 
 
 def make_registry(root: Path, backbone: str = TEST_BACKBONE, size: int = TEST_SIZE,
-                  seeds: tuple[int, ...] = (1, 2)) -> Registry:
-    """``root`` with a copy of ``conf/`` and one stack version per seed, the first live."""
+                  seeds: tuple[int, ...] = (1, 2), detect: dict | None = None) -> Registry:
+    """``root`` with a copy of ``conf/`` and one stack version per seed, the first live;
+    ``detect``: the ``detect:`` keys that turn the project's detector on (its weights
+    file relative to ``root``), so each stack bundles it."""
     shutil.copytree(REPO / "conf", root / "conf")
     main = root / "conf" / "config.yaml"
     uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
     main.write_text(main.read_text().replace("tracking_uri: null", f"tracking_uri: {uri}"))
+    if detect:
+        config = yaml.safe_load(main.read_text())
+        main.write_text(yaml.safe_dump(config | {"detect": config["detect"] | detect}))
     (root / "mlflow").mkdir()
     default = root / "conf" / "classifiers" / "_default.yaml"  # untrained: never sure
     default.write_text(default.read_text().replace("threshold: 0.5", "threshold: 0.0"))

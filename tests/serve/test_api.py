@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
-from types import SimpleNamespace
 
 from taxonomist.serve.live import LiveFollower, ServedStack
 from taxonomist.serve.settings import ServeConfig
 from taxonomist.stack.predictor import StackPredictor
-from tests.serve.conftest import Registry, png
+from tests.serve.conftest import Registry, png, with_predictor
 
 
 def check_answer(body: dict, served: ServedStack, images: int) -> None:
@@ -26,6 +24,7 @@ def check_answer(body: dict, served: ServedStack, images: int) -> None:
         assert answer["stopped"] == {"at": answer["label"], "depth": len(walk),
                                      "reason": "leaf", "best": None, "probability": None,
                                      "threshold": None}
+        assert answer["box"] is None and answer["detect_score"] is None  # no detector
 
 
 def test_raw_body_multipart_and_base64_batch(make_client, served: ServedStack) -> None:
@@ -49,8 +48,7 @@ def test_a_walk_that_stops_says_where_and_which_threshold(make_client, served) -
     predictor = served.model.predictor
     unsure = dict.fromkeys(predictor.thresholds, 0.0) | {"digit": 1.01}
     stopping = StackPredictor(predictor.taxonomy, predictor.nodes, unsure)
-    client = make_client(stack=dataclasses.replace(served, model=SimpleNamespace(
-        predictor=stopping)))
+    client = make_client(stack=with_predictor(served, stopping))
     answer = client.post("/v1/predict", content=png(),
                          headers={"Content-Type": "image/png"}).json()["predictions"][0]
     assert answer["label"] is None and answer["walk"] == []
@@ -71,8 +69,7 @@ def test_an_unfamiliar_image_is_refused_with_the_reason(make_client, served) -> 
     nothing_is_familiar = Familiarity(features, np.eye(features.shape[1]), -1.0, 1.0)
     refusing = StackPredictor(predictor.taxonomy, predictor.nodes, predictor.stopping,
                               nothing_is_familiar)
-    client = make_client(stack=dataclasses.replace(served, model=SimpleNamespace(
-        predictor=refusing)))
+    client = make_client(stack=with_predictor(served, refusing))
     answer = client.post("/v1/predict", content=png(),
                          headers={"Content-Type": "image/png"}).json()["predictions"][0]
     assert answer["label"] is None and answer["walk"] == []

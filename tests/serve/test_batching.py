@@ -25,9 +25,9 @@ HOLD_S = 1.0  # the first forward sleeps this long, so the next requests queue b
 def unbatched(stack: ServedStack, color: str) -> dict:
     """``stack``'s answer for one ``png(color=...)``, predicted on its own, as JSON."""
     predictor = stack.model.predictor
-    arrays = decode_images([SentImage("x", png(color=color))], ImagePolicy(),
-                           predictor.image_size)
-    return predict_response(stack, predictor.predict(arrays)).model_dump()["predictions"][0]
+    arrays, found = stack.model.prepare(decode_images([SentImage("x", png(color=color))],
+                                                      ImagePolicy()))
+    return predict_response(stack, predictor.predict(arrays), found).model_dump()["predictions"][0]
 
 
 def forwards(metrics: str) -> dict[str, float]:

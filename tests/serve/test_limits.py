@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import struct
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from types import SimpleNamespace
 
 import pytest
 
 from taxonomist.data.images import ImagePolicy
 from taxonomist.serve.compute import BoundedPool, Deadline
 from taxonomist.serve.live import ServedStack
-from tests.serve.conftest import png, slow
+from tests.serve.conftest import png, slow, with_predictor
 
 PNG = {"Content-Type": "image/png"}
 
@@ -147,6 +145,6 @@ def test_no_free_decoding_thread_before_the_timeout_is_503() -> None:
 
 
 def test_a_crash_answers_500_without_a_trace(make_client, served: ServedStack) -> None:
-    broken = dataclasses.replace(served, model=SimpleNamespace(predictor=None))
+    broken = with_predictor(served, None)
     refused(make_client(stack=broken).post("/v1/predict", content=png(), headers=PNG),
             500, "internal_error", "its log has the details")

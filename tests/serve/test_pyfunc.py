@@ -46,7 +46,8 @@ def test_a_refused_row_is_named_with_the_reason(served: ServedStack, bad: bytes,
 
 def test_good_rows_are_still_predicted(served: ServedStack) -> None:
     out = served.model.predict(None, rows(png(), png(color="black")))
-    assert list(out.columns) == ["label", "path", "probabilities"] and len(out) == 2
+    assert list(out.columns) == ["label", "path", "probabilities", "box", "detect_score"]
+    assert len(out) == 2 and out["box"].isna().all()  # no detector: nothing found, no crop
 
 
 def test_the_stack_keeps_the_project_s_image_policy(registry: Registry,

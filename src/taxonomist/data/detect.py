@@ -9,7 +9,6 @@ re-ingest that brings a few new images runs the model on those only.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from taxonomist.contracts.detections import (
 )
 from taxonomist.contracts.files import write_atomic
 from taxonomist.contracts.manifest import BBOX_COLUMNS, in_use
+from taxonomist.data.cropping import whole_pixel_box
 from taxonomist.data.detector import Detector, DetectSettings
 from taxonomist.data.manifest import read_manifest
 from taxonomist.data.store import read_stored
@@ -94,7 +94,8 @@ def _detect_rows(settings: DetectSettings, rows: pd.DataFrame, paths: Paths) -> 
         for image_id, image, (box, score) in zip(
             batch["id"], images, detector.best_boxes(images), strict=True
         ):
-            found.append({"id": image_id, **_whole_pixels(box, image.size),
+            corners = whole_pixel_box(box, image.size) or (None,) * 4
+            found.append({"id": image_id, **dict(zip(BBOX_COLUMNS, corners, strict=True)),
                           "detect_score": score, "detector": version, "detect_setup": setup})
         bar.update(len(batch))
     bar.close()
@@ -104,17 +105,6 @@ def _detect_rows(settings: DetectSettings, rows: pd.DataFrame, paths: Paths) -> 
 def _batches(rows: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
     for start in range(0, len(rows), size):
         yield rows.iloc[start:start + size]
-
-
-def _whole_pixels(box, size: tuple[int, int]) -> dict[str, int | None]:
-    """The box rounded outwards to whole pixels inside the image, as a manifest box is."""
-    if box is None:
-        return dict.fromkeys(BBOX_COLUMNS)
-    width, height = size
-    x0, y0, x1, y1 = box
-    corners = (max(0, math.floor(x0)), max(0, math.floor(y0)),
-               min(width, math.ceil(x1)), min(height, math.ceil(y1)))
-    return dict(zip(BBOX_COLUMNS, corners, strict=True))
 
 
 def _decide(raw: pd.DataFrame, settings: DetectSettings) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 ``models:/<taxonomy>.stack@live`` is loaded exactly as serving loads it, and each stored
 image is read as the served stack reads a request: held to the image policy saved with
 the stack (:func:`taxonomist.data.images.decode_checked`), then prepared as the cache
-prepares it (:func:`taxonomist.data.pixels.image_to_array`). Images go through the
+prepares it, cropped by the stack's detector when it has one
+(:func:`taxonomist.data.cropping.prepare_images`). Images go through the
 stack :data:`CHUNK` at a time, so memory stays flat whatever the number of images.
 """
 
@@ -18,8 +19,8 @@ import pandas as pd
 from PIL import Image
 
 from taxonomist.config import MlflowConfig, Paths
+from taxonomist.data.cropping import Cropper, prepare_images
 from taxonomist.data.images import ImagePolicy, decode_checked
-from taxonomist.data.pixels import image_to_array
 from taxonomist.data.rejects import Rejected
 from taxonomist.errors import DataError
 from taxonomist.stack.predictor import Prediction, StackPredictor
@@ -40,12 +41,14 @@ class LiveStack:
         predictor: its node classifiers, calibrated as they were registered.
         policy: the image policy saved with it (ingest's ``data.formats`` and
             ``data.max_pixels``).
+        cropper: its detector, when it was built with one (images are cropped as served).
     """
 
     name: str
     version: str
     predictor: StackPredictor
     policy: ImagePolicy
+    cropper: Cropper | None
 
     @property
     def title(self) -> str:
@@ -60,7 +63,7 @@ def load_live(mlflow: MlflowConfig, taxonomy: str, paths: Paths) -> LiveStack | 
     if version is None:
         return None
     model = load_served_model(client, name, version)
-    return LiveStack(name, version, model.predictor, model.policy)
+    return LiveStack(name, version, model.predictor, model.policy, model.cropper)
 
 
 def require_live(mlflow: MlflowConfig, taxonomy: str, paths: Paths, needed_for: str
@@ -98,8 +101,8 @@ def stored_arrays(rows: pd.DataFrame, stack: LiveStack, root: Path) -> Iterator[
     size = stack.predictor.image_size
     for start in range(0, len(rows), CHUNK):
         files = rows["stored"].iloc[start:start + CHUNK]
-        yield np.stack([image_to_array(stored_image(root / f, stack.policy), size)
-                        for f in files])
+        images = [stored_image(root / f, stack.policy) for f in files]
+        yield prepare_images(images, size, stack.cropper)[0]
 
 
 def stored_image(file: Path, policy: ImagePolicy) -> Image.Image:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from taxonomist.data.cropping import Found
 from taxonomist.serve.live import ServedStack
 from taxonomist.stack.predictor import Prediction
 
@@ -38,6 +39,13 @@ class ImageAnswer(BaseModel):
                               "classifier was unsure")
     walk: list[Step]
     stopped: Stopped
+    box: list[int] | None = Field(None, description=(
+        "where the stack's detector found the object, [x0, y0, x1, y1] in the sent image's "
+        "pixels (the classifiers saw this box grown by detect.margin); null when the "
+        "stack has no detector or it found nothing above detect.min_score (the whole "
+        "image was classified)"))
+    detect_score: float | None = Field(None, description=(
+        "the detector's best score; null when the stack has no detector"))
 
 
 class NodeModel(BaseModel):
@@ -69,15 +77,18 @@ class Health(BaseModel):
     last_error: str | None = Field(None, description="why the last poll failed, if it did")
 
 
-def predict_response(stack: ServedStack, predictions: list[Prediction]) -> PredictResponse:
+def predict_response(stack: ServedStack, predictions: list[Prediction],
+                     found: list[Found | None]) -> PredictResponse:
     return PredictResponse(
         stack=StackInfo(name=stack.name, version=stack.version, digest=stack.digest),
         nodes={n: NodeModel(model=v.model, version=v.version) for n, v in stack.nodes.items()},
-        predictions=[_image_answer(stack, p) for p in predictions],
+        predictions=[_image_answer(stack, p, f)
+                     for p, f in zip(predictions, found, strict=True)],
     )
 
 
-def _image_answer(stack: ServedStack, prediction: Prediction) -> ImageAnswer:
+def _image_answer(stack: ServedStack, prediction: Prediction, found: Found | None
+                  ) -> ImageAnswer:
     predictor = stack.model.predictor
     deciders = [predictor.taxonomy.root, *prediction.path]  # who chose each step
     walk = [Step(node=node, label=label, probability=prob, threshold=predictor.thresholds[node])
@@ -88,4 +99,6 @@ def _image_answer(stack: ServedStack, prediction: Prediction) -> ImageAnswer:
     stopped = Stopped(at=end, depth=len(prediction.path), reason="leaf") if stop is None else \
         Stopped(at=end, depth=len(prediction.path), reason=stop.reason, best=stop.best,
                 probability=stop.probability, threshold=stop.threshold)
-    return ImageAnswer(label=prediction.label, walk=walk, stopped=stopped)
+    return ImageAnswer(label=prediction.label, walk=walk, stopped=stopped,
+                       box=list(found.box) if found and found.box else None,
+                       detect_score=found.score if found else None)

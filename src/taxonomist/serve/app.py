@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from taxonomist.data.cropping import Found
 from taxonomist.data.images import ImagePolicy, bounded_decoding
 from taxonomist.serve.answers import Health, PredictResponse, predict_response
 from taxonomist.serve.batching import MicroBatcher
@@ -68,13 +69,15 @@ class Server:
                                    {"request_timeout_s": timeout_s}) from None
             stack = self.ready_stack()
             deadline = Deadline.after(timeout_s)
-            arrays = await self.pool.run(lambda: self._decode(stack, images), deadline)
+            arrays, found = await self.pool.run(lambda: self._prepare(stack, images), deadline)
         predictions = await self.batcher.predict(stack, arrays, deadline)
         self.metrics.count_predictions(predictions)
-        return stack, predict_response(stack, predictions)
+        return stack, predict_response(stack, predictions, found)
 
-    def _decode(self, stack: ServedStack, images: list[SentImage]) -> np.ndarray:
-        return decode_images(images, self.policy, stack.model.predictor.image_size)
+    def _prepare(self, stack: ServedStack, images: list[SentImage]
+                 ) -> tuple[np.ndarray, list[Found | None]]:
+        """Decoded and, when the stack has a detector, cropped to the object's box."""
+        return stack.model.prepare(decode_images(images, self.policy))
 
 
 def create_app(follower: LiveFollower, settings: ServeConfig, policy: ImagePolicy) -> FastAPI:

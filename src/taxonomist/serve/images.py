@@ -20,14 +20,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from taxonomist.data.images import ImagePolicy, decode_checked
-from taxonomist.data.pixels import image_to_array
 from taxonomist.data.rejects import Rejected
 from taxonomist.serve.errors import RequestError
 
@@ -73,22 +72,22 @@ async def read_images(request: Request, max_batch: int) -> list[SentImage]:
     return images
 
 
-def decode_images(images: list[SentImage], policy: ImagePolicy, size: int) -> np.ndarray:
-    """The checked images as one uint8 array (N, size, size, 3), prepared like the cache.
+def decode_images(images: list[SentImage], policy: ImagePolicy) -> list[Image.Image]:
+    """The checked images, decoded (the stack's ``prepare`` makes them its input).
 
     Raises:
         RequestError: naming the image: 415 (a format ``policy`` refuses), 413 (more
             pixels than it allows) or 422 (not an image, truncated, corrupt).
     """
-    arrays = []
+    decoded = []
     for image in images:
         try:
-            arrays.append(image_to_array(decode_checked(image.data, policy), size))
+            decoded.append(decode_checked(image.data, policy))
         except Rejected as err:
             limit = {"formats": list(policy.formats), "max_pixels": policy.max_pixels}
             raise RequestError(_STATUS.get(err.kind, 422), f"image_{err.kind}",
                                f"{image.name}: {err.reason}", limit) from None
-    return np.stack(arrays)
+    return decoded
 
 
 async def _form_images(request: Request, max_batch: int) -> list[SentImage]:

@@ -24,6 +24,8 @@ from taxonomist.contracts.metrics import (
     StackMetrics,
     write_rows,
 )
+from taxonomist.data.cropping import save_detector
+from taxonomist.data.detector import DetectSettings
 from taxonomist.data.images import ImagePolicy
 from taxonomist.errors import ConfigError
 from taxonomist.evaluate.hierarchy import depth_accuracy, stack_metrics, stack_outcomes, stop_table
@@ -132,6 +134,9 @@ def build_stack(config: Config, paths: Paths) -> StackVersion:
     model_dirs = {n: paths.model_dir(n) for n in config.taxonomy.inner_nodes}
     predictor.save(folder / "model", model_dirs)
     save_policy(folder / "model", ImagePolicy.from_config(config.project.data))
+    if config.project.detect.enabled:  # served images are cropped as the cache cropped
+        detect = DetectSettings.from_config(config.project.detect, config.taxonomy, paths.root)
+        save_detector(folder / "model", detect)
     outcomes.to_parquet(folder / "outcomes.parquet", index=False)
     write_stack_views(paths, predictor.taxonomy, metrics, outcomes)
     write_stopping_views(paths, report)

@@ -14,10 +14,11 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types import ColSpec, Schema
+from PIL import Image
 
 from taxonomist.contracts.files import write_text_atomic
+from taxonomist.data.cropping import Cropper, Found, prepare_images
 from taxonomist.data.images import ImagePolicy, decode_checked
-from taxonomist.data.pixels import image_to_array
 from taxonomist.data.rejects import Rejected
 from taxonomist.errors import DataError
 from taxonomist.stack.predictor import StackPredictor
@@ -33,7 +34,9 @@ class StackModel(mlflow.pyfunc.PythonModel):
     """Input: a DataFrame with a column ``image`` of base64-encoded image files.
 
     Output: one row per image with ``label`` (deepest class reached), ``path`` (classes
-    from the root's children down) and ``probabilities`` (one per level of ``path``).
+    from the root's children down), ``probabilities`` (one per level of ``path``), and
+    ``box`` and ``detect_score``: where the stack's detector found the object (see
+    :func:`predictions_frame`).
 
     Every image is held to the image policy ingest used (the project's ``data.formats``
     and ``data.max_pixels``, saved with the stack; the defaults for a stack saved
@@ -48,23 +51,29 @@ class StackModel(mlflow.pyfunc.PythonModel):
         self.folder = Path(context.artifacts[ARTIFACT_KEY])
         self.predictor = StackPredictor.load(self.folder)
         self.policy = load_policy(self.folder)
+        self.cropper = Cropper.load(self.folder)
+
+    def prepare(self, images: list[Image.Image]) -> tuple[np.ndarray, list[Found | None]]:
+        """Decoded images as the node classifiers' input, cropped to the detector's box
+        when the stack has a detector (exactly as the cache cropped its training images)."""
+        return prepare_images(images, self.predictor.image_size, self.cropper)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:
             images = self._images(model_input)
         except DataError as err:  # MLflow answers its own exception as the message, alone
             raise MlflowException(str(err), error_code=INVALID_PARAMETER_VALUE) from None
-        return predictions_frame(self.predictor.predict(images))
+        arrays, found = self.prepare(images)
+        return predictions_frame(self.predictor.predict(arrays), found)
 
-    def _images(self, model_input: pd.DataFrame) -> np.ndarray:
+    def _images(self, model_input: pd.DataFrame) -> list[Image.Image]:
         if IMAGE_COLUMN not in model_input:
             raise DataError(
                 f"expected a column '{IMAGE_COLUMN}' of base64-encoded images, "
                 f"got columns {list(model_input.columns)}"
             )
-        size = self.predictor.image_size
         rows = enumerate(model_input[IMAGE_COLUMN])
-        return np.stack([_decode(b64, i, size, self.policy) for i, b64 in rows])
+        return [_decode(b64, i, self.policy) for i, b64 in rows]
 
 
 def save_policy(folder: Path, policy: ImagePolicy) -> None:
@@ -82,12 +91,17 @@ def load_policy(folder: Path) -> ImagePolicy:
     return ImagePolicy(tuple(saved["formats"]), int(saved["max_pixels"]))
 
 
-def predictions_frame(predictions) -> pd.DataFrame:
+def predictions_frame(predictions, found: list[Found | None]) -> pd.DataFrame:
+    """One row per image; ``box`` (x0, y0, x1, y1 in the sent image's pixels) and
+    ``detect_score`` are None for a stack without a detector, ``box`` also when the
+    detector found nothing above its ``min_score`` (the whole image was classified)."""
     return pd.DataFrame(
         {
             "label": [p.label for p in predictions],
             "path": [p.path for p in predictions],
             "probabilities": [p.probs for p in predictions],
+            "box": [list(f.box) if f and f.box else None for f in found],
+            "detect_score": [f.score if f else None for f in found],
         }
     )
 
@@ -97,9 +111,9 @@ def encode_image(path: Path) -> str:
     return base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def _decode(b64: str, row: int, size: int, policy: ImagePolicy) -> np.ndarray:
+def _decode(b64: str, row: int, policy: ImagePolicy) -> Image.Image:
     try:
-        return image_to_array(decode_checked(base64.b64decode(b64, validate=True), policy), size)
+        return decode_checked(base64.b64decode(b64, validate=True), policy)
     except (binascii.Error, ValueError, TypeError) as err:
         raise DataError(f"row {row}: not a base64-encoded image ({err})") from None
     except Rejected as err:
