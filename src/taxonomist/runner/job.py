@@ -9,6 +9,7 @@ own log file (the worker's file descriptors 1 and 2 point there while it runs).
 
 from __future__ import annotations
 
+import gc
 import os
 import shlex
 import socket
@@ -69,8 +70,22 @@ def run_job(job: StageJob, entry: Entry) -> StageOutcome:
             code = _run_command(command, entry)
             if code != 0:
                 break
+    _free_cycles()
     return StageOutcome(job.stage, code, time.monotonic() - start,
                         socket.gethostname(), os.getpid())
+
+
+def _free_cycles() -> None:
+    """Free the stage's reference cycles before the worker runs the next stage.
+
+    A Lightning Trainer and its module point at each other, so only the cyclic collector
+    frees a node's model and optimiser state, and in a process holding torch's ~880k
+    objects its full collections come too rarely: a worker grew by ~50 MiB per node
+    trained. Collect now, then freeze the survivors (imports, caches), so that each later
+    collection scans only one stage's objects: 2 ms instead of 0.45 s a stage.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _run_command(command: str, entry: Entry) -> int:
