@@ -3,8 +3,8 @@
 ``fasterrcnn_mobilenet_v3_large_320_fpn`` from scratch (no weights, no backbone weights)
 at 64 px learns in 200 SGD steps to box a red square on dark noise at one of two places
 (scores 0.85-0.97), and to find nothing (no box scoring 0.05) in the noise alone: enough
-to test the detect stage with. 80 steps were enough on one CPU but not on another (one
-place scored 0.31-0.49: float sums differ by instruction set), so it trains well past it.
+to test the detect stage with. 80 steps were enough on one machine but not on another
+(same seed, one thread: one place scored 0.31-0.49), so it trains well past that.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ def png(pixels: np.ndarray) -> bytes:
 
 def train_tiny_detector(path: Path) -> Path:
     """Train the detector for STEPS steps (2 objects, 2 blanks a batch) and save its
-    state_dict at ``path``: about 2 min on one CPU core."""
+    state_dict at ``path``: 32 s on one core of an idle 2-core machine."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same result on any machine, and no spinning on a busy one
+    torch.set_num_threads(1)  # one result per machine, and no spinning on a busy one
     try:
         return _train(path)
     finally:
