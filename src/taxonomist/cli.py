@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in TOOL_ENV.items():
         os.environ.setdefault(key, value)
     argv = sys.argv[1:] if argv is None else argv
-    args = _parser(_nodes_for_help(argv)).parse_args(argv)
+    args = build_parser(_nodes_for_help(argv)).parse_args(argv)
     try:
         _locate_project(args)
         return args.run(args) or 0
@@ -66,7 +66,8 @@ def _nodes_for_help(argv: list[str]) -> list[str] | None:
         return None
 
 
-def _parser(nodes: list[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(nodes: list[str] | None = None) -> argparse.ArgumentParser:
+    """The `taxonomist` parser; NODES, when known, are listed in the node verbs' help."""
     parser = argparse.ArgumentParser(prog="taxonomist")
     parser.add_argument(
         "--config-dir", metavar="DIR",
