@@ -1,4 +1,5 @@
-"""The detect stage with a tiny detector trained here: boxes, the review list, relabelling,
+"""The detect stage with a detector that boxes the drawn rectangles exactly (and a real
+torchvision one where its weights matter): boxes, the review list, relabelling,
 the manifest join, incremental runs, the cache's crops, and config errors."""
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ from taxonomist.data.detector import DetectSettings
 from taxonomist.errors import ConfigError
 from taxonomist.taxonomy import Taxonomy
 from tests.data.conftest import SourceFolder
-from tests.tiny_detector import BOXES, BUILDER_ARGS, MODEL, RED, drawn, png
+from tests.tiny_detector import BOXES, BUILDER_ARGS, MODEL, RED, drawn, iou, png, untrained_detector
 
 OBJECTS, BLANKS = 8, 4  # images with a drawn rectangle, images of noise alone
 MIN_SCORE = 0.5
 MARGIN = 0.1
-# The tests that run the detector share one trained here (tests/tiny_detector.py): 43 s of
-# training, then 8-12 s a test, on the 2 shared cores under load.
+# ingest, detect and often split and cache: several seconds a test on 2 shared cores
 trained = pytest.mark.slow
 
 
@@ -63,22 +63,15 @@ def ingested(folder: SourceFolder, taxonomy: Taxonomy, paths: Paths) -> Paths:
     return paths
 
 
-def iou(a, b) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
-    return w * h / (area - w * h)
-
-
 @trained
 def test_detections_land_with_box_score_and_detector_version(
-    ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
+    ingested: Paths, taxonomy: Taxonomy, drawn_box_detector: Path
 ) -> None:
-    result = detect(settings(tiny_detector, taxonomy), ingested)
+    result = detect(settings(drawn_box_detector, taxonomy), ingested)
 
     found = pd.read_parquet(ingested.detections).set_index("id")
     assert (result.detected, result.reused) == (OBJECTS + BLANKS, 0)
-    digest = hashlib.sha256(tiny_detector.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(drawn_box_detector.read_bytes()).hexdigest()[:12]
     assert set(found["detector"]) == {f"{MODEL}@{digest}"}
     manifest = read_manifest(ingested.manifest).set_index("id")
     for image_id in ids_of(ingested, "object"):
@@ -92,9 +85,9 @@ def test_detections_land_with_box_score_and_detector_version(
 
 @trained
 def test_images_without_a_box_are_listed_for_review_and_left_out_of_the_splits(
-    ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
+    ingested: Paths, taxonomy: Taxonomy, drawn_box_detector: Path
 ) -> None:
-    result = detect(settings(tiny_detector, taxonomy), ingested)
+    result = detect(settings(drawn_box_detector, taxonomy), ingested)
 
     review = pd.read_csv(ingested.detect_review)
     assert list(review.columns) == ["id", "path", "detect_score"]
@@ -106,9 +99,9 @@ def test_images_without_a_box_are_listed_for_review_and_left_out_of_the_splits(
 
 @trained
 def test_no_box_as_a_class_relabels_them_and_records_the_detector_as_label_source(
-    ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
+    ingested: Paths, taxonomy: Taxonomy, drawn_box_detector: Path
 ) -> None:
-    detect(settings(tiny_detector, taxonomy, no_box="triangle"), ingested)
+    detect(settings(drawn_box_detector, taxonomy, no_box="triangle"), ingested)
 
     assert pd.read_csv(ingested.detect_review).empty
     joined = with_detections(read_manifest(ingested.manifest), ingested.detections)
@@ -121,13 +114,13 @@ def test_no_box_as_a_class_relabels_them_and_records_the_detector_as_label_sourc
 
 @trained
 def test_a_box_drawn_by_a_person_and_a_label_an_expert_gave_win_over_the_detector(
-    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths, tiny_detector: Path
+    folder: SourceFolder, taxonomy: Taxonomy, paths: Paths, drawn_box_detector: Path
 ) -> None:
     person = {"bbox_x0": "1", "bbox_y0": "2", "bbox_x1": "20", "bbox_y1": "21"}
     add_images(folder, **{"object0.png": person, "blank8.png": person,
                           "blank9.png": {"label_source": "expert"}})
     ingest(folder.source(), taxonomy, paths)
-    detect(settings(tiny_detector, taxonomy), paths)
+    detect(settings(drawn_box_detector, taxonomy), paths)
 
     joined = with_detections(read_manifest(paths.manifest), paths.detections).set_index("path")
     for path in ("object0.png", "blank8.png"):
@@ -140,16 +133,16 @@ def test_a_box_drawn_by_a_person_and_a_label_an_expert_gave_win_over_the_detecto
 
 @trained
 def test_a_second_run_detects_only_the_new_images(
-    folder: SourceFolder, ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
+    folder: SourceFolder, ingested: Paths, taxonomy: Taxonomy, drawn_box_detector: Path
 ) -> None:
-    detect(settings(tiny_detector, taxonomy), ingested)
-    again = detect(settings(tiny_detector, taxonomy, min_score=1.0), ingested)
+    detect(settings(drawn_box_detector, taxonomy), ingested)
+    again = detect(settings(drawn_box_detector, taxonomy, min_score=1.0), ingested)
     assert (again.detected, again.reused) == (0, OBJECTS + BLANKS)
     assert again.outcomes == {"review": OBJECTS + BLANKS}  # min_score re-decides, no re-run
 
     folder.add("late.png", "oval", png(drawn(999, BOXES[0])), set_id="late")
     ingest(folder.source(), taxonomy, ingested)
-    later = detect(settings(tiny_detector, taxonomy), ingested)
+    later = detect(settings(drawn_box_detector, taxonomy), ingested)
     assert (later.detected, later.reused) == (1, OBJECTS + BLANKS)
 
 
@@ -161,9 +154,9 @@ def red_share(images: np.ndarray) -> np.ndarray:
 
 @trained
 def test_the_cache_crops_each_image_to_its_box_and_keeps_the_box_in_crop_pixels(
-    ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
+    ingested: Paths, taxonomy: Taxonomy, drawn_box_detector: Path
 ) -> None:
-    detect(settings(tiny_detector, taxonomy, no_box="oval"), ingested)
+    detect(settings(drawn_box_detector, taxonomy, no_box="oval"), ingested)
     split(SplitConfig(), 0, ingested, ingested.detections)
     sizes = {"shape": 32, "round": 32, "angular": 16}
 
@@ -185,9 +178,9 @@ def test_the_cache_crops_each_image_to_its_box_and_keeps_the_box_in_crop_pixels(
 
 @trained
 def test_a_new_margin_rebuilds_the_cache(
-    ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
+    ingested: Paths, taxonomy: Taxonomy, drawn_box_detector: Path
 ) -> None:
-    detect(settings(tiny_detector, taxonomy), ingested)
+    detect(settings(drawn_box_detector, taxonomy), ingested)
     split(SplitConfig(), 0, ingested, ingested.detections)
     sizes = {"shape": 16, "round": 16, "angular": 16}
     build_cache(taxonomy, sizes, ingested, DetectedBoxes(ingested.detections, MARGIN))
@@ -222,7 +215,8 @@ def test_bad_detect_settings_name_the_key_and_what_to_do(
 
 @trained
 def test_weights_of_another_shape_say_which_keys_to_set(
-    ingested: Paths, taxonomy: Taxonomy, tiny_detector: Path
+    ingested: Paths, taxonomy: Taxonomy, tmp_path: Path
 ) -> None:
+    weights = untrained_detector(tmp_path / "detector.pt")  # built with num_classes=2
     with pytest.raises(ConfigError, match=r"detect.weights: .* does not fit .*num_classes=3"):
-        detect(settings(tiny_detector, taxonomy, num_classes=3), ingested)
+        detect(settings(weights, taxonomy, num_classes=3), ingested)

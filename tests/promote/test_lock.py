@@ -106,3 +106,50 @@ def test_a_lock_released_while_mlflow_words_its_refusal_is_tried_again(
         assert released.is_set()
         assert client.get_registered_model(LOCK).tags["token"] != "holder"
     assert [m.name for m in client.search_registered_models()] == []
+
+
+class DeletePausingClient(MlflowClient):
+    """A client that, the first time it deletes the lock, stops until told to go on: it
+    has compared the lock's token with the one it judged stale, and not yet deleted it."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(uri)
+        self.deleting, self.go = threading.Event(), threading.Event()
+
+    def delete_registered_model(self, name: str) -> None:
+        if name == LOCK and not self.deleting.is_set():
+            self.deleting.set()
+            assert self.go.wait(60), "the test never let the breaker go on"
+        super().delete_registered_model(name)
+
+
+def test_a_second_waiter_does_not_break_a_lock_another_is_breaking(tmp_path: Path) -> None:
+    """Without the ``.break-<token>`` marker, a second waiter that finds the same stale
+    lock deletes it and takes the lock while the first is between its token check and its
+    delete; the first then deletes the second's lock, and both hold it."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(uri).create_registered_model(LOCK, tags={"token": "dead", "since": "0"})
+    held, most = [0], [0]
+    count = threading.Lock()
+
+    def hold(client: MlflowClient) -> None:
+        with promotion_lock(client, NAME, STALE_S):
+            with count:
+                held[0] += 1
+                most[0] = max(most[0], held[0])
+            time.sleep(3.0)  # past the moment the first breaker goes on
+            with count:
+                held[0] -= 1
+
+    first = DeletePausingClient(uri)
+    waiters = [threading.Thread(target=hold, args=(first,), daemon=True)]
+    waiters[0].start()
+    assert first.deleting.wait(60)  # the first breaker has checked the token: it is "dead"
+    waiters.append(threading.Thread(target=hold, args=(MlflowClient(uri),), daemon=True))
+    waiters[1].start()
+    time.sleep(1.5)  # the second waiter finds the stale lock too (well within STALE_S)
+    first.go.set()
+    for waiter in waiters:
+        waiter.join(60)
+    assert most[0] == 1, "both promotions held the lock at once"
+    assert [m.name for m in MlflowClient(uri).search_registered_models()] == []

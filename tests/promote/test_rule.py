@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from taxonomist.config import PromotionConfig
+from taxonomist.contracts.comparison import Status
 from taxonomist.contracts.promotion import Outcome
 from taxonomist.errors import ConfigError
 from taxonomist.evaluate.hierarchy import stack_outcomes
@@ -70,6 +71,31 @@ def test_a_class_regression_hidden_by_gains_elsewhere_is_investigated() -> None:
     assert decision.comparison.difference > 0
     assert decision.decision == Outcome.INVESTIGATE
     assert re.search(r"regression beyond the margin in .*class 'seven'", decision.reason)
+
+
+def test_one_class_check_among_many_is_held_to_the_family_wise_error() -> None:
+    """Seven node and class checks at alpha 0.05: a drop in one class that one test alone
+    would call a regression (p < 0.05) is not one after Holm's correction, so a challenger
+    significantly better overall is promoted rather than sent to a person."""
+    live = {"zero": 20, "six": 20, "seven": 20, "one": 6}
+    challenger = {"zero": 0, "six": 0, "seven": 0, "one": 15}
+    decision = compare(RULE, TAXONOMY, outcomes(challenger), outcomes(live))
+    one = next(c for c in decision.checks if c.name == "one")
+    assert one.difference < -RULE.margin and one.p_value < RULE.alpha
+    assert one.p_value_adjusted > RULE.alpha and one.status == Status.INCONCLUSIVE
+    assert decision.decision == Outcome.PROMOTE, decision.reason
+
+
+def test_non_inferiority_must_hold_for_the_family_not_for_each_check_alone() -> None:
+    """One more mistake in each of three classes: each alone is non-inferior within the
+    margin at alpha 0.05 (one-sided t-test, p ~0.03), but not all three together after
+    Holm's correction, so a small gain elsewhere does not promote."""
+    challenger = {"zero": 7, "six": 7, "one": 7, "seven": 0}
+    decision = compare(RULE, TAXONOMY, outcomes(challenger), outcomes(BASE))
+    assert decision.decision == Outcome.INVESTIGATE
+    assert {c.name for c in decision.checks if c.status == Status.INCONCLUSIVE} == \
+        {"zero", "six", "one"}
+    assert "not shown non-inferior" in decision.reason
 
 
 def test_small_noninferior_gain_needs_min_improvement() -> None:

@@ -1,11 +1,11 @@
 """A stack built with ``detect.enabled`` crops what it serves as the cache cropped: over
-HTTP (``taxonomist serve``'s app) and through the MLflow pyfunc, with the tiny detector."""
+HTTP (``taxonomist serve``'s app) and through the MLflow pyfunc, with a detector that
+finds the drawn rectangles exactly."""
 
 from __future__ import annotations
 
 import base64
-import shutil
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -20,21 +20,21 @@ from taxonomist.serve.app import create_app
 from taxonomist.serve.live import LiveFollower, ServedStack
 from taxonomist.serve.settings import ServeConfig
 from tests.serve.stacks import Registry, make_registry
-from tests.tiny_detector import BOXES, BUILDER_ARGS, MODEL, drawn, png
+from tests.tiny_detector import BOXES, BUILDER_ARGS, MODEL, drawn, finding_drawn_boxes, png
 
-pytestmark = pytest.mark.slow  # trains the tiny detector unless another test did
+pytestmark = pytest.mark.slow  # builds and registers stacks
 MIN_SCORE, MARGIN = 0.5, 0.1
 OBJECT, BLANK = drawn(7, BOXES[0]), drawn(8, None)
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory, tiny_detector: Path) -> Registry:
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     root = tmp_path_factory.mktemp("detector-project")
-    shutil.copy(tiny_detector, root / "detector.pt")
     detect = {"enabled": True, "model": MODEL, "weights": "detector.pt", "num_classes": 2,
               "labels": [1], "builder_args": BUILDER_ARGS, "min_score": MIN_SCORE,
               "margin": MARGIN}
-    return make_registry(root, seeds=(1,), detect=detect)
+    with finding_drawn_boxes(root / "detector.pt"):  # for every test of the module
+        yield make_registry(root, seeds=(1,), detect=detect)
 
 
 @pytest.fixture(scope="module")

@@ -24,15 +24,15 @@ from tests.data.test_detect import add_images, detect_config
 SIZE = 32
 
 
-@pytest.mark.slow  # trains the tiny detector (43 s) unless another test did
+@pytest.mark.slow  # ingest, detect, split, cache and a data loader
 def test_bbox_crop_jitter_receives_the_detected_boxes_in_crop_pixels(
-    tmp_path: Path, tiny_detector: Path
+    tmp_path: Path, drawn_box_detector: Path
 ) -> None:
     taxonomy = Taxonomy.from_tree("shapes", {"shape": ["circle", "square"]})
     paths, folder = Paths(tmp_path / "project"), SourceFolder(tmp_path / "incoming")
     add_images(folder)
     ingest(folder.source(), taxonomy, paths)
-    cfg = detect_config(tiny_detector, no_box="circle")
+    cfg = detect_config(drawn_box_detector, no_box="circle")
     detect(DetectSettings.from_config(cfg, taxonomy, Path("/")), paths)
     split(SplitConfig(val=0.2, test=0.2), 0, paths, paths.detections)
     build_cache(taxonomy, {"shape": SIZE}, paths, DetectedBoxes(paths.detections, cfg.margin))
