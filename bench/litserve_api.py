@@ -8,7 +8,7 @@ threads from ``conf/serve.yaml``), :meth:`~StackAPI.decode_request` runs ingest'
 checks and decoding (:func:`taxonomist.serve.images.decode_images`),
 :meth:`~StackAPI.predict` the stack's forward on LitServe's batch, and
 :meth:`~StackAPI.encode_response` builds the same JSON
-(:func:`taxonomist.serve.answers.predict_response`). LitServe batches with serve's
+(:func:`taxonomist.serve.responses.predict_response`). LitServe batches with serve's
 micro-batch settings (``max_batch_size = batch_max_images``, ``batch_timeout =
 batch_max_wait_ms``), one inference worker and one HTTP server process, on the CPU.
 
@@ -35,9 +35,9 @@ import numpy as np
 from fastapi import Body, HTTPException
 
 from taxonomist.data.images import bounded_decoding
-from taxonomist.serve.answers import predict_response
 from taxonomist.serve.errors import RequestError
 from taxonomist.serve.images import SentImage, decode_images
+from taxonomist.serve.responses import predict_response
 from taxonomist.serve.server import project_from_conf, worker_parts
 from taxonomist.stack.predictor import Prediction
 

@@ -73,7 +73,7 @@ from taxonomist.data.images import ImagePolicy
 from taxonomist.serve.images import SentImage, decode_images
 from taxonomist.serve.live import LiveFollower, ServedStack
 from taxonomist.serve.settings import ServeConfig, torch_threads
-from taxonomist.tracking.ledger import ROLLBACK, move_live
+from taxonomist.tracking.live_alias import ROLLBACK, move_live
 from tests.serve.running import serving, wait_for_health
 from tests.serve.stacks import REPO, Registry, make_registry
 

@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from taxonomist.tracking.ledger import (
-    EVENT_PREFIX,
-    LIVE,
+from taxonomist.tracking.live_alias import (
     PROMOTE,
     UNRECORDED,
     RegistryError,
@@ -17,6 +15,7 @@ from taxonomist.tracking.ledger import (
     live_version,
     move_live,
 )
+from taxonomist.tracking.names import LIVE_ALIAS, LIVE_EVENT_TAG_PREFIX
 from tests.registry_store import NAME, make_registry
 
 
@@ -81,7 +80,7 @@ def test_a_move_made_outside_taxonomist_shows_and_can_be_recorded_later(
     client: MlflowClient,
 ) -> None:
     promote(client, "1")
-    client.set_registered_model_alias(NAME, LIVE, "3")  # e.g. in the MLflow UI
+    client.set_registered_model_alias(NAME, LIVE_ALIAS, "3")  # e.g. in the MLflow UI
     assert moves(client) == [("1", None, PROMOTE), ("3", "1", UNRECORDED)]
     # A crash between moving and recording is repaired by moving again.
     move_live(client, NAME, "3", reason="recorded late", actor="ci", kind=PROMOTE)
@@ -92,7 +91,7 @@ def test_each_event_is_its_own_small_tag(client: MlflowClient) -> None:
     for version in ("1", "2", "3", "1"):
         move_live(client, NAME, version, reason="x" * 20_000, actor="ci", kind=PROMOTE)
     events = {k: v for k, v in client.get_registered_model(NAME).tags.items()
-              if k.startswith(EVENT_PREFIX)}
+              if k.startswith(LIVE_EVENT_TAG_PREFIX)}
     assert len(events) == 4
     assert max(len(v) for v in events.values()) < 5000  # SQL stores' tag value column
     assert len(tags(client, "1")["live_reason"]) < 5000

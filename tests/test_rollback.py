@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from taxonomist.cli import main
 from taxonomist.config import Paths, compose_config
 from taxonomist.rollback import announce_rollback, roll_back_live
-from taxonomist.tracking.ledger import (
+from taxonomist.tracking.live_alias import (
     PROMOTE,
     ROLLBACK,
     RegistryError,

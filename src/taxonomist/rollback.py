@@ -17,7 +17,7 @@ from taxonomist.config import Config, Paths
 from taxonomist.notify import Notification, notification_from_rollback, notifier_for
 from taxonomist.report.card import CARD_NAME, LIVE_FOLDER
 from taxonomist.tracking.client import client_for
-from taxonomist.tracking.ledger import LiveEvent, current_actor, rollback, version_metrics
+from taxonomist.tracking.live_alias import LiveEvent, current_actor, rollback, version_metrics
 from taxonomist.tracking.lock import promotion_lock
 from taxonomist.tracking.names import stack_model_name
 
@@ -28,7 +28,7 @@ class RolledBack:
 
     Attributes:
         model: the registered stack, e.g. ``"digits.stack"``.
-        event: what the ledger recorded (``previous`` is the version rolled back from).
+        event: the recorded move (``previous`` is the version rolled back from).
         card: the model card of the version now live.
         card_note: why ``reports/live/`` was left as it was, or None when it was updated.
         metrics: the scalar metrics of the version now live, {} if unknown.

@@ -18,7 +18,7 @@ from taxonomist.promote import promote
 from taxonomist.report.markdown import markdown_summary
 from taxonomist.report.stage import report
 from taxonomist.tracking.client import client_for
-from taxonomist.tracking.ledger import history
+from taxonomist.tracking.live_alias import history
 from tests.promote.test_stage import NAME, register_stack
 
 

@@ -22,7 +22,7 @@ from taxonomist.contracts.promotion import Outcome
 from taxonomist.promote import promote
 from taxonomist.stack.build import build_stack
 from taxonomist.tracking.client import client_for
-from taxonomist.tracking.ledger import live_version
+from taxonomist.tracking.live_alias import live_version
 from tests.promote.promote_child import lock_events
 
 NAME = "digits.stack"

@@ -24,7 +24,7 @@ from taxonomist.cli import main
 from taxonomist.config import Paths, compose_config
 from taxonomist.pipeline import write
 from taxonomist.runner import RunnerConfig, StageFailedError, reproduce
-from taxonomist.runner.ledger import ProjectBusyError
+from taxonomist.runner.dvc_project import ProjectBusyError
 from taxonomist.runner.settings import RunnerKind
 from tests.runner.conftest import (
     BIN,

@@ -23,7 +23,7 @@ from taxonomist.config import Config, Paths, compose_config
 from taxonomist.contracts.cache import STACK, CachedSplit, save_node_split
 from taxonomist.stack.build import build_stack
 from taxonomist.tracking.client import Client, client_for
-from taxonomist.tracking.ledger import PROMOTE, move_live
+from taxonomist.tracking.live_alias import PROMOTE, move_live
 from taxonomist.train.artifact import save_node_model
 from taxonomist.train.model import NodeSpec
 from taxonomist.train.publish import RUN_FILE

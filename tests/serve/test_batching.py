@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi.testclient import TestClient
 
 from taxonomist.data.images import ImagePolicy
-from taxonomist.serve.answers import predict_response
 from taxonomist.serve.app import create_app
 from taxonomist.serve.images import SentImage, decode_images
 from taxonomist.serve.live import ServedStack
+from taxonomist.serve.responses import predict_response
 from taxonomist.serve.settings import ServeConfig
 from tests.serve.conftest import Registry, follower_on, png, slow
 

@@ -14,7 +14,7 @@ import pytest
 
 from taxonomist.config import Paths, compose_config
 from taxonomist.tracking.client import client_for
-from taxonomist.tracking.ledger import ROLLBACK, move_live
+from taxonomist.tracking.live_alias import ROLLBACK, move_live
 from tests.mlflow_server import free_port
 from tests.serve.conftest import Registry, png
 from tests.serve.running import serving, start_serve, wait_for_health

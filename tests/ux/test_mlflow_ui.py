@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from playwright.sync_api import Page, expect
 
 from taxonomist.tracking.client import register_version, run_artifact_uri
-from taxonomist.tracking.ledger import PROMOTE, move_live
+from taxonomist.tracking.live_alias import PROMOTE, move_live
 from taxonomist.tracking.names import (
     EXPERIMENT_KIND_TAG,
     MODEL_TRAINING,

@@ -61,6 +61,20 @@ class Outcome(StrEnum):
     REJECT = "reject"  # significantly worse
     INVESTIGATE = "investigate"  # anything else: a person looks
 
+    @property
+    def words(self) -> str:
+        """What the decision did, as every report words it, e.g. ``"promoted to live"``."""
+        return _OUTCOME_WORDS[self]
+
+
+# The card, its summary, the registry's description and the notifications all say these.
+_OUTCOME_WORDS = {
+    Outcome.PROMOTE: "promoted to live",
+    Outcome.REJECT: "rejected",
+    Outcome.INVESTIGATE: "needs investigation",
+}
+NO_CHANGE_WORDS = "no change (already live)"  # a rerun whose challenger already held @live
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -25,8 +25,8 @@ from taxonomist.data.rejects import Rejected
 from taxonomist.errors import DataError
 from taxonomist.stack.predictor import Prediction, StackPredictor
 from taxonomist.tracking.client import client_for
-from taxonomist.tracking.ledger import LIVE, live_version
-from taxonomist.tracking.names import stack_model_name
+from taxonomist.tracking.live_alias import live_version
+from taxonomist.tracking.names import LIVE_ALIAS, stack_model_name
 from taxonomist.tracking.versions import load_served_model
 
 CHUNK = 256  # images decoded, then predicted, at a time
@@ -52,7 +52,7 @@ class LiveStack:
 
     @property
     def title(self) -> str:
-        return f"{self.name} v{self.version} (@{LIVE})"
+        return f"{self.name} v{self.version} (@{LIVE_ALIAS})"
 
 
 def load_live(mlflow: MlflowConfig, taxonomy: str, paths: Paths) -> LiveStack | None:
@@ -76,8 +76,8 @@ def require_live(mlflow: MlflowConfig, taxonomy: str, paths: Paths, needed_for: 
     stack = load_live(mlflow, taxonomy, paths)
     if stack is None:
         raise DataError(f"{needed_for} needs the live stack, and no version of "
-                        f"{stack_model_name(taxonomy)} holds @{LIVE} in this project's "
-                        f"MLflow store; run `dvc repro` (its promote stage moves @{LIVE}) "
+                        f"{stack_model_name(taxonomy)} holds @{LIVE_ALIAS} in this project's "
+                        f"MLflow store; run `dvc repro` (its promote stage moves @{LIVE_ALIAS}) "
                         "or `taxonomist promote`, then try again")
     return stack
 

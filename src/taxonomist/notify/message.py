@@ -6,10 +6,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from taxonomist.contracts.promotion import Outcome, PromotionRecord
+from taxonomist.contracts.promotion import NO_CHANGE_WORDS, Outcome, PromotionRecord
 
 if TYPE_CHECKING:
-    from taxonomist.tracking.ledger import LiveEvent
+    from taxonomist.tracking.live_alias import LiveEvent
 
 ROLLBACK = "rollback"  # a manual move back of @live: the one decision no record holds
 
@@ -81,17 +81,15 @@ def _title(record: PromotionRecord, metrics: dict[str, float]) -> str:
     who = f"{record.registered_model} v{record.challenger.version}"
     verdict = record.verdict
     reason = verdict.reason or "no reason given"
-    if verdict.decision == Outcome.REJECT:
-        return f"{who} rejected: {reason}"
-    if verdict.decision == Outcome.INVESTIGATE:
-        return f"{who} needs investigation: {reason}"
+    if verdict.decision != Outcome.PROMOTE:
+        return f"{who} {verdict.decision.words}: {reason}"
     score = f"{record.metric} {_fmt(metrics.get(record.metric))}"
     if record.unchanged:
-        return f"{who}: no change, it already holds live ({score})"
+        return f"{who} {NO_CHANGE_WORDS}: {score}"
     if record.live_before is not None and verdict.difference is not None:
-        return (f"{who} promoted to live: {score} "
+        return (f"{who} {verdict.decision.words}: {score} "
                 f"({verdict.difference:+.3f} vs v{record.live_version})")
-    return f"{who} promoted to live: {score} (first live version)"
+    return f"{who} {verdict.decision.words}: {score} (first live version)"
 
 
 def _text(record: PromotionRecord, metrics: dict[str, float], card_path: Path) -> str:
@@ -122,13 +120,13 @@ def notification_from_rollback(
 
     Args:
         model: the registered model, e.g. ``"digits.stack"``.
-        event: what :func:`taxonomist.tracking.ledger.rollback` recorded.
+        event: what :func:`taxonomist.tracking.live_alias.rollback` recorded.
         card_path: the model card of the version now live.
         metrics: that version's scalar metrics, if known.
         metric: the metric to quote, e.g. ``"leaf_accuracy"``.
 
     Example:
-        >>> from taxonomist.tracking.ledger import LiveEvent
+        >>> from taxonomist.tracking.live_alias import LiveEvent
         >>> event = LiveEvent("2", "3", "rollback", "ana", "six misread", "2025-01-02T03:04:05Z")
         >>> notification_from_rollback("digits.stack", event, Path("card.html")).title
         'digits.stack rolled back to v2 (from v3) by ana: six misread'

@@ -26,10 +26,20 @@ from taxonomist.contracts.promotion import (
 from taxonomist.promote.rule import compare, first_promotion
 from taxonomist.stack.build import StackVersion, evaluate_stack
 from taxonomist.tracking.client import client_for
-from taxonomist.tracking.ledger import LIVE, current_actor, live_version, move_live
-from taxonomist.tracking.ledger import PROMOTE as MOVE_PROMOTE
+from taxonomist.tracking.live_alias import PROMOTE as MOVE_PROMOTE
+from taxonomist.tracking.live_alias import current_actor, live_version, move_live
 from taxonomist.tracking.lock import promotion_lock
-from taxonomist.tracking.names import DECISION_REASON_TAG, DECISION_TAG
+from taxonomist.tracking.names import (
+    COMPARED_WITH_TAG,
+    DECISION_REASON_TAG,
+    DECISION_TAG,
+    DIFFERENCE_CI_TAG,
+    DIFFERENCE_TAG,
+    FAILING_CHECKS_TAG,
+    LIVE_ALIAS,
+    NEEDS_INVESTIGATION_TAG,
+    p_value_tag,
+)
 from taxonomist.tracking.versions import load_served_model, set_version_tags
 
 OUTCOMES_FILE = "outcomes.parquet"
@@ -75,7 +85,7 @@ def _judge(
         return None, None, first_promotion(rule, chal_metrics)
     if live == challenger.version:
         return chal_metrics, chal_out, Verdict(
-            Outcome.PROMOTE, f"no change: v{live} already holds '{LIVE}'"
+            Outcome.PROMOTE, f"no change: v{live} already holds '{LIVE_ALIAS}'"
         )
     live_metrics, live_out = _evaluate_version(client, paths, challenger.name, live)
     verdict = compare(rule, config.taxonomy, chal_out, live_out, config.project.seed)
@@ -108,15 +118,15 @@ def _decision_tags(verdict: Verdict, live: str | None, metric: str) -> dict[str,
     if verdict.comparison is not None:
         comp = verdict.comparison
         tags |= {
-            "difference_vs_live": str(comp.difference),
-            "difference_ci": f"[{comp.ci_low}, {comp.ci_high}]",
-            f"{p_value_test(metric).lower()}_p": str(comp.p_value),
-            "failing_checks": ", ".join(c.name for c in verdict.failing or [])[:4000],
+            DIFFERENCE_TAG: str(comp.difference),
+            DIFFERENCE_CI_TAG: f"[{comp.ci_low}, {comp.ci_high}]",
+            p_value_tag(p_value_test(metric)): str(comp.p_value),
+            FAILING_CHECKS_TAG: ", ".join(c.name for c in verdict.failing or [])[:4000],
         }
     if live:
-        tags["compared_with_version"] = live
+        tags[COMPARED_WITH_TAG] = live
     if verdict.decision == Outcome.INVESTIGATE:
-        tags["needs_investigation"] = "true"
+        tags[NEEDS_INVESTIGATION_TAG] = "true"
     return tags
 
 

@@ -23,7 +23,7 @@ from taxonomist.contracts.baselines import read_baselines
 from taxonomist.contracts.comparison import Scope
 from taxonomist.contracts.files import write_text_atomic
 from taxonomist.contracts.metrics import StackMetrics
-from taxonomist.contracts.promotion import PromotionRecord
+from taxonomist.contracts.promotion import NO_CHANGE_WORDS, PromotionRecord
 from taxonomist.report.baselines import BaselineComparison, compare_with_baselines
 from taxonomist.report.comparison import SideBySide, rows_from_checks, rows_from_metrics
 from taxonomist.report.data_summary import DataSummary, load_data_summary
@@ -34,7 +34,7 @@ from taxonomist.report.lineage import Lineage, load_lineage
 from taxonomist.report.mistakes import MistakeSummary, load_outcomes, summarise_mistakes
 from taxonomist.report.pdf import PdfWarning, write_pdf
 from taxonomist.report.plots import comparison_chart, png_data_uri
-from taxonomist.report.render import NO_CHANGE, VERDICTS, fmt, render_html, signed
+from taxonomist.report.render import fmt, render_html, signed
 from taxonomist.report.stopping import StoppingSection, load_stopping
 from taxonomist.taxonomy import Taxonomy
 
@@ -217,8 +217,9 @@ def side_by_side(
 
 
 def verdict_words(promotion: PromotionRecord) -> str:
-    """What the decision did, e.g. ``"promoted to live"``; :data:`NO_CHANGE` for a rerun."""
-    return NO_CHANGE if promotion.unchanged else VERDICTS[promotion.verdict.decision]
+    """What the decision did, e.g. ``"promoted to live"``; :data:`NO_CHANGE_WORDS` for a
+    rerun."""
+    return NO_CHANGE_WORDS if promotion.unchanged else promotion.verdict.decision.words
 
 
 def summary_line(promotion: PromotionRecord) -> str:

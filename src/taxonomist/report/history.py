@@ -1,6 +1,6 @@
 """``taxonomist history``: the versions that held ``live`` over time, as a table.
 
-One row per move of ``live`` (see :mod:`taxonomist.tracking.ledger`): when, which version, what
+One row per move of ``live`` (see :mod:`taxonomist.tracking.live_alias`): when, which version, what
 kind of move, who, the version's primary metric and its difference from the version it
 was compared with at promotion, and why. The newest row is marked as live now.
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from taxonomist.tracking.ledger import history, version_metrics
+from taxonomist.tracking.live_alias import PROMOTE, history, version_metrics
+from taxonomist.tracking.names import DIFFERENCE_TAG
 from taxonomist.tracking.versions import version_tag
 
 if TYPE_CHECKING:
     from taxonomist.tracking.client import Client
 
-DIFFERENCE_TAG = "difference_vs_live"  # written by the promote stage on each version
 MAX_WHY = 72
 
 
@@ -78,7 +78,7 @@ def _cells(row: HistoryRow, last: bool) -> list[str]:
         row.kind,
         row.actor or "?",
         "—" if row.metric is None else f"{row.metric:.4f}",
-        "—" if row.difference is None or row.kind != "promote" else f"{row.difference:+.4f}",
+        "—" if row.difference is None or row.kind != PROMOTE else f"{row.difference:+.4f}",
         _shorten(row.reason or "(moved outside taxonomist)"),
     ]
 

@@ -13,15 +13,11 @@ from typing import Any
 from taxonomist.config import Paths
 from taxonomist.contracts.comparison import Check, PairedComparison, Scope
 from taxonomist.contracts.metrics import NodeMetrics
-from taxonomist.contracts.promotion import Outcome, PromotionRecord
+from taxonomist.contracts.promotion import NO_CHANGE_WORDS, Outcome, PromotionRecord
 from taxonomist.taxonomy import Taxonomy
 
-HEADINGS = {
-    Outcome.PROMOTE: "✅ promote",
-    Outcome.REJECT: "❌ reject",
-    Outcome.INVESTIGATE: "🔍 investigate",
-}
-NO_CHANGE = "➖ no change (already live)"
+ICONS = {Outcome.PROMOTE: "✅", Outcome.REJECT: "❌", Outcome.INVESTIGATE: "🔍"}
+NO_CHANGE_ICON = "➖"
 MAX_FAILING = 10  # a comment people read; the card lists every check
 
 
@@ -53,7 +49,9 @@ def markdown_summary(paths: Paths, taxonomy: Taxonomy) -> str:
 
 
 def _heading(promotion: PromotionRecord) -> str:
-    heading = NO_CHANGE if promotion.unchanged else HEADINGS[promotion.verdict.decision]
+    decision = promotion.verdict.decision
+    heading = (f"{NO_CHANGE_ICON} {NO_CHANGE_WORDS}" if promotion.unchanged
+               else f"{ICONS[decision]} {decision}")
     return f"### {promotion.registered_model} v{promotion.challenger.version}: {heading}"
 
 

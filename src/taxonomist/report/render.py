@@ -19,12 +19,6 @@ from taxonomist.report.latex import escape_latex, verbatim
 
 HTML_TEMPLATE = "model_card.html.j2"
 LATEX_TEMPLATE = "model_card.tex.j2"
-VERDICTS = {
-    "promote": "promoted to live",
-    "reject": "rejected",
-    "investigate": "needs investigation",
-}
-NO_CHANGE = "no change (already live)"  # a rerun whose challenger already held @live
 
 
 def render_html(
@@ -114,4 +108,3 @@ def _add_filters(env: Environment) -> None:
     env.filters["signed"] = signed
     env.filters["pvalue"] = p_value
     env.filters["percent"] = percent
-    env.globals["verdicts"] = VERDICTS

@@ -1,6 +1,6 @@
-"""``taxonomist repro``: the DVC pipeline with independent stages at once, DVC as the ledger.
+"""``taxonomist repro``: the DVC pipeline with independent stages at once; DVC records them.
 
-- :mod:`~.ledger`: DVC's graph, staleness, run-cache and dvc.lock, through DVC's API.
+- :mod:`~.dvc_project`: DVC's graph, staleness, run-cache and dvc.lock, through DVC's API.
 - :mod:`~.repro`: hands out ready stages, records each in dvc.lock as it ends.
 - :mod:`~.job`: one stage's command in a worker (``taxonomist`` verbs in-process).
 - :mod:`~.backends`, :mod:`~.local`, :mod:`~.ray_backend`, :mod:`~.submitit_backend`:

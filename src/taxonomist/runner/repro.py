@@ -2,7 +2,7 @@
 
 The order is DVC's graph (``init_from`` is an edge there: ``train@round`` depends on
 ``models/digit``); Python's ``graphlib`` hands out the stages whose upstream is done. A
-ready stage is judged by DVC (:func:`~.ledger.is_stale`), restored from the run-cache,
+ready stage is judged by DVC (:func:`~.dvc_project.is_stale`), restored from the run-cache,
 or sent to the backend; when it ends, the parent records it in dvc.lock at once. So a
 ``kill -9`` of the parent loses only the stages still running, and the next run redoes
 just those. A failed stage stops the run: nothing new starts, the stages already
@@ -22,7 +22,7 @@ from pathlib import Path
 from dvc.stage import Stage
 
 from taxonomist.errors import TaxonomistError
-from taxonomist.runner import ledger
+from taxonomist.runner import dvc_project
 from taxonomist.runner.backends import Backend
 from taxonomist.runner.engines import open_backend
 from taxonomist.runner.job import Entry, StageJob, StageOutcome
@@ -73,8 +73,8 @@ def reproduce(
         StageFailedError: a stage failed (after the others running then were recorded).
     """
     log_dir = (root / config.log_dir).resolve()
-    with ledger.locked_project(root) as repo:
-        plan = ledger.plan(repo, targets)
+    with dvc_project.locked_project(root) as repo:
+        plan = dvc_project.plan(repo, targets)
         backend = open_backend(config, jobs, log_dir)
         try:
             tracking = functools.partial(open_tracking, root, config_dir or root / "conf")
@@ -89,7 +89,7 @@ def reproduce(
 
 
 class _Run:
-    def __init__(self, plan: ledger.Plan, backend: Backend, entry: Entry, log_dir: Path,
+    def __init__(self, plan: dvc_project.Plan, backend: Backend, entry: Entry, log_dir: Path,
                  say: Say, before_jobs: Callable[[], None]) -> None:
         self.plan, self.backend, self.entry, self.log_dir, self.say = (
             plan, backend, entry, log_dir, say)
@@ -120,13 +120,13 @@ class _Run:
 
     def _start(self, stage: Stage) -> None:
         name = stage.addressing
-        if not ledger.is_stale(stage, self.plan.upstream[stage]):
+        if not dvc_project.is_stale(stage, self.plan.upstream[stage]):
             self.say(f"Stage '{name}' didn't change, skipping")
             self.result.skipped.append(name)
             self.sorter.done(stage)
-        elif ledger.prepare(stage):
+        elif dvc_project.prepare(stage):
             self.say(f"Stage '{name}' is cached - skipping run, checking out outputs")
-            ledger.record(stage)
+            dvc_project.record(stage)
             self.result.restored.append(name)
             self.sorter.done(stage)
         else:
@@ -156,7 +156,7 @@ class _Run:
             self._fail(name, f"exited with {outcome.returncode}; log: {log}")
             return
         try:
-            ledger.record(stage)
+            dvc_project.record(stage)
         except TaxonomistError as err:
             self._fail(name, f"{err}; log: {log}")
             return
@@ -184,7 +184,7 @@ class _Run:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")  # this run's output only
         env = (("DVC_ROOT", stage.repo.root_dir), ("DVC_STAGE", stage.addressing))
-        return StageJob(stage.addressing, ledger.commands(stage), str(stage.wdir),
+        return StageJob(stage.addressing, dvc_project.commands(stage), str(stage.wdir),
                         str(log), env)
 
     def _log(self, stage: Stage) -> Path:

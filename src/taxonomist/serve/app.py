@@ -18,14 +18,14 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from taxonomist.data.cropping import Found
 from taxonomist.data.images import ImagePolicy, bounded_decoding
-from taxonomist.serve.answers import Health, PredictResponse, predict_response
 from taxonomist.serve.batching import MicroBatcher
 from taxonomist.serve.compute import BoundedPool, Deadline
 from taxonomist.serve.errors import RequestError, install_error_handlers
 from taxonomist.serve.images import ACCEPTED_TYPES, SentImage, decode_images, read_images
 from taxonomist.serve.limits import BodyLimitMiddleware
 from taxonomist.serve.live import LiveFollower, ServedStack
-from taxonomist.serve.metrics import RequestMetricsMiddleware, ServeMetrics
+from taxonomist.serve.prometheus import RequestMetricsMiddleware, ServeMetrics
+from taxonomist.serve.responses import Health, PredictResponse, predict_response
 from taxonomist.serve.settings import ServeConfig
 
 VERSION_HEADER = "X-Taxonomist-Stack-Version"

@@ -23,7 +23,8 @@ import numpy as np
 
 from taxonomist.stack.predictor import NodeVersion, node_versions
 from taxonomist.tracking.client import Client
-from taxonomist.tracking.ledger import LIVE, live_version
+from taxonomist.tracking.live_alias import live_version
+from taxonomist.tracking.names import LIVE_ALIAS
 from taxonomist.tracking.versions import load_served_model
 
 log = logging.getLogger("taxonomist.serve")
@@ -79,7 +80,7 @@ class LiveFollower:
             self.last_error = None
         except Exception as err:  # the registry or a broken version: keep serving
             self.last_error = f"{type(err).__name__}: {err}"
-            log.warning("following %s@%s failed, still serving v%s: %s", self.name, LIVE,
+            log.warning("following %s@%s failed, still serving v%s: %s", self.name, LIVE_ALIAS,
                         self.current.version if self.current else "nothing", self.last_error)
 
     def start(self) -> None:

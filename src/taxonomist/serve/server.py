@@ -3,7 +3,7 @@
 uvicorn starts each of ``--workers`` processes by importing :func:`app_from_conf`, so
 every worker composes ``conf/`` (found through ``$TAXONOMIST_CONFIG_DIR``, which
 :func:`serve` sets) and follows ``@live`` on its own. With more than one worker, their
-metrics meet in one folder (:mod:`taxonomist.serve.metrics`), so ``/metrics`` is the
+metrics meet in one folder (:mod:`taxonomist.serve.prometheus`), so ``/metrics`` is the
 server's whichever worker answers it.
 """
 
@@ -27,7 +27,7 @@ from taxonomist.config.paths import find_project_root
 from taxonomist.data.images import ImagePolicy
 from taxonomist.serve.app import create_app
 from taxonomist.serve.live import LiveFollower
-from taxonomist.serve.metrics import MULTIPROCESS_ENV
+from taxonomist.serve.prometheus import MULTIPROCESS_ENV
 from taxonomist.serve.settings import (
     ENV_PREFIX,
     ServeConfig,

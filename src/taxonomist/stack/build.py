@@ -43,6 +43,7 @@ from taxonomist.taxonomy import Taxonomy
 from taxonomist.tracking.client import client_for
 from taxonomist.tracking.names import (
     node_model_name,
+    node_run_param,
     stack_model_name,
     stack_run_name,
     stage_tags,
@@ -238,7 +239,7 @@ def _log_and_register(
     run_id, version = RunLog.for_project(config.project.mlflow, paths).log_pyfunc_run(
         "stack",
         stage_tags("stack"),
-        params={f"node_run.{n}": r for n, r in node_runs.items()},
+        params={node_run_param(n): r for n, r in node_runs.items()},
         metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
         files={"metrics/stack.json": metrics},
         model=model,

@@ -15,7 +15,14 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from taxonomist.sweep.trial import PARENT_RUN_ENV, Objective
-from taxonomist.tracking.names import stage_tags
+from taxonomist.tracking.names import (
+    SWEEP_DIR_TAG,
+    SWEEP_LAUNCHER_TAG,
+    SWEEP_OBJECTIVE_TAG,
+    SWEEP_SWEEPER_TAG,
+    stage_tags,
+    sweep_run_name,
+)
 from taxonomist.tracking.runs import RunLog
 
 
@@ -46,7 +53,8 @@ class ParentRun(Callback):
         # Hydra turns a callback's exception into a warning and goes on; the trials then
         # find no parent id in the environment and stop before training.
         runs = self._runs()
-        run_id = runs.start(f"sweep {self.node}", _parent_tags(config, self.node, self.objective))
+        tags = _parent_tags(config, self.node, self.objective)
+        run_id = runs.start(sweep_run_name(self.node), tags)
         task = [o for o in config.hydra.overrides.task if "=" in o]
         runs.log(run_id, params={k: v[:6000] for k, v in (o.split("=", 1) for o in task)})
         os.environ[PARENT_RUN_ENV] = run_id
@@ -63,8 +71,8 @@ class ParentRun(Callback):
 def _parent_tags(config: DictConfig, node: str, objective: Objective) -> dict[str, str]:
     choices = config.hydra.runtime.choices
     return stage_tags("sweep", node) | {
-        "taxonomist.sweep.objective": objective.value,
-        "taxonomist.sweep.sweeper": str(choices.get("hydra/sweeper")),
-        "taxonomist.sweep.launcher": str(choices.get("hydra/launcher")),
-        "taxonomist.sweep.dir": str(config.hydra.sweep.dir),
+        SWEEP_OBJECTIVE_TAG: objective.value,
+        SWEEP_SWEEPER_TAG: str(choices.get("hydra/sweeper")),
+        SWEEP_LAUNCHER_TAG: str(choices.get("hydra/launcher")),
+        SWEEP_DIR_TAG: str(config.hydra.sweep.dir),
     }

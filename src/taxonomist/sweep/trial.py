@@ -16,7 +16,12 @@ from omegaconf.errors import OmegaConfBaseException
 
 from taxonomist.config import ClassifierConfig, Config, Paths
 from taxonomist.errors import ConfigError, TaxonomistError
-from taxonomist.tracking.names import PARENT_RUN_TAG, SWEEP_VALUES_TAG, stage_tags
+from taxonomist.tracking.names import (
+    PARENT_RUN_TAG,
+    SWEEP_VALUES_TAG,
+    stage_tags,
+    trial_run_name,
+)
 from taxonomist.tracking.runs import RunLog
 from taxonomist.train.fit import train_node
 from taxonomist.train.trial import Trial
@@ -82,7 +87,7 @@ class TrialTask:
         values = swept_values(classifier, keys)
         trial = Trial(
             folder=out / "checkpoints",
-            name=f"{self.node} #{hydra.job.num}",
+            name=trial_run_name(self.node, hydra.job.num),
             tags=stage_tags("sweep") | {PARENT_RUN_TAG: parent,
                                         SWEEP_VALUES_TAG: json.dumps(values)},
         )

@@ -27,9 +27,14 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from taxonomist.tracking.names import lock_model_name
+from taxonomist.tracking.names import (
+    LOCK_OWNER_TAG,
+    LOCK_SINCE_TAG,
+    LOCK_TOKEN_TAG,
+    lock_breaker_name,
+    lock_model_name,
+)
 
-TOKEN, OWNER, SINCE = "token", "owner", "since"
 # MLflow words "already exists" by looking the model up; if its holder deleted it in
 # between, that lookup fails instead (the second code): it was there all the same
 REFUSED = ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST")
@@ -63,22 +68,23 @@ def promotion_lock(client: MlflowClient, name: str, stale_after_s: float) -> Ite
 
 def _acquire(client: MlflowClient, lock: str, token: str, stale_after_s: float) -> None:
     owner = f"{socket.gethostname()}:{os.getpid()}"
-    if _create_unique(client, lock, {TOKEN: token, OWNER: owner, SINCE: str(time.time())},
+    tags = {LOCK_TOKEN_TAG: token, LOCK_OWNER_TAG: owner, LOCK_SINCE_TAG: str(time.time())}
+    if _create_unique(client, lock, tags,
                       "held while taxonomist moves @live; deleted when it is done"):
         return
     held = _tags(client, lock)
-    if held is not None and time.time() - float(held.get(SINCE, "0")) > stale_after_s:
+    if held is not None and _age_s(held) > stale_after_s:
         _break(client, lock, _token_of(held), stale_after_s)  # its owner died holding it
     raise LockBusy(lock) from None
 
 
 def _break(client: MlflowClient, lock: str, token: str, stale_after_s: float) -> None:
     """Delete ``lock`` if it still carries ``token``; one waiter per token gets to try."""
-    breaker = f"{lock}.break-{token}"
-    if not _create_unique(client, breaker, {SINCE: str(time.time())},
+    breaker = lock_breaker_name(lock, token)
+    if not _create_unique(client, breaker, {LOCK_SINCE_TAG: str(time.time())},
                           "a waiter is breaking a stale promotion lock"):
         other = _tags(client, breaker)  # another waiter is breaking this very lock...
-        if other is not None and time.time() - float(other.get(SINCE, "0")) > stale_after_s:
+        if other is not None and _age_s(other) > stale_after_s:
             _delete(client, breaker)  # ...or was killed doing so: the next try breaks it
         return
     try:
@@ -125,9 +131,14 @@ def _tags(client: MlflowClient, lock: str) -> dict[str, Any] | None:
         return None
 
 
+def _age_s(tags: dict[str, Any]) -> float:
+    """Seconds since the lock (or breaker) with these tags was taken."""
+    return time.time() - float(tags.get(LOCK_SINCE_TAG, "0"))
+
+
 def _token_of(tags: dict[str, Any]) -> str:
     # A lock left by a taxonomist without tokens is told apart by when it was taken.
-    return str(tags.get(TOKEN) or f"since-{tags.get(SINCE, '0')}")
+    return str(tags.get(LOCK_TOKEN_TAG) or f"since-{tags.get(LOCK_SINCE_TAG, '0')}")
 
 
 def _delete(client: MlflowClient, name: str) -> None:

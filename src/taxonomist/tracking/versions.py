@@ -14,17 +14,10 @@ from typing import Any
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
+from taxonomist.contracts.promotion import Outcome
 from taxonomist.tracking.client import tracking_at
-from taxonomist.tracking.names import UI_MODEL_TRAINING, in_stack_tag
-
-# A stack version's decision, as the first words of its description in the registry.
-DECISION_WORDS = {
-    "promote": "Promoted to live",
-    "reject": "Rejected",
-    "investigate": "Needs investigation",
-}
+from taxonomist.tracking.names import RUN_NAME_TAG, UI_MODEL_TRAINING, in_stack_tag
 
 
 def load_served_model(client: MlflowClient, name: str, version: str) -> Any:
@@ -61,7 +54,7 @@ def describe_version(client: MlflowClient, name: str, version: str, description:
     client.update_model_version(name, str(version), description=description)
 
 
-def version_description(decision: str, summary: str, card_link: str | None) -> str:
+def version_description(decision: Outcome | str, summary: str, card_link: str | None) -> str:
     """A stack version's description (Markdown, as the registry page renders it).
 
     The decision comes first, then a link that opens the model card in the MLflow UI,
@@ -71,7 +64,7 @@ def version_description(decision: str, summary: str, card_link: str | None) -> s
         >>> version_description("promote", "digits.stack v3 promoted to live: ...", "#/x")
         '**Promoted to live** · [model card](#/x)\\n\\ndigits.stack v3 promoted to live: ...'
     """
-    words = DECISION_WORDS.get(decision, decision)
+    words = Outcome(decision).words.capitalize()
     link = f" · [model card]({card_link})" if card_link else ""
     return f"**{words}**{link}\n\n{summary}"
 
@@ -85,7 +78,7 @@ def card_link(client: MlflowClient, run_id: str, artifact_path: str) -> str:
 
 def name_run(client: MlflowClient, run_id: str, name: str) -> None:
     """Rename a run, e.g. to ``"stack v3"`` once its version is known."""
-    client.set_tag(run_id, MLFLOW_RUN_NAME, name)
+    client.set_tag(run_id, RUN_NAME_TAG, name)
 
 
 def tag_node_versions(

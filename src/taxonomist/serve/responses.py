@@ -1,4 +1,4 @@
-"""The JSON the API answers with, as pydantic models (they are the OpenAPI schema too)."""
+"""The JSON the API responds with, as pydantic models (they are the OpenAPI schema too)."""
 
 from __future__ import annotations
 

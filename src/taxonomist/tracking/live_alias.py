@@ -39,18 +39,24 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from taxonomist.errors import TaxonomistError
+from taxonomist.tracking.names import (
+    LIVE_ALIAS,
+    LIVE_BY_TAG,
+    LIVE_EVENT_TAG_PREFIX,
+    LIVE_KIND_TAG,
+    LIVE_REASON_TAG,
+    LIVE_SINCE_TAG,
+    LIVE_UNTIL_BY_TAG,
+    LIVE_UNTIL_REASON_TAG,
+    LIVE_UNTIL_TAG,
+    REPLACED_BY_TAG,
+)
 
-LIVE = "live"
-PROMOTE, ROLLBACK, UNRECORDED = "promote", "rollback", "unrecorded"
-EVENT_PREFIX = "live_event."
+PROMOTE, ROLLBACK, UNRECORDED = "promote", "rollback", "unrecorded"  # kinds of move
 MAX_REASON = 3000  # an event's JSON stays well under a tag's 5,000 characters
 # The registered model's description shows the latest moves, in well under 5,000 characters.
 HISTORY_ROWS, HISTORY_REASON = 10, 160
-# Tags on the version that goes live, and on the one that stops being live.
-LIVE_SINCE, LIVE_BY, LIVE_REASON, LIVE_KIND = "live_since", "live_by", "live_reason", "live_kind"
-LIVE_UNTIL, UNTIL_BY, UNTIL_REASON = "live_until", "live_until_by", "live_until_reason"
-REPLACED_BY = "live_replaced_by"
-_STINT_END = (LIVE_UNTIL, UNTIL_BY, UNTIL_REASON, REPLACED_BY)
+_STINT_END = (LIVE_UNTIL_TAG, LIVE_UNTIL_BY_TAG, LIVE_UNTIL_REASON_TAG, REPLACED_BY_TAG)
 
 
 class RegistryError(TaxonomistError):
@@ -90,7 +96,7 @@ class LiveEvent:
 def live_version(client: MlflowClient, name: str) -> str | None:
     """The version holding ``live``, as text (sqlite answers int, HTTP str), or None."""
     try:
-        return str(client.get_model_version_by_alias(name, LIVE).version)
+        return str(client.get_model_version_by_alias(name, LIVE_ALIAS).version)
     except MlflowException:
         return None
 
@@ -125,14 +131,14 @@ def move_live(
     """
     version = check_version(client, name, version)
     if not reason.strip():
-        raise RegistryError(f"moving '{LIVE}' of {name} needs a reason; got an empty one")
+        raise RegistryError(f"moving '{LIVE_ALIAS}' of {name} needs a reason; got an empty one")
     before = live_version(client, name)
     recorded = _recorded_events(client, name)
     if before == version and recorded and recorded[-1].version == version:
         return recorded[-1]
     if before == version:  # moved, but the event was never written: the earlier holder
         before = recorded[-1].version if recorded else None
-    client.set_registered_model_alias(name, LIVE, version)
+    client.set_registered_model_alias(name, LIVE_ALIAS, version)
     event = LiveEvent(version, before, kind, actor, reason.strip()[:MAX_REASON], _now())
     client.set_registered_model_tag(name, _event_key(), event.to_json())
     _tag_versions(client, name, event)
@@ -168,7 +174,7 @@ def history_table(events: list[LiveEvent], rows: int = HISTORY_ROWS) -> str:
     """
     shown = list(reversed(events))[:rows]
     lines = [
-        f"**History of @{LIVE}**, newest first (`taxonomist history` lists every move)",
+        f"**History of @{LIVE_ALIAS}**, newest first (`taxonomist history` lists every move)",
         "",
         "| when (UTC) | live | before | move | by | why |",
         "|---|---|---|---|---|---|",
@@ -214,7 +220,7 @@ def rollback(
         target = check_version(client, name, to)
         if target == current:
             raise RegistryError(
-                f"{name} v{target} already holds '{LIVE}': nothing to roll back\n"
+                f"{name} v{target} already holds '{LIVE_ALIAS}': nothing to roll back\n"
                 f"  hint: `taxonomist history` lists earlier live versions; "
                 f"{_listing(client, name)}"
             )
@@ -231,7 +237,7 @@ def previous_live(client: MlflowClient, name: str) -> str:
     current = events[-1].version if events else None
     if current is None:
         raise RegistryError(
-            f"nothing holds '{LIVE}' of {name}, so there is nothing to roll back from\n"
+            f"nothing holds '{LIVE_ALIAS}' of {name}, so there is nothing to roll back from\n"
             f"  hint: pass --to VERSION to put a version live; {_listing(client, name)}"
         )
     left_behind = {e.previous for e in events if e.kind == ROLLBACK}
@@ -284,13 +290,13 @@ def current_actor() -> str:
 
 def _recorded_events(client: MlflowClient, name: str) -> list[LiveEvent]:
     tags = _registered_model(client, name).tags
-    keys = sorted(k for k in tags if k.startswith(EVENT_PREFIX))
+    keys = sorted(k for k in tags if k.startswith(LIVE_EVENT_TAG_PREFIX))
     return [LiveEvent.from_json(tags[k]) for k in keys]
 
 
 def _tag_versions(client: MlflowClient, name: str, event: LiveEvent) -> None:
-    new = {LIVE_SINCE: event.at, LIVE_BY: event.actor, LIVE_REASON: event.reason,
-           LIVE_KIND: event.kind}
+    new = {LIVE_SINCE_TAG: event.at, LIVE_BY_TAG: event.actor, LIVE_REASON_TAG: event.reason,
+           LIVE_KIND_TAG: event.kind}
     for key, value in new.items():
         client.set_model_version_tag(name, event.version, key, value)
     for key in _STINT_END:  # live again: an earlier stint's end no longer applies
@@ -299,8 +305,8 @@ def _tag_versions(client: MlflowClient, name: str, event: LiveEvent) -> None:
         except MlflowException:
             pass
     if event.previous and event.previous != event.version:
-        ended = {LIVE_UNTIL: event.at, UNTIL_BY: event.actor, UNTIL_REASON: event.reason,
-                 REPLACED_BY: event.version}
+        ended = {LIVE_UNTIL_TAG: event.at, LIVE_UNTIL_BY_TAG: event.actor,
+                 LIVE_UNTIL_REASON_TAG: event.reason, REPLACED_BY_TAG: event.version}
         for key, value in ended.items():
             client.set_model_version_tag(name, event.previous, key, value)
 
@@ -334,7 +340,7 @@ def _listing(client: MlflowClient, name: str, versions: list[str] | None = None)
 
 def _event_key() -> str:
     # Sorts by time; the random part keeps two moves in the same microsecond apart.
-    return f"{EVENT_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.{secrets.token_hex(3)}"
+    return f"{LIVE_EVENT_TAG_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.{secrets.token_hex(3)}"
 
 
 def _now() -> str:

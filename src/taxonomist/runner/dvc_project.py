@@ -1,4 +1,4 @@
-"""DVC stays the ledger: its graph, its staleness checks, its run-cache, its dvc.lock.
+"""The DVC project as DVC sees it: its graph, staleness checks, run-cache and dvc.lock.
 
 Everything here calls DVC's own Python API, in the order ``Stage.run`` calls it (remove
 the outputs, try the run-cache, hash the deps, run, hash and cache the outputs, write
