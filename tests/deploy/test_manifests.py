@@ -99,9 +99,19 @@ def test_the_workflows_pass_githubs_schema() -> None:
     assert found.returncode == 0, found.stdout + found.stderr
 
 
-def test_ci_runs_the_tests_and_builds_the_image() -> None:
-    steps = [step.get("run", "") for workflow in WORKFLOWS
-             for job in yaml.safe_load(workflow.read_text())["jobs"].values()
-             for step in job["steps"]]
-    assert any("make test" in run for run in steps)
-    assert any("docker build" in run for run in steps)
+def workflow_commands(name: str) -> dict[str, list[str]]:
+    """Each job's ``run`` commands in .github/workflows/NAME.yml, one per line."""
+    jobs = yaml.safe_load((REPO / ".github" / "workflows" / name).read_text())["jobs"]
+    return {job: [line.strip() for step in spec["steps"]
+                  for line in step.get("run", "").splitlines() if line.strip()]
+            for job, spec in jobs.items()}
+
+
+def test_the_hosted_ci_runs_the_same_entry_point_as_every_ci() -> None:
+    """GitHub's job runs .ci/run, which installs what the tests need before `make test`;
+    a bare `make test` on a runner without TeX, a browser or PostgreSQL fails or skips."""
+    commands = workflow_commands("ci.yml")
+    assert commands["test"][-1] == ".ci/run" and "make test" not in commands["test"]
+    ci_run = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert ci_run[-1] == "make test" and ci_run[0] == "#!/usr/bin/env bash"
+    assert any(command.startswith("docker build") for command in commands["image"])

@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")  # `apt-get install chromium`; .ci/run installs it
+# Debian's `chromium` (.ci/run installs it), or the Chrome that GitHub's Ubuntu runners
+# carry, where `chromium` is only a snap stub
+BROWSERS = (Path("/usr/bin/chromium"), Path("/usr/bin/google-chrome"))
+CHROMIUM = next((path for path in BROWSERS if path.is_file()), BROWSERS[0])
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
 LOCAL = ("file://", "http://127.0.0.1", "data:")
