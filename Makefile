@@ -1,5 +1,6 @@
 # `make run`: set up and run the whole pipeline on the bundled sample.
 # `make test`: set up and run the tests (what CI runs).
+# `make docs`: build the manual into site/; `make docs-serve`: serve it on 127.0.0.1.
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
@@ -9,6 +10,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export MLFLOW_SERVER_ENABLE_JOB_EXECUTION ?= false
 export DVC_NO_ANALYTICS ?= 1
 export GX_ANALYTICS_ENABLED ?= false
+export NO_MKDOCS_2_WARNING ?= 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
 UI_PORT ?= 5000
@@ -16,7 +18,7 @@ UI_PORT ?= 5000
 # the model-training view (runs, models, the registry).
 UI_VIEW := workflowType=machine_learning
 
-.PHONY: setup run next test lint ui clean
+.PHONY: setup run next test lint docs docs-serve ui clean
 
 setup: $(VENV)/.installed
 
@@ -51,7 +53,7 @@ SLOW_FIRST := tests/integration/test_dvc_repro.py tests/integration/test_detect_
 	tests/data/test_detect.py tests/data/test_cropping.py tests/train/test_detected_boxes.py \
 	tests/serve/test_detector_crop.py tests/faults
 TEST_TMP ?= $(or $(TMPDIR),/tmp)/taxonomist-tests
-test: setup lint
+test: setup lint docs
 	@mkdir -p $(TEST_TMP)
 	@echo "slow tests run alongside; their logs: $(TEST_TMP)/slow-1.log, $(TEST_TMP)/slow-2.log"
 	@$(BIN)/pytest -m slow --durations=10 --basetemp=$(TEST_TMP)/slow-1 $(SLOW_FIRST) \
@@ -67,6 +69,14 @@ test: setup lint
 lint: setup
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/lint-imports
+
+# The manual (mkdocs.yml): strict, so a broken link or anchor fails the build.
+DOCS_PORT ?= 8000
+docs: setup
+	$(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: setup
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 ui: setup
 	@echo "MLflow UI: open http://127.0.0.1:$(UI_PORT)/#/models?$(UI_VIEW)"

@@ -3,7 +3,7 @@
     .venv/bin/python bench/verify.py                          # the version `stack` registered
     .venv/bin/python bench/verify.py --model models:/digits.stack@live
 
-``metrics/stack.json`` (what ``dvc metrics show``, the README and the model card publish)
+``metrics/stack.json`` (what ``dvc metrics show``, the docs and the model card publish)
 is computed by the stack stage with :mod:`taxonomist.evaluate` on the decoded cache. This
 script recomputes leaf accuracy with none of that: it loads the registered stack back from
 MLflow exactly as it is served (``mlflow.pyfunc.load_model``), sends it the stored image

@@ -12,7 +12,7 @@ from taxonomist.contracts.promotion import Outcome, PromotionRecord
 from taxonomist.errors import DataError
 from tests.report.make_inputs import COMPARISON, check, checks, new_promotion, promotion
 
-# The keys, in order, the promote stage has always written (README, dvc, tests read them).
+# The keys, in order, the promote stage has always written (the docs, dvc, tests read them).
 WRITTEN_KEYS = ["decision", "reason", "difference", "comparison", "checks", "failing", "metric",
                 "registered_model", "challenger", "live_before", "live_after", "timestamp",
                 "tracking_uri"]

@@ -74,7 +74,7 @@ class ValidationReport:
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict; see the README's "validation.json" for every key."""
+        """A JSON-ready dict; docs/data-gate.md lists every key."""
         table = self.counts[["node", "class", "count"]].itertuples(index=False)
         counts = [
             {"node": str(node), "class": str(cls), "count": int(count)}

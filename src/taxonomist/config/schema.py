@@ -75,7 +75,7 @@ class SampleKind(StrEnum):
 class BackboneConfig:
     """A timm backbone and where its starting weights come from."""
 
-    name: str = "resnet18"
+    name: str = "resnet18"  # any timm model name (a close name is suggested for a typo)
     pretrained: bool = True  # timm / Hugging Face hub weights (needs network)
     weights: str | None = None  # local .pth / .safetensors file instead of the hub
     unfreeze_last: int = 0  # 0: head only; N: also the last N blocks; -1: everything
@@ -98,9 +98,11 @@ class Schedule(StrEnum):
 
 @dataclass
 class OptimConfig:
+    """The optimiser and its learning-rate schedule."""
+
     name: str = "adamw"  # any optimiser class in torch.optim, case-insensitive
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
+    lr: float = 1e-3  # the learning rate (with onecycle: the peak)
+    weight_decay: float = 1e-4  # the optimiser's weight decay
     schedule: Schedule = Schedule.constant
 
 
@@ -138,7 +140,7 @@ class ClassifierConfig:
     """One node's classifier: conf/classifiers/_default.yaml merged with <node>.yaml."""
 
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    head: Head = Head.linear
+    head: Head = Head.linear  # what sits on the backbone's pooled features
     pca: int | None = None  # classical heads: reduce embeddings to this many dimensions
     neighbors: int = 5  # knn head only
     mlp_hidden: int = 256  # mlp head only: units in its hidden layer
@@ -148,15 +150,15 @@ class ClassifierConfig:
     # `targets: leaves` (that network's leaves under each child, renormalised within this
     # node): 0 the node alone, 1 the ancestor alone, 0.5 the average of the two.
     ancestor_weight: float = 0.0
-    image_size: int = 224
+    image_size: int = 224  # pixels per side the node's images are cached and trained at
     # kornia.augmentation classes by name, or taxonomist's BBoxCropJitter / SamplePairing,
     # each a one-key mapping to its arguments, e.g. ``- RandomAffine: {degrees: 10}``;
     # applied to whole batches, training only (`taxonomist augment-preview NODE` shows them).
     augment: list[dict[str, Any]] = field(default_factory=list)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    epochs: int = 10
-    batch_size: int = 32
-    balance: Balance = Balance.weights
+    epochs: int = 10  # at most; early stopping may end training sooner (`patience`)
+    batch_size: int = 32  # images per training step (per device with DDP)
+    balance: Balance = Balance.weights  # how unbalanced classes are compensated
     focal_gamma: float = 2.0  # balance: focal only; 0 is plain cross-entropy
     patience: int = 3  # early stopping on val_loss
     threshold: float = 0.5  # the stack stops at this node below this probability
@@ -167,7 +169,7 @@ class ClassifierConfig:
     # a class with more than this share of its images from one source (or one month)
     # is a warning, unless that source (month) holds as much of the whole node
     max_source_share: float = 0.9
-    max_month_share: float = 0.9
+    max_month_share: float = 0.9  # the same for one month of taken_at
     # Jensen-Shannon distance (0..1) of a split's class and source mix from train's
     max_split_divergence: float = 0.2
     fail_on_divergence: bool = False  # true: a divergent split fails validation
@@ -175,13 +177,18 @@ class ClassifierConfig:
 
 @dataclass
 class TaxonomyConfig:
-    name: str = MISSING
+    """The tree of classes: every inner node gets a classifier over its children."""
+
+    name: str = MISSING  # names the registered models: <name>.<node>, <name>.stack
+    # an inner node maps to its children, a leaf is a name in a list; names are unique
     tree: Any = MISSING
 
 
 @dataclass
 class DataConfig:
-    kind: DataKind = DataKind.sample
+    """Where ingest reads the images and their labels, and what it accepts."""
+
+    kind: DataKind = DataKind.sample  # where the images come from
     root: str = "data/sample"  # folder with the images and the manifest CSV
     manifest: str = "manifest.csv"  # relative to root (s3: a key relative to prefix)
     # folder and s3 without that manifest: a regex (named groups label, set_id, source,
@@ -191,7 +198,7 @@ class DataConfig:
     # kind: sample only: which bundled sample, and how many originals (sets of 2-3 views)
     # of each class to write (null: digits all ~180, vehicles 25 cars per leaf)
     sample: SampleKind = SampleKind.digits
-    per_class: int | None = None
+    per_class: int | None = None  # kind: sample only: originals per class; null: the default
     # s3 only; credentials come from the AWS environment / profile chain, never from here
     bucket: str = ""
     prefix: str = ""  # the manifest's paths are keys relative to this prefix
@@ -212,8 +219,10 @@ class DataConfig:
 
 @dataclass
 class SplitConfig:
-    val: float = 0.15
-    test: float = 0.2
+    """The split into train, val and test: by set_id, stratified, test frozen."""
+
+    val: float = 0.15  # share of sets (not images) held out for early stopping and fitting
+    test: float = 0.2  # share of sets in the frozen test split
     # perceptual hashes at most this many bits (of 64) apart are near-duplicates;
     # validate fails when such a pair in different sets spans train and test
     near_duplicate_distance: int = 4
@@ -224,7 +233,7 @@ class DetectConfig:
     """The optional detect stage: a torchvision detector finds the object (the talk's "car
     detector") before the cache crops every image to it. Off by default."""
 
-    enabled: bool = False
+    enabled: bool = False  # true: a detect stage after ingest, and the cache crops to boxes
     # a builder in torchvision.models.detection, e.g. ssdlite320_mobilenet_v3_large
     model: str = "fasterrcnn_mobilenet_v3_large_320_fpn"
     # a state_dict file (relative to the project root), or DEFAULT: torchvision's own
@@ -239,31 +248,33 @@ class DetectConfig:
     # an image with no box: `review` (left out of the splits, listed in
     # reports/detect/review.csv) or a class of the taxonomy it is labelled with instead
     no_box: str = "review"
-    batch_size: int = 8
+    batch_size: int = 8  # images per forward of the detector
 
 
 @dataclass
 class TrainerConfig:
     """Arguments for Lightning's Trainer plus the DataLoader."""
 
-    accelerator: str = "cpu"
-    devices: Any = 1
+    accelerator: str = "cpu"  # Lightning's accelerator: cpu, gpu or auto
+    devices: Any = 1  # devices per machine: a count, a list of ids, or auto
     # Lightning strategy: auto, or ddp (conf/trainer/ddp.yaml): one process per device,
     # the command run again for each rank unless torchrun / SLURM's srun started them.
     # Not ddp_spawn: its ranks finish in child processes, so nothing would be published.
     strategy: str = "auto"
     num_nodes: int = 1  # machines in a multi-node DDP run (torchrun / SLURM set the rest)
-    precision: str = "32-true"
-    num_workers: int = 0
-    deterministic: bool = True
+    precision: str = "32-true"  # Lightning's precision, e.g. 16-mixed on GPUs
+    num_workers: int = 0  # DataLoader workers; batches are slices of the memory-mapped cache
+    deterministic: bool = True  # deterministic algorithms: the same seed, the same weights
     compile: bool = False  # torch.compile the network (slow first epoch, faster after)
 
 
 @dataclass
 class MlflowConfig:
+    """Where runs, registered models and artifacts go."""
+
     # null: $MLFLOW_TRACKING_URI, else sqlite:///mlflow/mlflow.db in the project
     tracking_uri: str | None = None
-    experiment: str = "taxonomist"
+    experiment: str = "taxonomist"  # the MLflow experiment every run is logged to
     artifact_root: str = "mlflow/artifacts"  # used with the local sqlite store only
 
 
@@ -308,13 +319,13 @@ class SlackConfig:
 class EmailConfig:
     """An SMTP server; the login, when it needs one, comes from the environment."""
 
-    host: str = "localhost"
-    port: int = 587
+    host: str = "localhost"  # the SMTP server
+    port: int = 587  # its port; 587 for STARTTLS
     sender: str = ""  # the From address
-    to: list[str] = field(default_factory=list)
+    to: list[str] = field(default_factory=list)  # the recipients' addresses
     starttls: bool = True  # upgrade to TLS before logging in; false only for a local relay
     user_env: str = "TAXONOMIST_SMTP_USER"  # unset: send without logging in
-    password_env: str = "TAXONOMIST_SMTP_PASSWORD"
+    password_env: str = "TAXONOMIST_SMTP_PASSWORD"  # the variable holding the password
     timeout: float = 10.0  # seconds per connection
 
 
@@ -327,9 +338,9 @@ class NotifyConfig:
     ``channels: [slack, email]``.
     """
 
-    kind: str = "outbox"
+    kind: str = "outbox"  # the channel: outbox, slack or email
     channels: list[str] = field(default_factory=list)  # more channels, besides `kind`
-    outbox: str = "reports/outbox.jsonl"
+    outbox: str = "reports/outbox.jsonl"  # one JSON line per decision, always written
     slack: SlackConfig = field(default_factory=SlackConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
@@ -386,7 +397,7 @@ class ProjectConfig:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     crowd: CrowdConfig = field(default_factory=CrowdConfig)
-    seed: int = 42
+    seed: int = 42  # seeds the sample, the split, every training and the gate's bootstrap
     # the folder under conf/ with this taxonomy's classifier definitions (_default.yaml
     # and <node>.yaml); an experiment with another taxonomy brings its own
     classifier_dir: str = "classifiers"

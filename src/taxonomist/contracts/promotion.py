@@ -2,7 +2,7 @@
 
 The promote stage writes one :class:`PromotionRecord`; the model card, the pull-request
 summary, the notify stage and the CLI read it back through :meth:`PromotionRecord.read`.
-Its JSON shape is the one the README documents::
+Its JSON shape::
 
     {"decision": "investigate", "reason": "...", "difference": 0.012,
      "comparison": {"difference": 0.012, "ci_low": 0.004, ...},   # null: nothing compared
