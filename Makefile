@@ -46,8 +46,8 @@ next:
 
 # The slow tests (real `dvc repro`s, servers) wait on subprocesses much of the time, so
 # they run beside the others in two shards, one pytest each in its own temp folder: the
-# first holds the modules that run a whole tiny pipeline and those that train the tiny
-# detector (about half the slow time).
+# first holds the modules that run a whole tiny pipeline and those of the detect stage
+# (about half the slow time).
 # All three must pass.
 SLOW_FIRST := tests/integration/test_dvc_repro.py tests/integration/test_detect_repro.py \
 	tests/data/test_detect.py tests/data/test_cropping.py tests/train/test_detected_boxes.py \

@@ -75,15 +75,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_server(server)
 
 
-@pytest.fixture(scope="session")
-def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The state_dict of a tiny detector trained here on drawn rectangles until it is
-    ready (tests/tiny_detector.py): for the end-to-end test through `dvc repro`."""
-    from tests.tiny_detector import train_tiny_detector
-
-    return train_tiny_detector(tmp_path_factory.mktemp("detector") / "detector.pt")
-
-
 @pytest.fixture
 def drawn_box_detector(tmp_path: Path) -> Iterator[Path]:
     """A weights file for the configured detector, which, during the test, is a

@@ -1,16 +1,13 @@
-"""Two detectors for the detect stage's tests, neither downloaded.
+"""Detectors for the detect stage's tests, never downloaded and never trained.
 
 - :class:`DrawnBoxFinder` finds the drawn red rectangle by its colour and answers in
   torchvision's detection interface: the same boxes and scores on every CPU, so the tests
   of the stage's own logic (boxes, the review list, relabelling, the manifest join, crops,
-  serving) never hinge on how training went on the machine that runs them.
-- :func:`train_tiny_detector` trains ``fasterrcnn_mobilenet_v3_large_320_fpn`` from
-  scratch at 64 px, for the one end-to-end test through a real ``dvc repro``. How many SGD
-  steps it needs depends on the CPU: the same seed and one thread left one place scoring
-  0.31-0.49 after 80 steps on one machine, and no box at all after 200 on another. So it
-  trains until held-out images (seeds the tests never draw) pass :data:`READY`, with a
-  margin over what that test asks, and starts again from another seed if a start has not
-  got there in :data:`MAX_STEPS`: only the training time varies by machine.
+  serving) never hinge on a network's training. A detector trained in the test did: the
+  same seed and one thread left one place scoring 0.31-0.49 after 80 SGD steps on one
+  machine, and no box at all after 200 on another.
+- :func:`untrained_detector` is the real torchvision model as built from a seed, for the
+  test that runs the stages in their own processes through ``dvc repro``.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,20 +33,6 @@ BUILDER_ARGS = {"min_size": SIZE, "max_size": SIZE}
 BOXES = ((30, 6, 60, 36), (4, 26, 34, 58))
 RED = (242, 25, 25)
 CONFIDENCE = 0.9  # DrawnBoxFinder's score for a box wholly of the colour
-CHECK_EVERY, MAX_STEPS, STARTS = 50, 400, 4
-HELD_OUT = range(100_000, 100_012)  # image seeds for the readiness check, per place
-
-
-@dataclass(frozen=True)
-class Ready:
-    """What the held-out images must show before a test may use the detector."""
-
-    min_object_score: float = 0.7  # the detect stage's min_score in the test: 0.5
-    min_iou: float = 0.5  # the crop must hold mostly red: the test asks 35 % of it
-    max_blank_score: float = 0.3  # below min_score, so blanks go to review
-
-
-READY = Ready()
 
 
 def drawn(seed: int, box: tuple[int, int, int, int] | None) -> np.ndarray:
@@ -126,90 +108,7 @@ def untrained_detector(path: Path) -> Path:
     return path
 
 
-def train_tiny_detector(path: Path) -> Path:
-    """Train the detector until it is :data:`READY` and save its state_dict at ``path``
-    (about 40 s on one core of an idle 2-core machine; longer where it needs more steps).
-
-    Raises:
-        RuntimeError: no start reached READY; the message gives the last check's figures.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # no spinning on a busy machine
-    try:
-        shortfall = ""
-        for seed in range(STARTS):
-            model, shortfall = _train_until_ready(seed)
-            if not shortfall:
-                torch.save(model.state_dict(), path)
-                return path
-        raise RuntimeError(f"the tiny detector missed {READY} after {STARTS} starts of "
-                           f"{MAX_STEPS} steps: {shortfall}")
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _train_until_ready(seed: int) -> tuple[torch.nn.Module, str]:
-    """A model trained from ``seed`` until READY (shortfall ""), or for MAX_STEPS steps and
-    what it still lacks."""
-    torch.manual_seed(seed)
-    # more positive proposals per image than the default 25%: learns in fewer steps
-    model = getattr(detection, MODEL)(weights=None, weights_backbone=None, num_classes=2,
-                                      box_positive_fraction=0.5, box_batch_size_per_image=32,
-                                      rpn_batch_size_per_image=32, **BUILDER_ARGS)
-    optimiser = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    shortfall = "not checked"
-    for step in range(MAX_STEPS):
-        model.train()
-        boxes = [*BOXES, None, None]
-        images = [_tensor(drawn(seed * 10_000 + step * 4 + i, box))
-                  for i, box in enumerate(boxes)]
-        losses = model(images, [_target(box) for box in boxes])
-        optimiser.zero_grad()
-        sum(losses.values()).backward()
-        optimiser.step()
-        if (step + 1) % CHECK_EVERY == 0:
-            shortfall = _shortfall(model)
-            if not shortfall:
-                break
-    return model, shortfall
-
-
-@torch.inference_mode()
-def _shortfall(model: torch.nn.Module) -> str:
-    """What the held-out images show short of READY: "" when nothing."""
-    model.eval()
-    worst_score, worst_iou, blank_score = 1.0, 1.0, 0.0
-    for box in BOXES:
-        for found in model([_tensor(drawn(seed, box)) for seed in HELD_OUT]):
-            score, best = _best(found)
-            worst_score = min(worst_score, score)
-            worst_iou = min(worst_iou, iou(best, box) if best else 0.0)
-    for found in model([_tensor(drawn(seed, None)) for seed in HELD_OUT]):
-        blank_score = max(blank_score, _best(found)[0])
-    missing = [f"{name} {value:.2f}" for name, value, ok in (
-        ("worst object score", worst_score, worst_score >= READY.min_object_score),
-        ("worst IoU", worst_iou, worst_iou >= READY.min_iou),
-        ("best blank score", blank_score, blank_score <= READY.max_blank_score)) if not ok]
-    return ", ".join(missing)
-
-
-def _best(found: dict[str, torch.Tensor]) -> tuple[float, list[float] | None]:
-    if not len(found["scores"]):
-        return 0.0, None
-    top = int(found["scores"].argmax())
-    return float(found["scores"][top]), found["boxes"][top].tolist()
-
-
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
     """The intersection over union of two (x0, y0, x1, y1) boxes."""
     return float(box_iou(torch.tensor([a], dtype=torch.float32),
                          torch.tensor([b], dtype=torch.float32)))
-
-
-def _tensor(pixels: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(pixels).permute(2, 0, 1).float() / 255
-
-
-def _target(box: tuple[int, int, int, int] | None) -> dict[str, torch.Tensor]:
-    boxes = torch.tensor([box] if box else [], dtype=torch.float32).reshape(-1, 4)
-    return {"boxes": boxes, "labels": torch.ones(len(boxes), dtype=torch.int64)}
