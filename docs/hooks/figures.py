@@ -21,6 +21,7 @@ import math
 import re
 import shlex
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +156,8 @@ def provenance(result: dict[str, Any]) -> str:
     threads = machine.get("torch_threads")
     threads_text = f"{threads} torch threads, " if threads else ""
     load = machine["load_average"][0]
-    return (f"<small>Measured {result['date'].replace('T', ' ')} at `{commit}`{state}, "
+    date = datetime.fromisoformat(result["date"]).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"<small>Measured {date} at `{commit}`{state}, "
             f"on {machine['cpu']} ({machine['cores']} cores, {threads_text}load average "
             f"{load:.2f} at start), in {result['duration_s']:.0f} s. Re-measure: "
             f"`{shlex.join(result['command'])}`</small>")
