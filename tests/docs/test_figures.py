@@ -145,7 +145,7 @@ def _inline_lines(token: Any, line: int) -> Iterator[tuple[int, str]]:
         elif child.type == "text":
             text += child.content
         elif child.type in ("code_inline", "html_inline"):
-            text += " | "  # a number in code and a word after it are not a figure
+            text += " `…` "  # a number in code and a word after it are not a figure
     yield line, text
 
 
