@@ -74,8 +74,9 @@ class Figure:
         return cell
 
 
-def ratio(value: float, against: str, digits: int = 2) -> Figure:
-    """``value`` times the baseline named by ``against``."""
+def ratio(value: float, against: str, digits: int | None = None) -> Figure:
+    """``value`` times the baseline named by ``against`` (three significant digits unless
+    ``digits`` says how many decimals: a ratio far below 1 keeps its figures)."""
     return Figure(value, RATIO, against, digits)
 
 
