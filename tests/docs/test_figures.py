@@ -104,7 +104,6 @@ def test_a_marker_in_fenced_code_is_shown_not_rendered(tmp_path: Path) -> None:
     assert hook.render_markers(page, tmp_path) == page
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="needs mkdocs")
 @pytest.mark.parametrize("marker, fails", [("", False), ("nosuchbench import", True)])
 def test_mkdocs_build_strict_fails_on_a_marker_without_figures(tmp_path: Path, marker: str,
                                                                fails: bool) -> None:
