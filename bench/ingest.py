@@ -1,7 +1,7 @@
 """Time ingest and validate on N synthetic JPEGs against plain baselines, in one run.
 
-    .venv/bin/python bench/ingest.py                   # 100,000 images, ~10 min on 2 cores
-    .venv/bin/python bench/ingest.py --images 10000    # a quick look
+    python -m bench.ingest                   # 100,000 images, from the repository root
+    python -m bench.ingest --images 10000    # a quick look
 
 The images are small real JPEGs (32x32 by default) named by a manifest shaped like
 ``bench/validate.py``'s car project: sets of 1-4 views of one scene (their perceptual
@@ -17,7 +17,8 @@ Figures, each with its target:
   checks, on the manifest ingest wrote (target: within 3x);
 - peak memory (RSS) of the ingest and validate process (target: under 2 GiB).
 
-Ingest and validate run in a child process so its peak memory is theirs alone.
+Ingest and validate run in a child process so its peak memory is theirs alone. Writes
+``bench/results/ingest.json`` (table ``speed``).
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from tqdm import tqdm
-from validate import CLASSIFIERS, TAXONOMY, best_of, pandas_checks, synthetic
 
+from bench.record import REPO, BenchRun, Figure, Table, add_results_option, ratio
+from bench.validate import CLASSIFIERS, TAXONOMY, best_of, pandas_checks, synthetic
 from taxonomist.checks import validate
 from taxonomist.config import Paths
 from taxonomist.config.schema import SplitConfig
@@ -99,8 +101,8 @@ def ingest_and_validate(folder: Path, project: Path) -> dict[str, float]:
 
 
 def _in_child(folder: Path, project: Path) -> dict[str, float]:
-    command = [sys.executable, __file__, "--child", str(folder), str(project)]
-    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "bench.ingest", "--child", str(folder), str(project)]
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=REPO)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -108,15 +110,38 @@ def _verdict(name: str, value: float, target: str, met: bool, detail: str) -> st
     return f"{name}: {value:.2f} (target {target}: {'met' if met else 'MISSED'}) — {detail}"
 
 
+def speed_table(figures: dict[str, float], baseline: float) -> Table:
+    """Ingest's rate, validate's time and the peak memory, each against its baseline."""
+    rate = figures["added"] / figures["ingest_s"]
+    loop = "a loop reading, hashing (sha256) and verifying (PIL) each file"
+    gx = figures["validate_s"] / figures["pandas_s"]
+    peak_gib = figures["peak_mib"] / 1024
+    return Table("speed", ("measured", "taxonomist", "baseline", "ratio", "target"), [
+        ("ingest", Figure(rate, "img/s", digits=0), Figure(baseline, "img/s", digits=0),
+         ratio(rate / baseline, loop), _target("≥ 0.8×", rate >= 0.8 * baseline)),
+        ("validate (great-expectations, no Data Docs)", Figure(figures["validate_s"], "s"),
+         Figure(figures["pandas_s"], "s"), ratio(gx, "pandas versions of the same checks"),
+         _target("≤ 3×", gx <= 3)),
+        (f"peak memory, ingest + split + validate of {figures['added']:,.0f} images",
+         Figure(peak_gib, "GiB", digits=2), None, None, _target("< 2 GiB", peak_gib < 2)),
+    ])
+
+
+def _target(target: str, met: bool) -> str:
+    return f"{target}: {'met' if met else 'MISSED'}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--size", type=int, default=32, help="width and height in pixels")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
+    add_results_option(parser)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(ingest_and_validate(*args.child)))
         return 0
+    run = BenchRun.start("ingest", args.results_dir, args)
 
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     folder = work / "source"
@@ -134,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"{figures['validate_s']:.2f} vs {figures['pandas_s']:.2f} s"))
     print(_verdict("peak memory, GiB", figures["peak_mib"] / 1024, "< 2", figures["peak_mib"]
                    < 2048, f"ingest + split + validate of {figures['added']:.0f} images"))
+    run.write([speed_table(figures, baseline)])
     return 0
 
 

@@ -1,7 +1,7 @@
 """The crowd round trip at 10,000 images x 3 workers, each step against a plain baseline.
 
-    .venv/bin/python bench/label.py                   # 10,000 images, ~3 min on 2 cores
-    .venv/bin/python bench/label.py --images 2000     # a quick look
+    python -m bench.label                   # 10,000 images, from the repository root
+    python -m bench.label --images 2000     # a quick look
 
 A project of ``--images`` small JPEGs (``bench/ingest.py``'s car project: 100 models
 under 10 makes) is ingested, then, in one run:
@@ -16,6 +16,8 @@ under 10 makes) is ingested, then, in one run:
 - ``label queue``: the expert's page at its default limit and with every image: build
   time against decoding the same images once (what any page of thumbnails pays), and the
   page's size (HTML plus thumbnails). No live stack: the model's columns stay empty.
+
+Writes ``bench/results/label.json`` (tables ``export``, ``import``, ``queue``).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from ingest import TAXONOMY, write_images
 
+from bench.ingest import TAXONOMY, write_images
+from bench.record import BenchRun, Figure, Table, add_results_option, ratio
 from taxonomist.config import Aggregation, Paths
 from taxonomist.data import FolderSource, ImagePolicy, ingest
 from taxonomist.data.sources.s3 import S3Source
@@ -161,10 +164,37 @@ def report(n: int, export: dict, crowd: dict, queues: list[dict]) -> None:
               f"{q['thumbnails_kib']:.0f} KiB |")
 
 
+def tables(n: int, export: dict, crowd: dict, queues: list[dict]) -> list[Table]:
+    """The figures :func:`report` prints, as the result file's tables."""
+    file_urls = f"the same batches with `file://` URLs ({export['export_file_s']:.2f} s)"
+    exported = Table("export", ("step", "time", "against the baseline"), [
+        (f"`label export MAKE`, {len(MAKES)} batches, presigned S3 URLs",
+         Figure(export["export_s3_s"], "s", digits=2),
+         ratio(export["export_s3_s"] / export["export_file_s"], file_urls)),
+    ])
+    baseline = crowd["import_majority_vote_s"]
+    imported = Table(
+        "import", ("aggregation", f"`label import`, {n * WORKERS_PER_IMAGE:,} answers",
+                   "against the baseline", "true label"),
+        [(f"`{method.value}`", Figure(crowd[f"import_{method.value}_s"], "s", digits=2),
+          ratio(crowd[f"import_{method.value}_s"] / baseline, "majority vote"),
+          Figure(100 * crowd[f"accuracy_{method.value}"], "%", digits=1))
+         for method in Aggregation])
+    queued = Table("queue", ("page", "time", "against the baseline", "page size", "thumbnails"), [
+        (f"`label queue --limit {q['rows']}`", Figure(q["queue_s"], "s", digits=2),
+         ratio(q["queue_s"] / q["decode_s"], f"decoding its {q['rows']:,} images once "
+               f"({q['decode_s']:.2f} s)", digits=1),
+         Figure(q["html_kib"], "KiB", digits=0), Figure(q["thumbnails_kib"], "KiB", digits=0))
+        for q in queues])
+    return [exported, imported, queued]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000)
+    add_results_option(parser)
     args = parser.parse_args(argv)
+    run = BenchRun.start("label", args.results_dir, args)
     with tempfile.TemporaryDirectory(prefix="bench-label-") as work:
         paths = ingested_project(args.images, Path(work))
         export, batches = export_all(paths)
@@ -172,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         crowd = import_all(file, paths, truth)
         queues = [queue_figures(paths, limit) for limit in (QUEUE_LIMIT, args.images)]
     report(args.images, export, crowd, queues)
+    run.write(tables(args.images, export, crowd, queues))
     return 0
 
 

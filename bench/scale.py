@@ -16,9 +16,11 @@ a user does. Targets: full parallel run <= 15 min, no-op < 5 s.
 
 Usage::
 
-    python bench/scale.py                       # the 35-node vehicles sample
-    python bench/scale.py --experiment none     # the 4-node digits, for a quick look
-    python bench/scale.py --epochs 1 --jobs 2 --keep /tmp/scale-bench
+    python -m bench.scale                       # the 35-node vehicles sample
+    python -m bench.scale --experiment none     # the 4-node digits, for a quick look
+    python -m bench.scale --epochs 1 --jobs 2 --keep /tmp/scale-bench
+
+Writes ``bench/results/scale.json`` (table ``runs``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from pathlib import Path
 
 import yaml
 from PIL import Image, ImageOps
+
+from bench.record import BenchRun, Figure, Table, add_results_option, ratio
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -191,18 +195,57 @@ def bench(args: argparse.Namespace, work: Path) -> dict:
     return result
 
 
-def report(r: dict, jobs: int) -> None:
+def fixed_shares(r: dict, jobs: int) -> tuple[float, float]:
+    """The share of the serial and of the parallel run spent in stages' fixed costs."""
     n = r["stages"]
     serial_fixed = n * r["stage_process_fixed_s"]
     parallel_fixed = jobs * r["stage_process_fixed_s"] + n * r["stage_in_worker_fixed_s"]
+    return serial_fixed / r["serial_s"], parallel_fixed / r["parallel_s"]
+
+
+def runs_table(r: dict, jobs: int) -> Table:
+    """:func:`report`'s rows as the result file's table."""
+    serial_share, parallel_share = fixed_shares(r, jobs)
+    only = r["retrained"] == r["ancestors"]
+    return Table("runs", ("measured", "value", "against the serial baseline", "note"), [
+        ("serial `dvc repro`, YAML → promoted stack", Figure(r["serial_s"], "s", digits=0),
+         None, None),
+        (f"`taxonomist repro --jobs {jobs}`", Figure(r["parallel_s"], "s", digits=0),
+         ratio(r["serial_s"] / r["parallel_s"], "faster"), "target ≤ 900 s"),
+        ("fixed cost of one stage process", Figure(r["stage_process_fixed_s"], "s", digits=1),
+         Figure(100 * serial_share, "%", "of the serial run", digits=0),
+         f"{r['stages']} stages"),
+        ("the same in a warm worker", Figure(r["stage_in_worker_fixed_s"], "s", digits=2),
+         Figure(100 * parallel_share, "%", "of the parallel run", digits=0), "target ≤ 20 %"),
+        ("no-op `dvc repro`", Figure(r["noop_dvc_repro_s"], "s", digits=1),
+         ratio(r["noop_dvc_repro_s"] / r["stage_process_fixed_s"],
+               "one stage process's fixed cost"), "target < 5 s"),
+        ("no-op `dvc status`", Figure(r["noop_dvc_status_s"], "s", digits=1), None,
+         "clean" if r["noop_status_clean"] else "NOT CLEAN"),
+        ("no-op `taxonomist repro`", Figure(r["noop_taxonomist_repro_s"], "s", digits=1),
+         None, None),
+        (f"+{NEW_VIEWS} images of leaf `{r['leaf']}`, `taxonomist repro`",
+         Figure(r["incremental_s"], "s", digits=0), None,
+         f"retrained {', '.join(r['retrained']) or 'nothing'}: "
+         + ("its ancestors, only those" if only else "NOT only its ancestors")),
+        ("peak RSS, serial", Figure(r["serial_peak_rss_mib"], "MiB", digits=0), None,
+         "largest single process"),
+        ("peak RSS, parallel", Figure(r["parallel_peak_rss_mib"], "MiB", digits=0), None,
+         "largest single process"),
+    ])
+
+
+def report(r: dict, jobs: int) -> None:
+    n = r["stages"]
+    serial_share, parallel_share = fixed_shares(r, jobs)
     rows = [
         ("serial `dvc repro`, YAML -> promoted stack", f"{r['serial_s']:.0f} s", "1.00x"),
         (f"`taxonomist repro --jobs {jobs}`", f"{r['parallel_s']:.0f} s",
          f"{r['serial_s'] / r['parallel_s']:.2f}x faster (target <= 900 s)"),
         ("fixed cost of one stage process", f"{r['stage_process_fixed_s']:.1f} s",
-         f"{n} stages: {serial_fixed / r['serial_s']:.0%} of the serial run"),
+         f"{n} stages: {serial_share:.0%} of the serial run"),
         ("the same in a warm worker", f"{r['stage_in_worker_fixed_s']:.2f} s",
-         f"{parallel_fixed / r['parallel_s']:.0%} of the parallel run (target <= 20%)"),
+         f"{parallel_share:.0%} of the parallel run (target <= 20%)"),
         # Against one stage's start-up, so machines of different speed compare.
         ("no-op `dvc repro`", f"{r['noop_dvc_repro_s']:.1f} s",
          f"{r['noop_dvc_repro_s'] / r['stage_process_fixed_s']:.2f}x one stage process's "
@@ -231,7 +274,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--epochs", type=int, help="every node's epochs (default: conf's)")
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temp dir)")
+    add_results_option(parser)
     args = parser.parse_args()
+    run = BenchRun.start("scale", args.results_dir, args)
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=False)
         result = bench(args, args.keep)
@@ -240,6 +285,7 @@ def main() -> None:
             result = bench(args, Path(work))
     print(json.dumps(result, indent=2))
     report(result, args.jobs)
+    run.write([runs_table(result, args.jobs)])
 
 
 if __name__ == "__main__":

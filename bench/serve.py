@@ -38,6 +38,10 @@ Without it, the bench says so and measures the rest.
 
 (``-m`` from the repository root: it builds its stack with the serve tests' helper,
 :mod:`tests.serve.stacks`.)
+
+Writes ``bench/results/serve.json``, or ``bench/results/servers.json`` when more than
+``fastapi`` was measured (the comparison of servers is a measurement of its own): tables
+``latency``, ``ceiling`` and ``swap``.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -58,6 +62,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.record import BenchRun, Figure, Table, add_results_option, ratio
 from bench.servers import (
     INSTALL_LITSERVE,
     SERVERS,
@@ -231,6 +236,41 @@ def table(levels: list[Level]) -> str:
     return "\n".join(lines)
 
 
+def latency_table(levels: list[Level]) -> Table:
+    """:func:`table`'s figures: each side at each level, servers against in-process."""
+    rows = []
+    for level in levels:
+        base = level.base
+        rows.append((Figure(level.clients, "", digits=0), "in-process",
+                     Figure(base.p50_ms, "ms", digits=2), Figure(base.p99_ms, "ms", digits=2),
+                     Figure(base.per_s, "req/s", digits=0), None, None,
+                     Figure(1.0, "", digits=1), None))
+        for name, (run, batch) in level.served.items():
+            rows.append((Figure(level.clients, "", digits=0), name,
+                         Figure(run.p50_ms, "ms", digits=2), Figure(run.p99_ms, "ms", digits=2),
+                         Figure(run.per_s, "req/s", digits=0),
+                         Figure(run.p50_ms - base.p50_ms, "ms", "over in-process", digits=2),
+                         ratio(run.per_s / base.per_s, "in-process"),
+                         Figure(batch, "", digits=1), Figure(run.failed, "", digits=0)))
+    return Table("latency", ("concurrency", "server", "p50", "p99", "throughput",
+                             "p50 against in-process", "throughput against in-process",
+                             "images per forward", "failed requests"), rows)
+
+
+def ceiling_table(ceiling: float, images: int) -> Table:
+    return Table("ceiling", ("in-process forward", "throughput"), [
+        (f"{images} images at once (what micro-batching approaches)",
+         Figure(ceiling, "img/s", digits=0)),
+    ])
+
+
+def swap_table(swap: Run) -> Table:
+    return Table("swap", ("during two `@live` moves", "requests", "failed"), [
+        ("`taxonomist serve`, 8 clients", Figure(len(swap.latencies), "", digits=0),
+         Figure(swap.failed, "", digits=0)),
+    ])
+
+
 def verdicts(levels: list[Level], name: str) -> list[str]:
     """``name``'s results against taxonomist serve's targets at concurrency 1 and 32."""
     by = {level.clients: (level.base, level.served[name][0]) for level in levels}
@@ -269,6 +309,7 @@ def parse_args() -> argparse.Namespace:
                         "pip install --target, put on the LitServe server's path only")
     parser.add_argument("--litserve-fast-queue", action="store_true", help="LitServe's "
                         "answers over ZeroMQ (its fast_queue) instead of a Manager queue")
+    add_results_option(parser)
     return parser.parse_args()
 
 
@@ -297,6 +338,7 @@ def start_servers(registry: Registry, args: argparse.Namespace,
 
 def main() -> None:
     args = parse_args()
+    run = BenchRun.start("serve", args.results_dir, args)
     torch.set_num_threads(args.torch_threads)
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     load_before, wall = os.getloadavg()[0], time.perf_counter()
@@ -333,6 +375,10 @@ def main() -> None:
             print(line)
     print(f"fastapi, during two @live moves: {swap.failed} failed of {len(swap.latencies)} "
           f"requests (target 0): {_met(swap.failed == 0)}; litserve does not follow @live")
+    if len(servers) > 1:  # the servers' comparison, not serve's own figures
+        run = replace(run, name="servers")
+    run.write([latency_table(levels), ceiling_table(ceiling, max(args.concurrency)),
+               swap_table(swap)])
 
 
 if __name__ == "__main__":

@@ -17,9 +17,11 @@ the noise they add to single epochs.
 
 Usage::
 
-    python bench/train.py                                   # CPU defaults, 2-3 min
-    python bench/train.py --device cuda --model resnet50 --size 224 --images 4096 \\
+    python -m bench.train                                   # CPU defaults
+    python -m bench.train --device cuda --model resnet50 --size 224 --images 4096 \\
         --batch 128                                         # a GPU machine
+
+Writes ``bench/results/train.json`` (table ``ratios``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
+from bench.record import BenchRun, Cell, Figure, Table, add_results_option, ratio
 from taxonomist.config.schema import Balance, OptimConfig, TrainerConfig
 from taxonomist.tracking.logger import BufferedMLFlowLogger
 from taxonomist.train.augment import build_augmentation
@@ -93,8 +96,52 @@ class Bench:
                              deterministic=False, compile=self.compile)
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """One of the three ratios: each side's figure, the ratio and its target."""
+
+    name: str
+    ours: Figure
+    baseline: Figure
+    value: float  # ours against the baseline (a fraction for "<" targets)
+    op: str  # ">=" or "<"
+    target: float
+    detail: str
+
+    @property
+    def met(self) -> bool:
+        return self.value >= self.target if self.op == ">=" else self.value < self.target
+
+    def line(self) -> str:
+        """The verdict as the bench prints it."""
+        shown = f"{self.value:.1%}" if self.op == "<" else f"{self.value:.2f}x"
+        goal = f"{self.target:.0%}" if self.op == "<" else f"{self.target}x"
+        return (f"{self.name}: {shown} (target {self.op} {goal}: "
+                f"{'met' if self.met else 'MISSED'}) — {self.detail}")
+
+    def row(self, against: str) -> tuple[Cell, ...]:
+        """The result table's row: ``against`` names the baseline after the ratio."""
+        shown = (Figure(100 * self.value, "%", against, digits=1) if self.op == "<"
+                 else ratio(self.value, against))
+        op = "≥" if self.op == ">=" else "<"
+        goal = f"{self.target:.0%}" if self.op == "<" else f"{self.target:g}×"
+        return (self.name, self.ours, self.baseline, shown,
+                f"{op} {goal}: {'met' if self.met else 'MISSED'}")
+
+
+def ratios_table(comparisons: list[Comparison]) -> Table:
+    """(a), (b) and (c), each against the baseline it was measured with."""
+    training, data, logging = comparisons
+    return Table("ratios", ("measured", "taxonomist", "baseline", "ratio", "target"), [
+        training.row("the hand-written loop"),
+        data.row("`ImageFolder` + `transforms.v2`"),
+        logging.row("of the epoch"),
+    ])
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    run = BenchRun.start("train", args.results_dir, args)
     with tempfile.TemporaryDirectory(prefix="taxonomist-bench-") as tmp:
         bench = Bench(args.device, args.model, args.size, args.images, args.batch,
                       args.epochs, args.workers, args.precision or _default_precision(args),
@@ -109,8 +156,9 @@ def main(argv: list[str] | None = None) -> None:
             logging_overhead(bench, split),
         ]
     print()
-    for line in results:
-        print(line)
+    for comparison in results:
+        print(comparison.line())
+    run.write([ratios_table(results)])
 
 
 # --- data ----------------------------------------------------------------------------
@@ -142,7 +190,7 @@ def write_pngs(bench: Bench, split: NodeSplit) -> Path:
 # --- (a) Lightning vs a hand-written loop ---------------------------------------------
 
 
-def compare_training(bench: Bench, split: NodeSplit, rounds: int = 2) -> str:
+def compare_training(bench: Bench, split: NodeSplit, rounds: int = 2) -> Comparison:
     """The fastest epoch of each side over ``rounds`` alternating runs, so a slow spell of
     the machine cannot fall on one side only."""
     ours, plain = [], []
@@ -151,8 +199,9 @@ def compare_training(bench: Bench, split: NodeSplit, rounds: int = 2) -> str:
         plain += plain_loop_epochs(bench, split)
     ours, plain = min(ours), min(plain)
     n = len(split)
-    return _verdict(
-        "(a) training, taxonomist / plain loop", plain / ours, ">=", 0.9,
+    return Comparison(
+        "(a) training, taxonomist / plain loop", Figure(n / ours, "img/s", digits=0),
+        Figure(n / plain, "img/s", digits=0), plain / ours, ">=", 0.9,
         f"{n / ours:,.0f} vs {n / plain:,.0f} img/s",
     )
 
@@ -228,11 +277,12 @@ def plain_loop_epochs(bench: Bench, split: NodeSplit) -> list[float]:
 # --- (b) the data path ------------------------------------------------------------------
 
 
-def compare_data_paths(bench: Bench, split: NodeSplit) -> str:
+def compare_data_paths(bench: Bench, split: NodeSplit) -> Comparison:
     ours = cached_kornia_rate(bench, split)
     theirs = imagefolder_rate(bench, write_pngs(bench, split))
-    return _verdict(
+    return Comparison(
         f"(b) data path, cache+kornia / ImageFolder+v2 ({bench.workers} workers)",
+        Figure(ours, "img/s", digits=0), Figure(theirs, "img/s", digits=0),
         ours / theirs, ">=", 2.0, f"{ours:,.0f} vs {theirs:,.0f} img/s",
     )
 
@@ -286,7 +336,7 @@ def _timed_epochs(bench: Bench, epoch: Callable[[], None]) -> list[float]:
 # --- (c) MLflow ---------------------------------------------------------------------------
 
 
-def logging_overhead(bench: Bench, split: NodeSplit) -> str:
+def logging_overhead(bench: Bench, split: NodeSplit) -> Comparison:
     """Epochs with validation, with and without the MLflow logger (sqlite)."""
     logger = TimedLogger(
         experiment_name="bench", tracking_uri=f"sqlite:///{bench.folder / 'mlflow.db'}",
@@ -297,8 +347,9 @@ def logging_overhead(bench: Bench, split: NodeSplit) -> str:
     without = min(lightning_epochs(bench, split, None, val=True))
     with_logger = min(lightning_epochs(bench, split, logger, val=True))
     per_epoch = logger.spent / bench.epochs
-    return _verdict(
-        "(c) MLflow logging per epoch", per_epoch / without, "<", 0.05,
+    return Comparison(
+        "(c) MLflow logging per epoch", Figure(per_epoch * 1000, "ms", digits=0),
+        Figure(without, "s", digits=2), per_epoch / without, "<", 0.05,
         f"{per_epoch * 1000:.0f} ms inside the logger per {without:.2f} s epoch; fastest "
         f"epoch with the logger / without: {with_logger / without:.3f}",
     )
@@ -327,13 +378,6 @@ class TimedLogger(BufferedMLFlowLogger):
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _verdict(name: str, value: float, op: str, target: float, detail: str) -> str:
-    met = value >= target if op == ">=" else value < target
-    shown = f"{value:.1%}" if op == "<" else f"{value:.2f}x"
-    goal = f"{target:.0%}" if op == "<" else f"{target}x"
-    return f"{name}: {shown} (target {op} {goal}: {'met' if met else 'MISSED'}) — {detail}"
-
-
 def _sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
@@ -354,6 +398,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=2, help="ImageFolder loader workers")
     parser.add_argument("--precision", help="Lightning precision (default: 16-mixed on cuda)")
     parser.add_argument("--compile", action="store_true", help="torch.compile both models")
+    add_results_option(parser)
     return parser
 
 

@@ -1,7 +1,7 @@
 """Time the validate stage on a synthetic manifest against plain pandas versions of its checks.
 
-    .venv/bin/python bench/validate.py              # 100,000 images
-    .venv/bin/python bench/validate.py --images 20000 --repeat 1
+    python -m bench.validate              # 100,000 images, from the repository root
+    python -m bench.validate --images 20000 --repeat 1
 
 The manifest looks like a car-photo project: a two-level taxonomy (10 makes x 10 models,
 11 classifiers), sets of 1-4 photos whose perceptual hashes are 0-3 bits apart, a few
@@ -15,7 +15,8 @@ malformed phashes, sets across splits, near-duplicates across sets (both use
 :func:`taxonomist.checks.hashes.close_pairs`; there is no pandas way to search Hamming
 distances), one-source and one-month classes, and split divergence. The pandas side
 stops at boolean masks; validate also words messages, runs great-expectations and
-writes the JSON report (and, in the second timing, the Data Docs).
+writes the JSON report (and, in the second timing, the Data Docs). Writes
+``bench/results/validate.json`` (tables ``timing`` and ``found``).
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
+from bench.record import BenchRun, Figure, Table, add_results_option, ratio
 from taxonomist.checks import validate
 from taxonomist.checks.dataset import month_of
 from taxonomist.checks.hashes import close_pairs, parse_hex
+from taxonomist.checks.report import ValidationReport
 from taxonomist.config.schema import ClassifierConfig
 from taxonomist.taxonomy import Taxonomy
 
@@ -189,11 +192,37 @@ def best_of(repeat: int, run: Callable[[], object]) -> tuple[float, float]:
     return min(wall), min(cpu)
 
 
+def timing_table(timings: list[tuple[str, tuple[float, float]]]) -> Table:
+    """Wall and CPU seconds of each side, and their ratio to the pandas checks (first)."""
+    pandas_wall, pandas_cpu = timings[0][1]
+    rows = [(name, Figure(wall, "s", digits=2), Figure(cpu, "s", digits=2),
+             ratio(wall / pandas_wall, "pandas", digits=1),
+             ratio(cpu / pandas_cpu, "pandas", digits=1))
+            for name, (wall, cpu) in timings]
+    return Table("timing", ("checks", "wall", "CPU", "wall, against pandas",
+                            "CPU, against pandas"), rows)
+
+
+def found_table(report: ValidationReport, import_s: float, peak_mib: float) -> Table:
+    """What validate found, and what one run of it costs beside the checks."""
+    near = report.near_duplicates
+    return Table("found", ("measured", "value"), [
+        ("errors", Figure(len(report.errors), "", digits=0)),
+        ("warnings", Figure(len(report.warnings), "", digits=0)),
+        ("near-duplicate pairs", Figure(near["pairs"], "", digits=0)),
+        ("near-duplicate pairs across train and test", Figure(near["train_test"], "", digits=0)),
+        ("`import great_expectations`, once per run", Figure(import_s, "s", digits=1)),
+        ("peak memory (RSS)", Figure(peak_mib, "MiB", digits=0)),
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    add_results_option(parser)
     args = parser.parse_args(argv)
+    run = BenchRun.start("validate", args.results_dir, args)
 
     start = time.perf_counter()
     manifest, splits = synthetic(args.images)
@@ -202,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     import great_expectations  # noqa: F401  (paid once per stage run; timed apart)
 
-    print(f"import great_expectations: {time.perf_counter() - start:.1f} s")
+    import_s = time.perf_counter() - start
+    print(f"import great_expectations: {import_s:.1f} s")
     out = Path(tempfile.mkdtemp(prefix="bench-validate-")) / "validation.json"
 
     def run_validate(docs: bool) -> Callable[[], object]:
@@ -219,14 +249,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{report.near_duplicates['train_test']} across train/test")
     print(f"pandas found: {found}")
     print("                            wall s    CPU s   ratio to pandas (wall, CPU)")
-    for name, (wall, cpu) in (
-        ("pandas checks", pandas_s),
-        ("validate (no Data Docs)", gx_s),
-        ("validate (with Data Docs)", docs_s),
-    ):
+    timings = [("pandas checks", pandas_s), ("validate (no Data Docs)", gx_s),
+               ("validate (with Data Docs)", docs_s)]
+    for name, (wall, cpu) in timings:
         print(f"{name:<26} {wall:7.2f}  {cpu:7.2f}   {wall / pandas_s[0]:.1f}x, "
               f"{cpu / pandas_s[1]:.1f}x")
     print(f"peak memory (RSS): {peak:.0f} MiB")
+    run.write([timing_table(timings), found_table(report, import_s, peak)])
     return 0
 
 

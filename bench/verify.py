@@ -1,7 +1,7 @@
 """An independent check of the stack's published number: recompute it from the registry.
 
-    .venv/bin/python bench/verify.py                          # the version `stack` registered
-    .venv/bin/python bench/verify.py --model models:/digits.stack@live
+    python -m bench.verify                          # the version `stack` registered
+    python -m bench.verify --model models:/digits.stack@live
 
 ``metrics/stack.json`` (what ``dvc metrics show``, the docs and the model card publish)
 is computed by the stack stage with :mod:`taxonomist.evaluate` on the decoded cache. This
@@ -9,7 +9,8 @@ script recomputes leaf accuracy with none of that: it loads the registered stack
 MLflow exactly as it is served (``mlflow.pyfunc.load_model``), sends it the stored image
 files of the frozen test split (``data/splits.parquet`` joined to ``data/manifest.parquet``)
 as base64, and counts the answers that are the image's leaf with numpy. It exits 1, with
-both numbers, when they differ (the published figure is rounded to 4 digits).
+both numbers, when they differ (the published figure is rounded to 4 digits). Writes
+``bench/results/verify.json`` (table ``accuracy``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from bench.record import BenchRun, Figure, Table, add_results_option
 from taxonomist.config import compose_config, resolve_tracking_uri
 from taxonomist.config.paths import Paths
 from taxonomist.tracking.client import tracking_at
@@ -57,11 +59,24 @@ def registered_uri(paths: Paths) -> str:
     return f"models:/{registered['name']}/{registered['version']}"
 
 
+def accuracy_table(uri: str, recomputed: float, published: float, images: int,
+                   published_in: str) -> Table:
+    """The recomputed leaf accuracy beside the published one."""
+    agree = "the same" if round(recomputed, 4) == published else "MISMATCH"
+    return Table("accuracy", ("leaf accuracy", "value", "test images"), [
+        (f"recomputed from `{uri}` as served", Figure(recomputed, "", digits=4),
+         Figure(images, "", digits=0)),
+        (f"published in `{published_in}` ({agree})", Figure(published, "", digits=4), None),
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("."), help="the project root")
     parser.add_argument("--model", help="a models:/ URI (default: the version just registered)")
+    add_results_option(parser)
     args = parser.parse_args(argv)
+    run = BenchRun.start("verify", args.results_dir, args)
     paths = Paths(args.root.resolve())
     config = compose_config(paths.conf)
     uri = args.model or registered_uri(paths)
@@ -77,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     published = json.loads(paths.stack_metrics.read_text())["leaf_accuracy"]
     print(f"{uri}: leaf accuracy {recomputed:.4f} on {len(test)} test images from the "
           f"registry; {paths.stack_metrics.name} publishes {published:.4f}")
+    published_in = paths.stack_metrics.relative_to(paths.root).as_posix()
+    run.write([accuracy_table(uri, recomputed, published, len(test), published_in)])
     if round(recomputed, 4) != published:
         print("MISMATCH: the published leaf accuracy is not what the registered stack "
               "scores", file=sys.stderr)

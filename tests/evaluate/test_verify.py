@@ -42,12 +42,21 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Paths:
     return paths
 
 
+def verify_args(paths: Paths) -> list[str]:
+    """The project's root, and a results folder of the test's own (not bench/results/)."""
+    return ["--root", str(paths.root), "--results-dir", str(paths.root / "bench-results")]
+
+
 @pytest.mark.slow  # registers a stack and loads it back from MLflow
 def test_the_registered_stack_scores_what_stack_json_publishes(registered: Paths,
                                                                capsys) -> None:
-    assert verify.main(["--root", str(registered.root)]) == 0
+    assert verify.main(verify_args(registered)) == 0
     published = json.loads(registered.stack_metrics.read_text())["leaf_accuracy"]
     assert f"leaf accuracy {published:.4f} on 20 test images" in capsys.readouterr().out
+    result = json.loads((registered.root / "bench-results" / "verify.json").read_text())
+    recomputed, stated = result["tables"]["accuracy"]["rows"]
+    assert recomputed[1]["value"] == pytest.approx(published, abs=5e-5)
+    assert stated[1]["value"] == published
 
 
 @pytest.mark.slow  # registers a stack and loads it back from MLflow
@@ -59,7 +68,7 @@ def test_a_published_number_the_stack_does_not_score_fails(registered: Paths,
     try:
         metrics.write_text(json.dumps(published | {"leaf_accuracy": published["leaf_accuracy"]
                                                    + 0.05}))
-        assert verify.main(["--root", str(registered.root)]) == 1
+        assert verify.main(verify_args(registered)) == 1
         assert "MISMATCH" in capsys.readouterr().err
     finally:
         metrics.write_text(kept)
@@ -93,5 +102,5 @@ def test_verify_leaves_no_tracking_uri_for_later_subprocesses(registered: Paths,
     # process tree would register its stack in this store
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     mlflow.set_tracking_uri(None)  # no URI left in this process by an earlier test either
-    verify.main(["--root", str(registered.root)])
+    verify.main(verify_args(registered))
     assert "MLFLOW_TRACKING_URI" not in os.environ
