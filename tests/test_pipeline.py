@@ -11,9 +11,10 @@ import yaml
 
 from taxonomist.cli import main
 from taxonomist.config import Paths, compose_config
+from taxonomist.config import overrides as recorded
 from taxonomist.contracts.labels import CROWD, EXPERT, label_file, read_decided
 from taxonomist.errors import ConfigError, StaleParamsError
-from taxonomist.pipeline import check_current, diff_generated, dvc_yaml, write
+from taxonomist.pipeline import check_current, diff_generated, dvc_yaml, regenerate, write
 from tests.conftest import REPO, declared_params
 
 
@@ -253,3 +254,16 @@ def test_pipeline_refuses_a_detector_weights_file_that_is_not_there(
     assert main(["pipeline", "detect.enabled=true", "detect.weights=models/car.pt"]) == 2
     err = capsys.readouterr().err
     assert "conf/config.yaml: detect.weights: no file at" in err and "models/car.pt" in err
+
+
+def test_regenerate_records_the_overrides_it_was_composed_with_then_writes(
+    project: Path,
+) -> None:
+    conf, paths = project / "conf", Paths(project)
+    record = recorded.record_path(conf)
+    changed = regenerate(compose_config(conf, ["seed=7"], recorded=False), paths, conf)
+    assert changed[0] == record and paths.params in changed
+    assert recorded.read_recorded(conf) == ("seed=7",)
+    assert regenerate(compose_config(conf), paths, conf) == []  # the record applied again
+    assert regenerate(compose_config(conf, [], recorded=False), paths, conf)[0] == record
+    assert not record.exists()

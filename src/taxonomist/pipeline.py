@@ -16,6 +16,7 @@ import yaml
 
 from taxonomist.checks import registry as checks
 from taxonomist.config import ClassifierConfig, Config, DataKind, Paths
+from taxonomist.config import overrides as recorded
 from taxonomist.config.stopping import check_stopping
 from taxonomist.contracts.baselines import BASELINES, FLAT_NODE, baseline_file
 from taxonomist.contracts.cache import STACK, node_cache
@@ -178,6 +179,25 @@ def write(config: Config, paths: Paths) -> list[Path]:
         if not path.is_file():
             write_decided(path, read_decided(path, by), by)
             changed.append(path)
+    return changed
+
+
+def regenerate(config: Config, paths: Paths, conf: Path) -> list[Path]:
+    """What ``taxonomist pipeline`` writes: the overrides ``config`` was composed with,
+    recorded in ``conf/overrides.yaml`` so every stage composes with them, then the
+    generated files (:func:`write`).
+
+    Args:
+        config: conf/ composed with the overrides to record (``config.overrides``).
+        paths: the project's files.
+        conf: the ``conf/`` folder the overrides are recorded in.
+
+    Returns:
+        The files that changed, the record first.
+    """
+    changed = write(config, paths)
+    if recorded.write_recorded(conf, config.overrides):
+        changed.insert(0, recorded.record_path(conf))
     return changed
 
 

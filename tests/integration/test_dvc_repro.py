@@ -39,8 +39,29 @@ TINY_CLASSIFIER = {
 }
 
 
+# A third-party notice in a run's output: a warning's category line, a path into an
+# installed library (how Lightning prints its warnings), a logger line of MLflow (dated)
+# or of Lightning, torch, timm or urllib3, a tip, or a notice Lightning or MLflow prints.
+THIRD_PARTY = re.compile(
+    r"\b\w*Warning: |/site-packages/|^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d [A-Z]+ "
+    r"|\b(?:pytorch_lightning|lightning_fabric|lightning|mlflow|torch|timm|urllib3)\.[\w.]+: "
+    r"|\bTip:|GPU available|TPU available|Seed set to|`Trainer\.fit` stopped"
+    r"|Successfully registered model|Created version|Downloading artifacts"
+    r"|Experiment with name .* not found"
+)
+# ... unless it is one of ours: a warning raised in taxonomist, for the user to act on
+OURS = re.compile(r"/taxonomist/[\w/]+\.py:\d+: \w+: ")
+
+
+def third_party_notices(output: str) -> list[str]:
+    return [line for line in output.splitlines()
+            if THIRD_PARTY.search(line) and not OURS.search(line)]
+
+
 def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    # TAXONOMIST_VERBOSE would show the notices the quiet run is checked for
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("TAXONOMIST_VERBOSE", None)
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     tail = f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     assert result.returncode == 0, f"{cmd} failed:\n{tail}"
@@ -83,7 +104,9 @@ def repo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def first_run(repo: Path) -> str:
-    return run(["dvc", "repro"], repo).stdout
+    """What the first `dvc repro` printed, stdout then stderr."""
+    result = run(["dvc", "repro"], repo)
+    return result.stdout + result.stderr
 
 
 def test_first_run_promotes_a_documented_stack(repo: Path, first_run: str) -> None:
@@ -103,6 +126,11 @@ def test_first_run_promotes_a_documented_stack(repo: Path, first_run: str) -> No
     assert len(outbox) == 1 and json.loads(outbox[0])["decision"] == "promote"
     metrics = run(["dvc", "metrics", "show", "--json"], repo).stdout
     assert "leaf_accuracy" in metrics and "macro_f1" in metrics
+
+
+def test_a_run_prints_ours_and_no_notice_of_the_libraries(first_run: str) -> None:
+    assert "digits.stack v1: promote" in first_run  # our result lines are there
+    assert third_party_notices(first_run) == []
 
 
 def test_noop_repro_runs_nothing(repo: Path, first_run: str) -> None:

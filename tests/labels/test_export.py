@@ -9,10 +9,13 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
+import pytest
 
 from taxonomist.data import S3Source
+from taxonomist.errors import DataError
 from taxonomist.labels.batch import Batch, Pick, export_batch, pick, write_links
-from tests.labels.conftest import TTL_S
+from taxonomist.labels.export import export_node, refresh_batch
+from tests.labels.conftest import N_IMAGES, TTL_S, DigitsProject
 
 
 def mturk_rows(paths, batch: Batch) -> list[dict[str, str]]:
@@ -63,3 +66,27 @@ def test_s3_urls_expire_after_the_ttl_and_a_refresh_issues_new_ones(
     again = mturk_rows(paths, batch)
     assert [r["task_id"] for r in again] == [r["task_id"] for r in first]
     assert again[0]["image_url"] != first[0]["image_url"]
+
+
+def test_export_node_refuses_uncertain_without_a_live_stack_before_writing(
+    unserved_digits: DigitsProject,
+) -> None:
+    unserved_digits.ingest(["six"] * N_IMAGES)
+    config, paths = unserved_digits.config, unserved_digits.paths
+    with pytest.raises(DataError, match="--strategy uncertain needs the live stack"):
+        export_node(config, paths, "round", 3, Pick.uncertain)
+    assert not paths.label_batches.exists()
+
+
+def test_a_refreshed_batch_gets_its_links_written_again(unserved_digits: DigitsProject) -> None:
+    unserved_digits.ingest(["six", "nine"] * (N_IMAGES // 2))
+    config, paths = unserved_digits.config, unserved_digits.paths
+    batch = export_node(config, paths, "round", 3, Pick.balanced)
+    assert len(batch.tasks(paths.label_batches)) == 3 and batch.strategy == "balanced"
+    links = paths.label_batches / batch.batch / "mturk_input.csv"
+    first = links.read_text()
+    links.unlink()
+    assert refresh_batch(config, paths, batch.batch) == batch
+    assert links.read_text() == first  # a folder's file:// URLs do not expire
+    with pytest.raises(DataError, match="--refresh"):
+        refresh_batch(config, paths, "no-such-batch")

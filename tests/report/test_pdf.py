@@ -24,6 +24,13 @@ def pdf_text(path: Path) -> str:
     return " ".join(" ".join(page.extract_text() for page in pages).split())
 
 
+def embedded_fonts(path: Path) -> set[str]:
+    """The base names of the fonts the PDF's pages use, subset prefixes dropped."""
+    return {str(font.get_object()["/BaseFont"]).split("+")[-1].lstrip("/")
+            for page in PdfReader(path).pages
+            for font in page["/Resources"]["/Font"].values()}
+
+
 def test_html_to_pdf_beside_every_copy_of_the_card(tmp_path: Path) -> None:
     paths = write_inputs(tmp_path, "promote", new_shape=True)
     card = write_model_card(paths, taxonomy(), pdf="xhtml2pdf")
@@ -38,6 +45,8 @@ def test_html_to_pdf_beside_every_copy_of_the_card(tmp_path: Path) -> None:
     assert "PROMOTE" in text and "McNemar" in text and "0.0031" in text
     assert "+0.0040 to +0.0205" in text
     assert "straight/four → round/six" in text  # the gallery, arrows and all
+    # matplotlib's DejaVu files lie outside the folder xhtml2pdf may read by default
+    assert {"DejaVuSans", "DejaVuSans-Bold"} <= embedded_fonts(card.pdf_path)
 
 
 def test_latex_typesets_the_card_whatever_the_text(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import pytest
 import torch
@@ -122,3 +123,20 @@ def test_sample_pairing_is_off_for_the_last_epochs() -> None:
     assert on == list(range(8))
     pipeline.set_epoch(9, 10)
     assert torch.equal(pipeline(x), x)
+
+
+def test_check_augmentations_names_the_node_file_that_has_the_typo(tmp_path) -> None:
+    from taxonomist.config import Paths, compose_config
+    from taxonomist.train.augment import check_augmentations
+    from tests.conftest import REPO
+
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    (tmp_path / "conf" / "classifiers" / "round.yaml").write_text(
+        "augment:\n  - RandomAfine: {degrees: 5}\n"
+    )
+    config, paths = compose_config(tmp_path / "conf"), Paths(tmp_path)
+    with pytest.raises(ConfigError, match=r"conf/classifiers/round.yaml: augment\[0\]: "
+                       r"'RandomAfine'(.|\n)*did you mean RandomAffine"):
+        check_augmentations(config, paths)
+    (tmp_path / "conf" / "classifiers" / "round.yaml").unlink()
+    check_augmentations(compose_config(tmp_path / "conf"), paths)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from taxonomist.cli import _parser, main
-from taxonomist.cli_help import VERBS, verbs_of
+from taxonomist.cli import build_parser, main
+from taxonomist.cli.help import VERBS, verbs_of
 from taxonomist.config.compose import CONFIG_DIR_ENV
 from taxonomist.config.paths import find_project_root
 from taxonomist.serve.server import app_from_conf
@@ -33,10 +33,10 @@ def test_the_top_help_says_what_it_is_and_the_first_three_commands(capsys):
     assert "`dvc repro` runs these verbs for you" in out
 
 
-@pytest.mark.parametrize("verb", sorted(verbs_of(_parser())))
+@pytest.mark.parametrize("verb", sorted(verbs_of(build_parser())))
 def test_every_verb_has_a_description_and_an_example(verb):
-    sub = verbs_of(_parser())[verb]
-    assert verb in VERBS, f"add '{verb}' to taxonomist.cli_help.VERBS"
+    sub = verbs_of(build_parser())[verb]
+    assert verb in VERBS, f"add '{verb}' to taxonomist.cli.help.VERBS"
     assert sub.description and f"example:\n  taxonomist {verb}" in sub.format_help()
     if VERBS[verb].stage:
         assert "`dvc repro` runs it for you" in " ".join(sub.description.split())

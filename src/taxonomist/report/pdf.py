@@ -96,13 +96,18 @@ def html_pdf(card: Any) -> bytes:
     """
     try:
         from xhtml2pdf import pisa
+        from xhtml2pdf.config.resources import ResourceAccessPolicy
     except ImportError:
         raise HtmlPdfFailed(
             "xhtml2pdf is not installed (pip install xhtml2pdf, or reinstall taxonomist)"
         ) from None
-    html = render_html(card, for_print=True, font_dir=dejavu_folder())
+    fonts = dejavu_folder()
+    html = render_html(card, for_print=True, font_dir=fonts)
     buffer = io.BytesIO()
-    result = pisa.CreatePDF(html, dest=buffer, encoding="utf-8")
+    # xhtml2pdf reads local files under the working directory only; the fonts are
+    # matplotlib's, outside it (refused, the card fell back to Helvetica, arrows lost)
+    policy = ResourceAccessPolicy(allow_remote=False, extra_roots=(Path(fonts),))
+    result = pisa.CreatePDF(html, dest=buffer, encoding="utf-8", resource_policy=policy)
     if result.err or not buffer.getvalue().startswith(b"%PDF"):
         raise HtmlPdfFailed(f"xhtml2pdf reported {result.err} error(s) converting the card")
     return buffer.getvalue()

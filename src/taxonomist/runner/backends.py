@@ -19,7 +19,7 @@ from taxonomist.runner.job import Entry, StageJob, StageOutcome, run_job
 from taxonomist.runner.settings import RunnerConfig
 
 # What a stage verb imports, loaded once per worker instead of once per stage.
-PRELOAD = ("taxonomist.cli", "taxonomist.train.fit", "taxonomist.evaluate.node")
+PRELOAD = ("taxonomist.cli.stages", "taxonomist.train.fit", "taxonomist.evaluate.node")
 PARENT_POLL_S = 1.0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ import mlflow
 from filelock import FileLock
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from taxonomist.config import MlflowConfig, Paths, resolve_tracking_uri
@@ -93,16 +95,37 @@ def artifact_location(cfg: MlflowConfig, paths: Paths, tracking_uri: str) -> str
 
 @retry_when_locked
 def register_version(
-    client: MlflowClient, name: str, source: str, run_id: str, tags: dict[str, str]
+    client: MlflowClient, name: str, source: str, run_id: str, tags: dict[str, str],
+    model_id: str | None = None,
 ) -> str:
-    """Register ``source`` (an artifact URI of ``run_id``) as a new version of ``name``."""
+    """Register ``source`` (an artifact URI of ``run_id``) as a new version of ``name``.
+
+    The client's calls print nothing, where ``mlflow.register_model`` (and
+    ``log_model(registered_model_name=...)``) prints "Successfully registered model ...".
+
+    Args:
+        model_id: the logged model ``source`` is (``models:/<model_id>``), which then
+            lists the version, as ``mlflow.register_model`` links them.
+    """
     try:
         client.create_registered_model(name)
     except MlflowException as err:
         if err.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-    version = client.create_model_version(name, source=source, run_id=run_id, tags=tags)
+    version = client.create_model_version(name, source=source, run_id=run_id, tags=tags,
+                                          model_id=model_id)
+    if model_id is not None:
+        _link_logged_model(client, model_id, name, version.version)
     return str(version.version)
+
+
+def _link_logged_model(
+    client: MlflowClient, model_id: str, name: str, version: int | str
+) -> None:
+    """Add the version to the logged model's list of versions (the tag MLflow's UI reads)."""
+    linked = client.get_logged_model(model_id).tags.get(MLFLOW_MODEL_VERSIONS)
+    versions = [*json.loads(linked or "[]"), {"name": name, "version": version}]
+    client.set_logged_model_tags(model_id, {MLFLOW_MODEL_VERSIONS: json.dumps(versions)})
 
 
 def run_artifact_uri(client: MlflowClient, run_id: str, subpath: str) -> str:

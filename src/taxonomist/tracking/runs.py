@@ -193,9 +193,10 @@ class RunLog:
                 signature=model.signature,
                 artifacts=model.artifacts,
                 pip_requirements=model.pip_requirements,
-                registered_model_name=model.registered_model,
             )
-        return run.info.run_id, str(info.registered_model_version)
+            version = register_version(self._client, model.registered_model, info.model_uri,
+                                       run.info.run_id, {}, model_id=info.model_id)
+        return run.info.run_id, version
 
     def ensure_experiment(self) -> str:
         """The experiment's id, creating it if needed (once, before parallel writers)."""

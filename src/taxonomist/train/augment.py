@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import inspect
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kornia.augmentation as K
 import torch
@@ -14,6 +14,9 @@ from torch import nn
 
 from taxonomist.errors import ConfigError
 from taxonomist.train.extra_augment import OURS, BatchAugmentation, BBoxCropJitter
+
+if TYPE_CHECKING:
+    from taxonomist.config import Config, Paths
 
 
 def available() -> list[str]:
@@ -64,6 +67,19 @@ def build_augmentation(specs: list[dict[str, Any]], source: str) -> Augmentation
     steps = [_build_one(spec, i, source) for i, spec in enumerate(specs)]
     _check_box_crop_comes_first(steps, source)
     return AugmentationPipeline(steps)
+
+
+def check_augmentations(config: Config, paths: Paths) -> None:
+    """Build every node's ``augment:`` list once, so ``taxonomist pipeline`` fails on a typo
+    instead of the node's training, an hour into `dvc repro`.
+
+    Raises:
+        ConfigError: as :func:`build_augmentation`, naming the node's own YAML (or
+            ``_default.yaml`` when it has none).
+    """
+    for node, cfg in config.classifiers.items():
+        source = paths.classifier_source(node, config.project.classifier_dir)
+        build_augmentation(cfg.augment, source)
 
 
 def _build_one(spec: dict[str, Any], index: int, source: str) -> nn.Module:

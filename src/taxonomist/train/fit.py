@@ -17,6 +17,7 @@ from taxonomist.errors import DataError
 from taxonomist.tracking.client import artifact_location
 from taxonomist.tracking.logger import RETRY_ENV, BufferedMLFlowLogger, retry_window_s
 from taxonomist.tracking.names import stage_tags, train_run_name
+from taxonomist.tracking.runs import RunLog
 from taxonomist.train.artifact import save_node_model
 from taxonomist.train.augment import build_augmentation
 from taxonomist.train.backbone import create_backbone
@@ -107,6 +108,8 @@ def _logger(
     node: str, config: Config, paths: Paths, folder: Path, run_id: str | None, trial: Trial | None
 ) -> BufferedMLFlowLogger:
     uri = resolve_tracking_uri(config.project.mlflow.tracking_uri, paths)
+    # ours, tagged; Lightning's logger would warn "Experiment ... not found" and make it bare
+    RunLog.for_project(config.project.mlflow, paths).ensure_experiment()
     return BufferedMLFlowLogger(
         run_id=run_id,
         spool=folder / SPOOL_FILE,

@@ -1,8 +1,9 @@
 """What ``taxonomist --help`` and ``taxonomist VERB --help`` say: for a newcomer to act on.
 
 Each verb gets a description (what it does, and whether ``dvc repro`` runs it for you)
-and an example; :func:`document` puts them on the parser ``cli.py`` builds. A verb
-without an entry here keeps what ``cli.py`` gave it, and the tests say it lacks one.
+and an example; :func:`document` puts them on the parser :mod:`taxonomist.cli.app`
+builds. A verb without an entry here keeps what its module gave it, and the tests say it
+lacks one.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class VerbHelp:
     """The words for one verb: what it does, and one command that uses it.
 
     Attributes:
-        description: what it does; "" keeps the description ``cli.py`` gave the verb.
+        description: what it does; "" keeps the description its module gave the verb.
         example: a command a newcomer can type as it is.
         stage: its dvc.yaml stage, when `dvc repro` runs it.
     """
