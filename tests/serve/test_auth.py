@@ -13,13 +13,16 @@ import logging
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from taxonomist.data.images import ImagePolicy
 from taxonomist.errors import ConfigError
 from taxonomist.serve import auth
+from taxonomist.serve.app import create_app
 from taxonomist.serve.auth import KEYS_ENV, NewKey, access_for, announce, make_key, read_keys
 from taxonomist.serve.server import serve
 from taxonomist.serve.settings import AuthMode, ServeConfig
-from tests.serve.conftest import png
+from tests.serve.conftest import follower_on, png
 
 PNG = {"Content-Type": "image/png"}
 PROTECTION = ["open", "guarded"]
@@ -145,6 +148,21 @@ def test_keys_without_a_rate_get_serve_rate_limit(client_for, made) -> None:
     first, second = (client.get("/metrics", headers=bearer(made["scraper"])) for _ in "12")
     assert first.status_code == 200
     refused(second, 429, "rate_limited", "1 per minute")
+
+
+@pytest.mark.parametrize("protection", PROTECTION)
+def test_health_names_a_failed_poll_by_its_kind_only(registry, served, made, protection) -> None:
+    follower = follower_on(registry, served)
+    follower.refresh = lambda: None  # its polls leave the error set below alone
+    keys = read_keys(made["client"].entry, "keys.yaml") if protection == "guarded" else None
+    error = "MlflowException: API request to http://ci:s3cret@mlflow.internal/api failed"
+    with TestClient(create_app(follower, ServeConfig(), ImagePolicy(), keys)) as client:
+        follower.last_error = error
+        shown = client.get("/health").json()["last_error"]
+    if protection == "open":
+        assert shown == error
+        return
+    assert shown == "MlflowException (the server's log has the details)"
 
 
 def test_the_docs_offer_the_bearer_scheme(client_for) -> None:

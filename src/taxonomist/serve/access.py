@@ -44,6 +44,11 @@ class Access:
         self.keys, self.default_rate = keys, default_rate
         self.rates = KeyRates()
 
+    @property
+    def open(self) -> bool:
+        """Whether anyone is answered (no keys)."""
+        return self.keys is None
+
     def guarding(self, route: str) -> list[DependsParam]:
         """The dependencies that guard ``route`` (one of :data:`ROUTES`): none when open."""
         return [] if self.keys is None else [Depends(self._guard(route))]

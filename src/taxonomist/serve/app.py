@@ -135,10 +135,12 @@ def _add_routes(app: FastAPI, server: Server, access: Access) -> None:
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health() -> JSONResponse:
-        """200 once a stack is loaded (its version and digest); 503 until then."""
+        """200 once a stack is loaded (its version and digest); 503 until then. Open to
+        all, so with keys a failed poll is named by its kind only (the log has the rest)."""
         follower, stack = server.follower, server.follower.current
         found = Health(status="loading" if stack is None else "ok", model=follower.name,
-                       live=follower.live, last_error=follower.last_error)
+                       live=follower.live, last_error=_shown_error(follower.last_error,
+                                                                   access.open))
         if stack is not None:
             found = found.model_copy(update={"version": stack.version, "digest": stack.digest,
                                              "loaded_at": stack.loaded_at})
@@ -147,3 +149,12 @@ def _add_routes(app: FastAPI, server: Server, access: Access) -> None:
     @app.get("/metrics", include_in_schema=False, dependencies=access.guarding("metrics"))
     async def exposition() -> Response:
         return Response(server.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _shown_error(error: str | None, open_server: bool) -> str | None:
+    """The last poll's error as /health shows it: whole on an open server; its kind only
+    where keys are demanded, since a registry's error can name hosts, paths or a URI's
+    credentials."""
+    if error is None or open_server:
+        return error
+    return f"{error.split(':', 1)[0]} (the server's log has the details)"
