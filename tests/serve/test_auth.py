@@ -221,6 +221,7 @@ def test_a_made_key_is_stored_only_as_its_hash() -> None:
                                                                       r"rate such as"),
     (f"web: {{sha256: {'ab' * 32}, routes: [predict], roles: x}}", r"web.roles: unknown key"),
     ("[]", r"keys.yaml: expected one entry per key"),
+    (f"web: {{sha256: {'ab' * 32}, routes: [[predict]]}}", r"web.routes: expected a list"),
     ("web: [", r"keys.yaml: not YAML"),
 ])
 def test_a_wrong_keys_file_is_refused_naming_the_key(text: str, match: str) -> None:
@@ -231,8 +232,12 @@ def test_a_wrong_keys_file_is_refused_naming_the_key(text: str, match: str) -> N
 def test_make_key_refuses_what_the_server_would(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"make_key: web.routes: .*\['admin'\]"):
         make_key("web", ["admin"])
-    with pytest.raises(ConfigError, match=r"make_key: no spaces: a key's name"):
+    with pytest.raises(ConfigError, match=r"make_key: a key's name is"):
         make_key("no spaces")
+    key = make_key("web").key
+    with pytest.raises(ConfigError, match=r"keys.yaml: a key's name is .*\(and not a key\)") as err:
+        read_keys(f"{key}: {{sha256: {'ab' * 32}, routes: [predict]}}", "keys.yaml")
+    assert key not in str(err.value)
 
 
 # Who may listen where: the refusal to start happens before uvicorn.

@@ -229,17 +229,18 @@ def _api_key(name: str, entry: Any, source: str) -> ApiKey:
 
 
 def _check_entry(name: str, entry: Any, source: str) -> None:
-    if not _NAME.match(name):
-        raise ConfigError(source, name, "a key's name is 1-64 letters, digits, '.', '_' "
-                          "or '-', starting with a letter or digit")
+    if not _NAME.match(name) or name.startswith(KEY_PREFIX):  # a name is shown; a key never
+        raise ConfigError(source, "", "a key's name is 1-64 letters, digits, '.', '_' or "
+                          "'-', starting with a letter or digit (and not a key)")
     if not isinstance(entry, dict):
         raise ConfigError(source, name, f"expected {{sha256: ..., routes: [...]}}, got "
                           f"{type(entry).__name__}")
-    for unknown in set(entry) - set(_ENTRY_KEYS):
-        raise ConfigError.unknown_key(source, f"{name}.{unknown}", list(_ENTRY_KEYS))
+    unknown = sorted(str(k) for k in set(entry) - set(_ENTRY_KEYS))
+    if unknown:
+        raise ConfigError.unknown_key(source, f"{name}.{unknown[0]}", list(_ENTRY_KEYS))
     _check_hash(name, entry.get("sha256"), source)
     routes = entry.get("routes")
-    if not isinstance(routes, list) or not routes or not set(routes) <= set(ROUTES):
+    if not isinstance(routes, list) or not routes or not set(map(str, routes)) <= set(ROUTES):
         raise ConfigError(source, f"{name}.routes", f"expected a list of {', '.join(ROUTES)}"
                           f", got {routes!r}")
 
