@@ -1,9 +1,16 @@
 # `taxonomist serve`: the HTTP API over the stack holding @live, following it.
 #   docker build -t taxonomist .                         # CPU-only torch: a small image
 #   docker build --build-arg TORCH_INDEX=https://pypi.org/simple -t taxonomist:cuda .
-#   docker run -p 8080:8080 -e MLFLOW_TRACKING_URI=http://mlflow.internal:5000 taxonomist
+#   docker run -p 8080:8080 --read-only --tmpfs /tmp --cap-drop ALL \
+#     --security-opt no-new-privileges -e MLFLOW_TRACKING_URI=http://mlflow.internal:5000 \
+#     -v /etc/taxonomist/keys.yaml:/run/secrets/taxonomist/keys.yaml:ro \
+#     -e TAXONOMIST_SERVE_KEYS_FILE=/run/secrets/taxonomist/keys.yaml taxonomist
 # The tracking URI (and, for S3 artifacts, AWS_* variables) come at run time; so can any
 # conf/serve.yaml key, as TAXONOMIST_SERVE_<KEY> (e.g. TAXONOMIST_SERVE_WORKERS=2).
+# The API keys' hashes come at run time too, never in the image: a mounted secret file
+# (TAXONOMIST_SERVE_KEYS_FILE) or its text in TAXONOMIST_API_KEYS; without keys the server
+# refuses to listen on 0.0.0.0 (docs/security.md). It writes only under /tmp, so the root
+# filesystem can be read-only.
 # tests/deploy/test_image.py runs this file's ENTRYPOINT + CMD, ENV and HEALTHCHECK.
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -30,6 +37,8 @@ COPY conf ./conf
 ENV PATH=/opt/taxonomist/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MLFLOW_DISABLE_TELEMETRY=true \
+    PYTHONDONTWRITEBYTECODE=1 \
+    MPLCONFIGDIR=/tmp/matplotlib \
     TAXONOMIST_SERVE_HOST=0.0.0.0 \
     TAXONOMIST_SERVE_PORT=8080
 USER 10001:10001

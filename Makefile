@@ -18,7 +18,7 @@ UI_PORT ?= 5000
 # the model-training view (runs, models, the registry).
 UI_VIEW := workflowType=machine_learning
 
-.PHONY: setup run next test lint docs docs-serve ui clean
+.PHONY: setup run next test lint docs docs-serve audit ui clean
 
 setup: $(VENV)/.installed
 
@@ -77,6 +77,12 @@ docs: setup
 
 docs-serve: setup
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+# Known-vulnerable packages in the installed environment (pip-audit, which asks PyPI's
+# vulnerability data): bench/results/audit.json, dated. Fails on a vulnerable package, and
+# when some package could not be looked up (pip-audit alone calls that clean).
+audit: setup
+	$(BIN)/python bench/audit.py
 
 ui: setup
 	@echo "MLflow UI: open http://127.0.0.1:$(UI_PORT)/#/models?$(UI_VIEW)"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.mlflow_server import free_port, start_server, stop_server, wait_until_healthy
 
@@ -22,6 +24,14 @@ SERVER_TIMEOUT_S = {
     "webhook": 120,  # tests/notify: the Slack webhook stand-in
     "mailbox": 120,  # tests/notify: the SMTP server (aiosmtpd)
 }
+
+
+# Fuzzing (hypothesis): the same examples on every run, few enough to take seconds on two
+# cores; `HYPOTHESIS_PROFILE=explore` tries new ones, many more, to hunt for bugs.
+settings.register_profile("ci", derandomize=True, max_examples=40, deadline=None,
+                          database=None, print_blob=False)
+settings.register_profile("explore", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def declared_params(params: list) -> set[str]:

@@ -7,6 +7,7 @@ workflow schema (.github/workflows/).
 
 from __future__ import annotations
 
+import copy as copy_module
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,125 @@ def test_the_hosted_ci_runs_the_same_entry_point_as_every_ci() -> None:
     ci_run = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
     assert ci_run[-1] == "make test" and ci_run[0] == "#!/usr/bin/env bash"
     assert any(command.startswith("docker build") for command in commands["image"])
+
+
+# The recipes run the server locked down: read-only root filesystem (a writable /tmp),
+# non-root, no capabilities, no privilege escalation, the API keys from a secret. Each
+# check is shown to catch its weakening before it passes the recipe as written.
+
+def k8s_problems(deployment: dict) -> list[str]:
+    """What leaves the Deployment's pods less locked down than they should be."""
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    context = {**pod.get("securityContext", {}), **container.get("securityContext", {})}
+    mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    env = {e["name"]: e for e in container.get("env", [])}
+    keys_file = env.get("TAXONOMIST_SERVE_KEYS_FILE", {}).get("value", "")
+    keys_volume = next((volumes[n] for p, n in mounts.items() if keys_file.startswith(p + "/")),
+                       {})
+    return [problem for problem, bad in [
+        ("root filesystem writable", context.get("readOnlyRootFilesystem") is not True),
+        ("may run as root", context.get("runAsNonRoot") is not True
+         or context.get("runAsUser") in (0, None)),
+        ("privilege escalation allowed", context.get("allowPrivilegeEscalation") is not False),
+        ("privileged", context.get("privileged") is True),
+        ("capabilities kept", context.get("capabilities", {}).get("drop") != ["ALL"]
+         or context.get("capabilities", {}).get("add")),
+        ("no writable /tmp", "emptyDir" not in volumes.get(mounts.get("/tmp", ""), {})),
+        ("keys not from a Secret volume", "secret" not in keys_volume),
+        ("keys in the manifest", "TAXONOMIST_API_KEYS" in env),
+    ] if bad]
+
+
+def ecs_problems(container: dict, volumes: list[dict]) -> list[str]:
+    """What leaves the ECS container less locked down than it should be."""
+    mounts = {m["ContainerPath"]: m["SourceVolume"] for m in container.get("MountPoints", [])}
+    secrets = {s["Name"] for s in container.get("Secrets", [])}
+    environment = {e["Name"] for e in container.get("Environment", [])}
+    capabilities = container.get("LinuxParameters", {}).get("Capabilities", {})
+    return [problem for problem, bad in [
+        ("root filesystem writable", container.get("ReadonlyRootFilesystem") is not True),
+        ("may run as root", str(container.get("User", "0")).split(":")[0] in ("0", "root")),
+        ("privileged", container.get("Privileged") is True),
+        ("capabilities kept", capabilities.get("Drop") != ["ALL"] or capabilities.get("Add")),
+        ("no writable /tmp", mounts.get("/tmp") not in {v["Name"] for v in volumes}),
+        ("keys not from a secret", "TAXONOMIST_API_KEYS" not in secrets),
+        ("keys in the template", "TAXONOMIST_API_KEYS" in environment),
+    ] if bad]
+
+
+def deployment() -> dict:
+    return next(r for r in manifests() if r["kind"] == "Deployment")
+
+
+def task_definition() -> tuple[dict, list[dict]]:
+    template, problems = decode(str(TEMPLATE))
+    assert not problems, problems
+    task = template["Resources"]["TaskDefinition"]["Properties"]
+    return task["ContainerDefinitions"][0], task.get("Volumes", [])
+
+
+def weakened(resource: dict, change) -> dict:
+    copy = copy_module.deepcopy(resource)
+    change(copy)
+    return copy
+
+
+def _k8s_container(d: dict) -> dict:
+    return d["spec"]["template"]["spec"]["containers"][0]
+
+
+K8S_WEAKENINGS = {
+    "root filesystem writable": lambda d: _k8s_container(d)["securityContext"].pop(
+        "readOnlyRootFilesystem"),
+    "may run as root": lambda d: d["spec"]["template"]["spec"]["securityContext"].update(
+        runAsUser=0),
+    "privilege escalation allowed": lambda d: _k8s_container(d)["securityContext"].update(
+        allowPrivilegeEscalation=True),
+    "capabilities kept": lambda d: _k8s_container(d)["securityContext"].update(
+        capabilities={"drop": ["ALL"], "add": ["NET_ADMIN"]}),
+    "no writable /tmp": lambda d: _k8s_container(d)["volumeMounts"].pop(),
+    "privileged": lambda d: _k8s_container(d)["securityContext"].update(privileged=True),
+    "keys not from a Secret volume": lambda d: d["spec"]["template"]["spec"]["volumes"][0]
+    .pop("secret"),
+    "keys in the manifest": lambda d: _k8s_container(d)["env"].append(
+        {"name": "TAXONOMIST_API_KEYS", "value": "web: {...}"}),
+}
+ECS_WEAKENINGS = {
+    "root filesystem writable": lambda c: c.update(ReadonlyRootFilesystem=False),
+    "may run as root": lambda c: c.update(User="0"),
+    "capabilities kept": lambda c: c.pop("LinuxParameters"),
+    "privileged": lambda c: c.update(Privileged=True),
+    "no writable /tmp": lambda c: c.pop("MountPoints"),
+    "keys not from a secret": lambda c: c.pop("Secrets"),
+    "keys in the template": lambda c: c["Environment"].append(
+        {"Name": "TAXONOMIST_API_KEYS", "Value": "web: {...}"}),
+}
+
+
+def test_the_kubernetes_pods_are_locked_down() -> None:
+    assert k8s_problems(deployment()) == []
+
+
+@pytest.mark.parametrize("problem", list(K8S_WEAKENINGS))
+def test_the_kubernetes_check_catches(problem: str) -> None:
+    weak = weakened(deployment(), K8S_WEAKENINGS[problem])
+    assert problem in k8s_problems(weak)
+
+
+def test_the_ecs_tasks_are_locked_down() -> None:
+    container, volumes = task_definition()
+    assert ecs_problems(container, volumes) == []
+
+
+@pytest.mark.parametrize("problem", list(ECS_WEAKENINGS))
+def test_the_ecs_check_catches(problem: str) -> None:
+    container, volumes = task_definition()
+    assert problem in ecs_problems(weakened(container, ECS_WEAKENINGS[problem]), volumes)
+
+
+def test_the_image_keeps_no_keys_and_writes_only_under_tmp(image: Image) -> None:
+    assert not {"TAXONOMIST_API_KEYS", "TAXONOMIST_SERVE_KEYS_FILE"} & set(image.env)
+    assert image.env["MPLCONFIGDIR"].startswith("/tmp/")  # matplotlib's cache, else in HOME
+    assert image.env["TAXONOMIST_SERVE_HOST"] == "0.0.0.0"  # so keys are demanded at start

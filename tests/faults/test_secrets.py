@@ -7,31 +7,19 @@ notify stage). After the pipeline has run through notify — three killed runs i
 no file under the project (the
 MLflow store, DVC's cache and git included) and nothing any command printed holds one,
 plainly, URL-quoted or base64-encoded; nor does anything hold an S3 signature, as a
-logged presigned URL would.
+logged presigned URL would. (The API keys `taxonomist serve` demands are scanned for in
+what a running server writes, logs and answers: tests/deploy/test_image.py.)
 """
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
 
 from tests.faults.conftest import AWS_SECRET, SMTP_PASSWORD, WEBHOOK_PATH, KilledThrice
-
-SIGNATURES = (b"X-Amz-Signature", b"X-Amz-Credential", b"Signature=")
-
-
-def forms(secret: str) -> list[bytes]:
-    """What a leak of ``secret`` looks like: as is, URL-quoted, base64-encoded."""
-    raw = secret.encode()
-    return [raw, quote(secret, safe="").encode(), base64.b64encode(raw)]
-
-
-def leaks(data: bytes, secrets: dict[str, str]) -> list[str]:
-    found = [name for name, secret in secrets.items() if any(f in data for f in forms(secret))]
-    return found + [s.decode() for s in SIGNATURES if s in data]
+from tests.secrets_scan import leaks
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from PIL import Image
 
 from taxonomist.data.images import ImagePolicy
 from taxonomist.serve.app import create_app
+from taxonomist.serve.auth import KeyRing
 from taxonomist.serve.live import LiveFollower, ServedStack, folder_digest
 from taxonomist.serve.settings import ServeConfig
 from taxonomist.tracking.versions import load_served_model
@@ -53,13 +54,14 @@ def follower_on(registry: Registry, stack: ServedStack) -> LiveFollower:
 
 @pytest.fixture
 def make_client(registry: Registry, served: ServedStack) -> Iterator:
-    """``make_client(stack=..., policy=..., **settings)``: a TestClient over a fresh app."""
+    """``make_client(stack=..., policy=..., keys=..., **settings)``: a TestClient over a
+    fresh app (answering anyone unless ``keys`` are given)."""
     opened: list[TestClient] = []
 
     def make(stack: ServedStack = served, policy: ImagePolicy | None = None,
-             **settings) -> TestClient:
+             keys: KeyRing | None = None, **settings) -> TestClient:
         app = create_app(follower_on(registry, stack), ServeConfig(**settings),
-                         policy or ImagePolicy())
+                         policy or ImagePolicy(), keys)
         client = TestClient(app, raise_server_exceptions=False)
         opened.append(client.__enter__())
         return client

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from taxonomist.errors import ConfigError
-from taxonomist.serve.settings import ServeConfig, load_serve_config
+from taxonomist.serve.settings import AuthMode, ServeConfig, load_serve_config
 from tests.conftest import REPO
 
 
@@ -57,3 +57,22 @@ def test_environment_mistakes_name_the_variable(tmp_path: Path, environ, match) 
 def test_the_queue_holds_at_least_one_full_request() -> None:
     with pytest.raises(ConfigError, match=r"batch_max_queued: expected at least max_batch"):
         ServeConfig().with_overrides(max_batch=64, batch_max_queued=10)
+
+
+def test_who_may_call_is_read_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "serve.yaml").write_text("auth: keys\nkeys_file: /run/keys.yaml\n"
+                                         "rate_limit: 10/second\n")
+    found = load_serve_config(tmp_path, {"TAXONOMIST_SERVE_AUTH": "none"})
+    assert (found.auth, found.keys_file, found.rate_limit) == (AuthMode.none, "/run/keys.yaml",
+                                                               "10/second")
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("auth: off\n", r"conf/serve.yaml: auth: .*expected one of \[keys, none\]"),
+    ("rate_limit: often\n", r"rate_limit: expected a rate such as 100/minute"),
+    ("rate_limit: 0/minute\n", r"rate_limit: expected a rate such as 100/minute"),
+])
+def test_auth_mistakes_name_the_key(tmp_path: Path, text: str, match: str) -> None:
+    (tmp_path / "serve.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_serve_config(tmp_path)

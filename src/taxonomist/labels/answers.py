@@ -14,11 +14,13 @@ so each refusal names the file and the row.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
@@ -56,35 +58,57 @@ def read_answers(file: Path) -> pd.DataFrame:
 
 
 def _mturk_answers(file: Path) -> Iterator[dict[str, str]]:
-    with file.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise DataError(f"{file}: empty; expected Mechanical Turk's results CSV, with a "
-                            f"header row naming {', '.join(MTURK_REQUIRED)}")
-        missing = [c for c in MTURK_REQUIRED if c not in header]
-        if missing:
-            raise DataError(f"{file}: missing column(s) {', '.join(missing)}; expected the "
-                            "results CSV of a batch made from `taxonomist label export`'s "
-                            "mturk_input.csv (its form's field named 'label')")
-        for cells in reader:
-            where = f"{file} line {reader.line_num}"
-            if len(cells) != len(header):
-                raise DataError(f"{where}: {len(cells)} of the {len(header)} columns; the "
-                                "file is truncated or damaged: download the results again")
-            row = dict(zip(header, cells, strict=True))
-            if row.get("AssignmentStatus") == "Rejected":
-                continue
-            _check_in_time(row, where)
-            yield {"batch": row["Input.batch"], "task_id": row["Input.task_id"],
-                   "worker": row["WorkerId"], "label": row[f"Answer.{ANSWER}"].strip(),
-                   "where": where}
+    reader = csv.reader(io.StringIO(_text(file, "utf-8-sig"), newline=""))
+    try:
+        yield from _mturk_rows(file, reader)
+    except csv.Error as err:  # a NUL byte, an unclosed quote at the end
+        raise DataError(f"{file} line {reader.line_num}: not CSV ({err}); the file is "
+                        "damaged: download the results again") from None
+
+
+def _mturk_rows(file: Path, reader: Any) -> Iterator[dict[str, str]]:
+    """The answers of a ``csv.reader`` (its rows, and its ``line_num`` for messages)."""
+    header = next(reader, None)
+    if not header:
+        raise DataError(f"{file}: empty; expected Mechanical Turk's results CSV, with a "
+                        f"header row naming {', '.join(MTURK_REQUIRED)}")
+    missing = [c for c in MTURK_REQUIRED if c not in header]
+    if missing:
+        raise DataError(f"{file}: missing column(s) {', '.join(missing)}; expected the "
+                        "results CSV of a batch made from `taxonomist label export`'s "
+                        "mturk_input.csv (its form's field named 'label')")
+    for cells in reader:
+        where = f"{file} line {reader.line_num}"
+        if len(cells) != len(header):
+            raise DataError(f"{where}: {len(cells)} of the {len(header)} columns; the "
+                            "file is truncated or damaged: download the results again")
+        row = dict(zip(header, cells, strict=True))
+        if row.get("AssignmentStatus") == "Rejected":
+            continue
+        _check_in_time(row, where)
+        yield {"batch": row["Input.batch"], "task_id": row["Input.task_id"],
+               "worker": row["WorkerId"], "label": row[f"Answer.{ANSWER}"].strip(),
+               "where": where}
+
+
+def _text(file: Path, encoding: str) -> str:
+    try:
+        return file.read_text(encoding=encoding)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{file}: not UTF-8 text (byte {err.start}: "
+                        f"{err.object[err.start:err.start + 1]!r}); the file is damaged, "
+                        "or saved in another encoding: export it again") from None
 
 
 def _check_in_time(row: dict[str, str], where: str) -> None:
     """Refuse an answer given after its image's URL expired: the worker saw no image."""
-    expires = url_expiry(row.get("Input.image_url", ""))
-    submitted = mturk_time(row.get("SubmitTime", ""))
+    try:
+        expires = url_expiry(row.get("Input.image_url", ""))
+        submitted = mturk_time(row.get("SubmitTime", ""))
+    except (ValueError, OverflowError) as err:
+        raise DataError(f"{where}: cannot read the image URL's X-Amz-Date/X-Amz-Expires or "
+                        f"the SubmitTime ({err}); the row is damaged: download the results "
+                        "again") from None
     if expires and submitted and submitted > expires:
         raise DataError(
             f"{where}: answered at {submitted:%Y-%m-%d %H:%M} UTC, after the image URL "
@@ -113,27 +137,40 @@ def mturk_time(text: str) -> datetime | None:
 
 def _label_studio_answers(file: Path) -> Iterator[dict[str, str]]:
     try:
-        tasks = json.loads(file.read_text(encoding="utf-8"))
+        tasks = json.loads(_text(file, "utf-8"))
     except json.JSONDecodeError as err:
         raise DataError(f"{file}: not valid JSON at line {err.lineno}, column {err.colno} "
                         f"({err.msg}); the export is truncated or damaged: export it from "
                         "Label Studio again (format JSON)") from None
+    except RecursionError:  # json's parser recurses once per level of nesting
+        raise DataError(f"{file}: JSON nested too deeply to be a Label Studio export") from None
     if not isinstance(tasks, list) or not tasks:
         raise DataError(f"{file}: expected Label Studio's JSON export, a list of tasks; got "
                         f"{'an empty list' if tasks == [] else type(tasks).__name__}")
     for number, task in enumerate(tasks, start=1):
+        task = _shaped(task, dict, f"{file} task #{number}", "a task")
         where = f"{file} task {task.get('id', f'#{number}')}"
-        data = task.get("data", {}) if isinstance(task, dict) else {}
+        data = _shaped(task.get("data", {}), dict, where, "its 'data'")
         if "batch" not in data or "task_id" not in data:
             raise DataError(f"{where}: its data has no 'batch' and 'task_id'; this is the "
                             "export of another Label Studio project: export the project "
                             "you imported a batch's label_studio_tasks.json into")
-        for annotation in task.get("annotations", []):
+        for annotation in _shaped(task.get("annotations", []), list, where, "'annotations'"):
+            annotation = _shaped(annotation, dict, where, "an annotation")
             if annotation.get("was_cancelled"):
                 continue
             yield {"batch": str(data["batch"]), "task_id": str(data["task_id"]),
                    "worker": _annotator(annotation), "label": _choice(annotation, where),
                    "where": where}
+
+
+def _shaped(value: Any, kind: type, where: str, what: str) -> Any:
+    """``value``, if it is a ``kind`` as Label Studio writes it; else an error naming it."""
+    if not isinstance(value, kind):
+        expected = {dict: "an object", list: "a list"}[kind]
+        raise DataError(f"{where}: {what} is {type(value).__name__}, expected {expected}; "
+                        "the export is damaged or not Label Studio's JSON: export it again")
+    return value
 
 
 def _annotator(annotation: dict) -> str:
@@ -145,9 +182,14 @@ def _annotator(annotation: dict) -> str:
 
 
 def _choice(annotation: dict, where: str) -> str:
-    choices = [c for result in annotation.get("result", []) if result.get("from_name") in
-               (ANSWER, None) for c in result.get("value", {}).get("choices", [])]
+    shown = f"annotation {annotation.get('id', '?')}"
+    choices = []
+    for result in _shaped(annotation.get("result", []), list, where, f"{shown}'s 'result'"):
+        result = _shaped(result, dict, where, f"a result of {shown}")
+        if result.get("from_name") in (ANSWER, None):
+            value = _shaped(result.get("value", {}), dict, where, f"a value of {shown}")
+            choices += _shaped(value.get("choices", []), list, where, f"{shown}'s 'choices'")
     if len(choices) != 1:
-        raise DataError(f"{where}: annotation {annotation.get('id', '?')} has "
-                        f"{len(choices)} choices for '{ANSWER}'; expected one")
+        raise DataError(f"{where}: {shown} has {len(choices)} choices for '{ANSWER}'; "
+                        "expected one")
     return str(choices[0]).strip()

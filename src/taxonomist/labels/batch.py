@@ -70,14 +70,15 @@ class Batch:
         Raises:
             DataError: no such batch under ``batches`` (``where`` names the row asking).
         """
-        file = batches / batch / "batch.json"
-        if not file.is_file():
-            known = sorted(p.parent.name for p in batches.glob("*/batch.json"))
+        # Only a batch found here: a name from a results file never becomes a path
+        # outside the folder (``../``, ``/``, a NUL byte).
+        known = sorted(p.parent.name for p in batches.glob("*/batch.json"))
+        if batch not in known:
             known_text = ", ".join(known) or "none yet"
             raise DataError(f"{where}: batch {batch!r} was never exported from this project "
                             f"(batches in {batches}: {known_text}); import the results of a "
                             "batch `taxonomist label export` wrote here")
-        fields = json.loads(file.read_text(encoding="utf-8"))
+        fields = json.loads((batches / batch / "batch.json").read_text(encoding="utf-8"))
         return cls(**{**fields, "classes": tuple(fields["classes"])})
 
     def tasks(self, batches: Path) -> pd.DataFrame:

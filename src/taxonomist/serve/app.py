@@ -1,5 +1,8 @@
 """The FastAPI app: ``POST /v1/predict``, ``GET /health``, ``GET /metrics``; docs at /docs.
 
+With keys, ``/v1/predict`` and ``/metrics`` answer only a key allowed them
+(:mod:`taxonomist.serve.access`); ``/health`` (for probes) and the docs stay open.
+
 Build one with :func:`create_app` from ready parts (tests do), or let
 :func:`taxonomist.serve.server.serve` build it from ``conf/``.
 """
@@ -18,11 +21,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from taxonomist.data.cropping import Found
 from taxonomist.data.images import ImagePolicy, bounded_decoding
+from taxonomist.serve.access import Access
+from taxonomist.serve.auth import KeyRing
 from taxonomist.serve.batching import MicroBatcher
 from taxonomist.serve.compute import BoundedPool, Deadline
 from taxonomist.serve.errors import RequestError, install_error_handlers
 from taxonomist.serve.images import ACCEPTED_TYPES, SentImage, decode_images, read_images
-from taxonomist.serve.limits import BodyLimitMiddleware
+from taxonomist.serve.limits import BodyLimitMiddleware, parse_rate
 from taxonomist.serve.live import LiveFollower, ServedStack
 from taxonomist.serve.prometheus import RequestMetricsMiddleware, ServeMetrics
 from taxonomist.serve.responses import Health, PredictResponse, predict_response
@@ -80,8 +85,13 @@ class Server:
         return stack.model.prepare(decode_images(images, self.policy))
 
 
-def create_app(follower: LiveFollower, settings: ServeConfig, policy: ImagePolicy) -> FastAPI:
-    """The API over the stack ``follower`` keeps current; it starts following on start-up."""
+def create_app(follower: LiveFollower, settings: ServeConfig, policy: ImagePolicy,
+               keys: KeyRing | None = None) -> FastAPI:
+    """The API over the stack ``follower`` keeps current; it starts following on start-up.
+
+    ``keys``: the API keys to demand (:func:`taxonomist.serve.auth.access_for` decides);
+    None answers anyone.
+    """
     metrics = ServeMetrics()
     follower.on_swap = lambda stack: metrics.swapped(stack.name, stack.version, stack.digest)
     batcher = MicroBatcher(settings.batch_max_images, settings.batch_max_wait_ms / 1000,
@@ -107,15 +117,17 @@ def create_app(follower: LiveFollower, settings: ServeConfig, policy: ImagePolic
     app = FastAPI(title="taxonomist", lifespan=lifespan,
                   description=f"Hierarchical predictions from {follower.name}@live.")
     install_error_handlers(app)
-    _add_routes(app, server)
+    access = Access(keys, parse_rate(settings.rate_limit, "conf/serve.yaml", "rate_limit"))
+    _add_routes(app, server, access)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: counts 413s
     return app
 
 
-def _add_routes(app: FastAPI, server: Server) -> None:
+def _add_routes(app: FastAPI, server: Server, access: Access) -> None:
     @app.post("/v1/predict", response_model=PredictResponse,
-              openapi_extra={"requestBody": _PREDICT_BODY})
+              openapi_extra={"requestBody": _PREDICT_BODY},
+              dependencies=access.guarding("predict"))
     async def predict(request: Request) -> JSONResponse:
         """Predict one image (raw body or multipart file) or a batch (JSON of base64)."""
         stack, answer = await server.predict(request)
@@ -123,15 +135,26 @@ def _add_routes(app: FastAPI, server: Server) -> None:
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health() -> JSONResponse:
-        """200 once a stack is loaded (its version and digest); 503 until then."""
+        """200 once a stack is loaded (its version and digest); 503 until then. Open to
+        all, so with keys a failed poll is named by its kind only (the log has the rest)."""
         follower, stack = server.follower, server.follower.current
         found = Health(status="loading" if stack is None else "ok", model=follower.name,
-                       live=follower.live, last_error=follower.last_error)
+                       live=follower.live, last_error=_shown_error(follower.last_error,
+                                                                   access.open))
         if stack is not None:
             found = found.model_copy(update={"version": stack.version, "digest": stack.digest,
                                              "loaded_at": stack.loaded_at})
         return JSONResponse(found.model_dump(), status_code=503 if stack is None else 200)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=access.guarding("metrics"))
     async def exposition() -> Response:
         return Response(server.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _shown_error(error: str | None, open_server: bool) -> str | None:
+    """The last poll's error as /health shows it: whole on an open server; its kind only
+    where keys are demanded, since a registry's error can name hosts, paths or a URI's
+    credentials."""
+    if error is None or open_server:
+        return error
+    return f"{error.split(':', 1)[0]} (the server's log has the details)"

@@ -30,18 +30,21 @@ class RequestError(TaxonomistError):
         code: a stable name for the refusal, e.g. ``"image_too_large"``.
         detail: the sentence for a person: what was wrong and the limit.
         limit: the limit that was crossed, e.g. ``{"max_batch": 64}``.
+        headers: sent with the answer, e.g. ``Retry-After`` or ``WWW-Authenticate``.
     """
 
     def __init__(self, status: int, code: str, detail: str,
-                 limit: dict[str, Any] | None = None) -> None:
+                 limit: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.limit = status, code, detail, limit
+        self.headers = headers
 
     def response(self) -> JSONResponse:
         body: dict[str, Any] = {"error": self.code, "detail": self.detail}
         if self.limit is not None:
             body["limit"] = self.limit
-        return JSONResponse(body, status_code=self.status)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -53,7 +56,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException) -> JSONResponse:
-        return RequestError(err.status_code, "http_error", str(err.detail)).response()
+        return RequestError(err.status_code, "http_error", str(err.detail),
+                            headers=err.headers).response()
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:

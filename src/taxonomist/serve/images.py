@@ -107,6 +107,9 @@ def _json_images(body: bytes) -> list[SentImage]:
         sent: Any = json.loads(body)
     except ValueError as err:
         raise RequestError(422, "bad_json", f"the body is not JSON: {err}") from None
+    except RecursionError:  # json's parser recurses once per level of nesting
+        raise RequestError(422, "bad_json", "the body's JSON is nested too deeply; expected "
+                           '{"images": ["<base64>", ...]}') from None
     if isinstance(sent, dict):
         sent = sent.get("images")
     if not isinstance(sent, list) or not all(isinstance(item, str) for item in sent):

@@ -26,6 +26,7 @@ from taxonomist.config.compose import CONFIG_DIR_ENV
 from taxonomist.config.paths import find_project_root
 from taxonomist.data.images import ImagePolicy
 from taxonomist.serve.app import create_app
+from taxonomist.serve.auth import access_for, announce
 from taxonomist.serve.live import LiveFollower
 from taxonomist.serve.prometheus import MULTIPROCESS_ENV
 from taxonomist.serve.settings import (
@@ -41,10 +42,16 @@ from taxonomist.tracking.names import stack_model_name
 def build_app(config: Config, paths: Paths, settings: ServeConfig) -> FastAPI:
     """The API over ``<taxonomy>.stack@live`` in the project's registry.
 
-    Images are held to ingest's policy (``data.formats``, ``data.max_pixels``).
+    Images are held to ingest's policy (``data.formats``, ``data.max_pixels``); callers
+    to the keys :func:`~taxonomist.serve.auth.access_for` finds.
+
+    Raises:
+        ConfigError: no keys on an address other machines reach, or a bad keys file.
     """
+    keys = access_for(settings)
+    announce(settings, keys)
     follower, policy = worker_parts(config, paths, settings)
-    return create_app(follower, settings, policy)
+    return create_app(follower, settings, policy, keys)
 
 
 def worker_parts(config: Config, paths: Paths,
@@ -76,8 +83,14 @@ def app_from_conf() -> FastAPI:
 
 
 def serve(config_dir: Path, settings: ServeConfig) -> None:
-    """Run the server until it is stopped (Ctrl-C, SIGTERM), on ``settings``' address."""
+    """Run the server until it is stopped (Ctrl-C, SIGTERM), on ``settings``' address.
+
+    Raises:
+        ConfigError: before listening, if the keys are wrong or missing where needed
+            (:func:`~taxonomist.serve.auth.access_for`).
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    access_for(settings)  # refused here, before uvicorn starts workers that would fail
     os.environ[CONFIG_DIR_ENV] = str(config_dir)  # for the workers uvicorn starts
     for key in ("host", "port", "workers"):  # the flags, so workers see the same settings
         os.environ[f"{ENV_PREFIX}{key.upper()}"] = str(getattr(settings, key))

@@ -13,15 +13,25 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from enum import Enum
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from taxonomist.errors import ConfigError
+from taxonomist.serve.limits import parse_rate
 
 SERVE_FILE = "serve.yaml"
 ENV_PREFIX = "TAXONOMIST_SERVE_"
+
+
+class AuthMode(Enum):
+    """``serve.auth``: left unset, keys are demanded when given, and without them the
+    server listens on a loopback address only."""
+
+    keys = "keys"  # demand API keys; refuse to start without them
+    none = "none"  # answer anyone, on any address (something in front checks callers)
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,12 @@ class ServeConfig:
         torch_threads: torch's threads per worker for a forward; None: the CPUs this
             process may use, shared among the workers. More threads than CPUs (a
             container's CPU limit, other busy processes) make forwards many times slower.
+        auth: ``keys``, ``none`` or None (see :class:`AuthMode` and
+            :mod:`taxonomist.serve.auth`).
+        keys_file: the file of API key hashes (a mounted secret); the keys can come from
+            ``$TAXONOMIST_API_KEYS`` instead.
+        rate_limit: requests per key, for keys whose entry sets no ``rate``: ``limits``'
+            notation, e.g. ``600/minute``; counted per worker.
     """
 
     host: str = "127.0.0.1"
@@ -57,6 +73,9 @@ class ServeConfig:
     batch_max_wait_ms: float = 5.0
     batch_max_queued: int = 1024
     torch_threads: int | None = None
+    auth: AuthMode | None = None
+    keys_file: str | None = None
+    rate_limit: str = "600/minute"
 
     def with_overrides(self, **values: object) -> ServeConfig:
         """A copy with the given values (None leaves a setting as it is), checked again."""
@@ -100,12 +119,13 @@ def _merged(base: DictConfig, values: DictConfig, source: str) -> DictConfig:
 def _checked(config: ServeConfig) -> ServeConfig:
     for field in fields(ServeConfig):
         value = getattr(config, field.name)
-        if value is not None and not isinstance(value, str) and value <= 0:
+        if isinstance(value, int | float) and value <= 0:
             raise ConfigError(_shown(), field.name, f"expected a positive number, got {value}",
                               f"the default is {field.default}")
     if config.batch_max_queued < config.max_batch:  # else a full request never fits
         raise ConfigError(_shown(), "batch_max_queued", f"expected at least max_batch "
                           f"({config.max_batch}), got {config.batch_max_queued}")
+    parse_rate(config.rate_limit, _shown(), "rate_limit")
     return config
 
 
