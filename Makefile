@@ -82,7 +82,7 @@ docs-serve: setup
 # vulnerability data): bench/results/audit.json, dated. Fails on a vulnerable package, and
 # when some package could not be looked up (pip-audit alone calls that clean).
 audit: setup
-	$(BIN)/python bench/audit.py
+	$(BIN)/python -m bench.audit
 
 ui: setup
 	@echo "MLflow UI: open http://127.0.0.1:$(UI_PORT)/#/models?$(UI_VIEW)"

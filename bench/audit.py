@@ -1,35 +1,33 @@
 """Known vulnerabilities in the installed packages: pip-audit over this environment.
 
-    .venv/bin/python bench/audit.py            # what `make audit` runs
-    .venv/bin/python bench/audit.py --service osv
+    python -m bench.audit                  # what `make audit` runs
+    python -m bench.audit --service osv
 
-Writes ``bench/results/audit.json``: the date, commit and machine, every vulnerable
-package with its advisories and the versions that fix them, and the packages that could
-not be audited, with pip-audit's reason. pip-audit says "No known vulnerabilities found"
-even when it audited nothing (its vulnerability service unreachable, a package not on
-PyPI), so this exits 1 for a vulnerable package and 2 when some could not be audited: a
-clean result is one where every package was looked up.
+Writes ``bench/results/audit.json`` through ``bench/record.py`` (the date, commit and
+machine): how many packages were looked up, every vulnerable package with its advisories
+and the versions that fix them, and why the others could not be audited. pip-audit says
+"No known vulnerabilities found" even when it audited nothing (its vulnerability service
+unreachable, a package not on PyPI), so this exits 1 for a vulnerable package and 2 when
+some could not be audited: a clean result is one where every package was looked up.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULT = ROOT / "bench" / "results" / "audit.json"
+from bench.record import BenchRun, Figure, Table, add_results_option
+
 PIP_AUDIT = Path(sys.executable).parent / "pip-audit"
 
 
-def run_pip_audit(service: str) -> tuple[list[str], dict]:
-    """pip-audit's command and its JSON report on this environment's own packages."""
+def run_pip_audit(service: str) -> dict:
+    """pip-audit's JSON report on this environment's own packages."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.json"
         command = [str(PIP_AUDIT), "--local", "--vulnerability-service", service,
@@ -37,7 +35,7 @@ def run_pip_audit(service: str) -> tuple[list[str], dict]:
         done = subprocess.run(command, capture_output=True, text=True)
         if not report.is_file():
             sys.exit(f"pip-audit wrote no report (exit {done.returncode}):\n{done.stderr}")
-        return command, json.loads(report.read_text())
+        return json.loads(report.read_text())
 
 
 def summary(report: dict) -> dict:
@@ -55,28 +53,32 @@ def summary(report: dict) -> dict:
                             "names": sorted(p["name"] for p in skipped)}}
 
 
-def commit() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                          capture_output=True, text=True).stdout.strip()
+def tables(found: dict) -> list[Table]:
+    """The audit as result tables: the counts, the vulnerable packages, the reasons."""
+    counts = Table("summary", ["packages", "audited", "vulnerable", "not audited"], [[
+        Figure(found["packages"], ""), Figure(found["audited"], ""),
+        Figure(len(found["vulnerable"]), ""), Figure(found["not_audited"]["count"], "")]])
+    vulnerable = Table("vulnerable", ["package", "version", "advisories", "fixed in"], [
+        [p["name"], p["version"], ", ".join(a["id"] for a in p["advisories"]),
+         ", ".join(v for a in p["advisories"] for v in a["fixed_in"])]
+        for p in found["vulnerable"]])
+    reasons = Table("not_audited", ["reason", "packages"], [
+        [reason, Figure(count, "")] for reason, count in found["not_audited"]["reasons"].items()])
+    return [counts, vulnerable, reasons]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--service", default="pypi", choices=["pypi", "osv"],
                         help="where pip-audit looks vulnerabilities up (default: pypi)")
+    add_results_option(parser)
     args = parser.parse_args(argv)
-    command, report = run_pip_audit(args.service)
-    found = summary(report)
-    record = {"command": " ".join(["pip-audit", *command[1:-2]]), "commit": commit(),
-              "date": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{platform.node()} ({platform.platform()}, Python "
-                         f"{platform.python_version()})",
-              "service": args.service, **found}
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(record, indent=2) + "\n")
+    run = BenchRun.start("audit", args.results_dir, args)
+    found = summary(run_pip_audit(args.service))
+    run.write(tables(found))
     not_audited = found["not_audited"]["count"]
-    print(f"{RESULT.relative_to(ROOT)}: {found['audited']} of {found['packages']} packages "
-          f"audited, {len(found['vulnerable'])} vulnerable")
+    print(f"{found['audited']} of {found['packages']} packages audited, "
+          f"{len(found['vulnerable'])} vulnerable")
     for package in found["vulnerable"]:
         ids = ", ".join(a["id"] for a in package["advisories"])
         print(f"  {package['name']} {package['version']}: {ids}")

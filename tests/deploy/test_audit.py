@@ -26,19 +26,20 @@ SKIPPED = {"name": "locallib", "skip_reason": "Dependency not found on PyPI and 
 def test_the_exit_status_says_vulnerable_or_not_audited(
     packages: list[dict], status: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = tmp_path / "results" / "audit.json"
-    monkeypatch.setattr(audit, "RESULT", result)
-    monkeypatch.setattr(audit, "ROOT", tmp_path)
     monkeypatch.setattr(audit, "run_pip_audit",
-                        lambda service: (["pip-audit", "--local", "-o", "x"],
-                                         {"dependencies": packages, "fixes": []}))
-    assert audit.main([]) == status
-    record = json.loads(result.read_text())
-    assert {"command", "commit", "date", "machine", "service"} <= set(record)
-    assert record["packages"] == len(packages)
-    assert record["audited"] == len([p for p in packages if "skip_reason" not in p])
-    if VULNERABLE in packages:
-        assert record["vulnerable"] == [{"name": "oldlib", "version": "1.0", "advisories": [
-            {"id": "PYSEC-2099-1", "aliases": ["CVE-2099-1"], "fixed_in": ["1.1"]}]}]
-    if SKIPPED in packages:
-        assert record["not_audited"]["names"] == ["locallib"]
+                        lambda service: {"dependencies": packages, "fixes": []})
+    assert audit.main(["--results-dir", str(tmp_path)]) == status
+    record = json.loads((tmp_path / "audit.json").read_text())
+    assert {"command", "commit", "date", "machine", "settings"} <= set(record)
+    assert record["settings"]["service"] == "pypi"
+    counts = dict(zip(record["tables"]["summary"]["columns"],
+                      (cell["value"] for cell in record["tables"]["summary"]["rows"][0]),
+                      strict=True))
+    assert counts["packages"] == len(packages)
+    assert counts["audited"] == len([p for p in packages if "skip_reason" not in p])
+    vulnerable = record["tables"]["vulnerable"]["rows"]
+    assert vulnerable == ([["oldlib", "1.0", "PYSEC-2099-1", "1.1"]]
+                          if VULNERABLE in packages else [])
+    reasons = record["tables"]["not_audited"]["rows"]
+    assert [row[0] for row in reasons] == (
+        ["Dependency not found on PyPI and could not be audited"] if SKIPPED in packages else [])
