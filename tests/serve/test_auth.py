@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from taxonomist.data.images import ImagePolicy
@@ -287,3 +288,18 @@ def test_auth_keys_or_none_must_agree_with_the_keys(made) -> None:
         access_for(ServeConfig(auth=AuthMode.keys), {})
     with pytest.raises(ConfigError, match=r"auth: none, but keys are given"):
         access_for(ServeConfig(auth=AuthMode.none), {KEYS_ENV: made["client"].entry})
+
+
+def test_the_api_key_verb_prints_a_key_and_the_entry_that_admits_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from taxonomist.cli import main
+
+    main(["api-key", "web-frontend", "--routes", "predict,metrics", "--rate", "5/second"])
+    key, entry = capsys.readouterr().out.split("\n", 1)
+    ring = read_keys(entry, "the printed entry")
+    assert key.startswith("txk_") and key not in entry
+    assert ring.identify(key) is not None and ring.identify(key + "x") is None
+    assert yaml.safe_load(entry) == {"web-frontend": {
+        "sha256": auth.hash_key(key).hex(), "routes": ["metrics", "predict"],
+        "rate": "5/second"}}

@@ -121,6 +121,7 @@ VERBS = {
     "sweep": VerbHelp(
         "", "taxonomist sweep round optim.lr=1e-3,3e-4 backbone.name=resnet10t,resnet18 -m"),
     "serve": VerbHelp("", "taxonomist serve --port 8000"),
+    "api-key": VerbHelp("", "taxonomist api-key web-frontend --routes predict --rate 100/minute"),
     "repro": VerbHelp("", "taxonomist repro --jobs 4"),
 }
 NODE_VERBS = ("train", "evaluate", "sweep", "augment-preview")  # the verbs that take NODE

@@ -18,6 +18,18 @@ def add_serve_verb(verbs: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, help="port to listen on")
     serve.add_argument("--workers", type=int, help="uvicorn worker processes")
     serve.set_defaults(run=_serve)
+    key = verbs.add_parser(
+        "api-key", help="make an API key for taxonomist serve, and its keys-file entry",
+        description="Prints the key (hand it to its client once; it is stored nowhere), "
+        "then the entry to add to the keys file (serve.keys_file): its SHA-256, routes "
+        "and rate.",
+    )
+    key.add_argument("name", help="who the key is for (letters, digits, '.', '_', '-')")
+    key.add_argument("--routes", default="predict",
+                     help="comma-separated: predict, metrics (default: predict)")
+    key.add_argument("--rate", help="its own rate limit, e.g. 100/minute "
+                     "(default: serve.rate_limit)")
+    key.set_defaults(run=_api_key)
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -31,3 +43,12 @@ def _serve(args: argparse.Namespace) -> None:
         host=args.host, port=args.port, workers=args.workers
     )
     serve(config_dir, settings)
+
+
+def _api_key(args: argparse.Namespace) -> None:
+    from taxonomist.serve.auth import make_key
+
+    made = make_key(args.name, [r.strip() for r in args.routes.split(",") if r.strip()],
+                    args.rate)
+    print(made.key)
+    print(made.entry, end="")
