@@ -129,13 +129,14 @@ def test_a_second_waiter_does_not_break_a_lock_another_is_breaking(tmp_path: Pat
     delete; the first then deletes the second's lock, and both hold it."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     MlflowClient(uri).create_registered_model(LOCK, tags={"token": "dead", "since": "0"})
-    held, most = [0], [0]
+    held, most, entered = [0], [0], [0]
     count = threading.Lock()
 
     def hold(client: MlflowClient) -> None:
         with promotion_lock(client, NAME, STALE_S):
             with count:
                 held[0] += 1
+                entered[0] += 1
                 most[0] = max(most[0], held[0])
             time.sleep(3.0)  # past the moment the first breaker goes on
             with count:
@@ -152,4 +153,5 @@ def test_a_second_waiter_does_not_break_a_lock_another_is_breaking(tmp_path: Pat
     for waiter in waiters:
         waiter.join(60)
     assert most[0] == 1, "both promotions held the lock at once"
+    assert entered[0] == 2, "a waiter gave up (it could not read the breaker's marker)"
     assert [m.name for m in MlflowClient(uri).search_registered_models()] == []

@@ -106,6 +106,14 @@ def test_small_noninferior_gain_needs_min_improvement() -> None:
     assert compare(rule, TAXONOMY, challenger, live).decision == Outcome.INVESTIGATE
 
 
+def test_accuracy_at_a_depth_counts_the_images_labelled_that_deep() -> None:
+    """accuracy_depth_2 is the leaf level of this tree: every image counts there."""
+    rule = PromotionConfig(metric="accuracy_depth_2", n_resamples=200)
+    decision = compare(rule, TAXONOMY, outcomes({}), outcomes(BASE))
+    assert decision.comparison.n_images == 4 * PER_CLASS
+    assert decision.difference == pytest.approx(24 / 240, abs=1e-4)
+
+
 def test_stopping_early_on_the_right_branch_counts_at_the_upper_depth() -> None:
     stopped = outcomes({"zero": PER_CLASS}, answer={"zero": "round"})
     rule = PromotionConfig(metric="accuracy_depth_1", n_resamples=200)
@@ -113,11 +121,14 @@ def test_stopping_early_on_the_right_branch_counts_at_the_upper_depth() -> None:
     assert compare(RULE, TAXONOMY, stopped, outcomes({})).difference < 0
 
 
-@pytest.mark.parametrize(
-    ("score", "decision"), [(0.9, Outcome.PROMOTE), (0.4, Outcome.INVESTIGATE)]
-)
-def test_first_promotion_must_clear_the_floor(score: float, decision: str) -> None:
-    assert first_promotion(RULE, {"leaf_accuracy": score}).decision == decision
+@pytest.mark.parametrize(("score", "decision", "reason"), [
+    (0.9, Outcome.PROMOTE, "nothing is live yet and leaf_accuracy 0.9000 >= min_metric 0.5"),
+    (0.5, Outcome.PROMOTE, "leaf_accuracy 0.5000 >= min_metric 0.5"),  # on the floor clears it
+    (0.4, Outcome.INVESTIGATE, "leaf_accuracy 0.4000 is below the floor min_metric=0.5"),
+])
+def test_first_promotion_must_clear_the_floor(score: float, decision: str, reason: str) -> None:
+    verdict = first_promotion(RULE, {"leaf_accuracy": score})
+    assert verdict.decision == decision and reason in verdict.reason
 
 
 @pytest.mark.parametrize(
@@ -127,10 +138,15 @@ def test_first_promotion_must_clear_the_floor(score: float, decision: str) -> No
 def test_metric_names_are_checked(metric: str, message: str | None) -> None:
     rule = PromotionConfig(metric=metric)
     if message:
-        with pytest.raises(ConfigError, match=message):
+        with pytest.raises(ConfigError, match=rf"^conf/promotion: metric: '{metric}' is not a "
+                           rf"stack metric\n  hint: {message}") as raised:
             first_promotion(rule, {"leaf_accuracy": 0.9, "mistake_severity": 1.0})
+        assert "mistake_severity" in raised.value.hint
     else:
-        with pytest.raises(ConfigError, match="cannot be compared image by image"):
+        with pytest.raises(ConfigError, match=r"^conf/promotion: metric: 'mistake_severity' "
+                           r"cannot be compared image by image\n  hint: use leaf_accuracy, "
+                           r"accuracy_depth_<N>, coverage_at_precision, distance_at_1, "
+                           r"hierarchical_f1$"):
             compare(rule, TAXONOMY, outcomes({}), outcomes({}))
 
 
@@ -243,6 +259,7 @@ def test_coverage_bought_with_wrong_answers_is_caught_by_the_precision_check() -
 
 
 @pytest.mark.parametrize(("score", "decision"), [(0.3, Outcome.PROMOTE),
+                                                 (0.5, Outcome.PROMOTE),  # on the ceiling
                                                  (0.8, Outcome.INVESTIGATE)])
 def test_first_promotion_on_distance_needs_to_be_under_the_ceiling(score, decision) -> None:
     rule = PromotionConfig(metric="distance_at_1")
