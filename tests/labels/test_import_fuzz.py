@@ -55,19 +55,14 @@ def replaced_somewhere(draw: st.DrawFn, value: Any) -> Any:
     return copy
 
 
+@pytest.mark.parametrize(("kind", "name"), [("csv", "results.csv"), ("json", "export.json")])
 @FUZZ
 @given(data=st.data())
-def test_a_mutated_results_csv(ingested, results, tmp_path: Path, data) -> None:
-    file = tmp_path / "results.csv"
-    file.write_bytes(data.draw(mutated_text(results["csv"].read_text())))
-    imported_or_refused(file, ingested[0])
-
-
-@FUZZ
-@given(data=st.data())
-def test_a_mutated_label_studio_export_text(ingested, results, tmp_path: Path, data) -> None:
-    file = tmp_path / "export.json"
-    file.write_bytes(data.draw(mutated_text(results["json"].read_text())))
+def test_a_mutated_results_file(ingested, results, tmp_path: Path, kind: str, name: str,
+                                data) -> None:
+    """An MTurk results CSV or a Label Studio export, its text mutated."""
+    file = tmp_path / name
+    file.write_bytes(data.draw(mutated_text(results[kind].read_text())))
     imported_or_refused(file, ingested[0])
 
 

@@ -24,6 +24,7 @@ from taxonomist.serve.auth import KEYS_ENV, NewKey, access_for, announce, make_k
 from taxonomist.serve.server import serve
 from taxonomist.serve.settings import AuthMode, ServeConfig
 from tests.serve.conftest import follower_on, png
+from tests.serve.test_limits import refused
 
 PNG = {"Content-Type": "image/png"}
 PROTECTION = ["open", "guarded"]
@@ -47,15 +48,6 @@ def client_for(make_client, made: dict[str, NewKey]):
     ring = read_keys("".join(key.entry for key in made.values()), "keys.yaml")
     return lambda protection, **settings: make_client(
         keys=ring if protection == "guarded" else None, **settings)
-
-
-def refused(reply, status: int, error: str, *words: str) -> dict:
-    assert reply.status_code == status, reply.text
-    body = reply.json()
-    assert body["error"] == error, body
-    for word in words:
-        assert word in body["detail"], body["detail"]
-    return body
 
 
 @pytest.mark.parametrize("protection", PROTECTION)
