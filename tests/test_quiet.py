@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from taxonomist.quiet import VERBOSE_ENV
+from taxonomist.quiet import QUIET_ENV, VERBOSE_ENV
 
 IMPORTS = "import mlflow, pytorch_lightning as pl"
 NOTICES = textwrap.dedent("""
@@ -36,7 +36,9 @@ SHOWN_ONLY_IF_VERBOSE = ("Seed set to 1", "GPU available", "Tip:", "LeafSpec",
 def run_notices(imports_first: bool, verbose: bool) -> str:
     setup = "from taxonomist import quiet; quiet.setup()"
     script = "\n".join([IMPORTS, setup] if imports_first else [setup, IMPORTS]) + NOTICES
-    env = {k: v for k, v in os.environ.items() if k not in (VERBOSE_ENV, "PYTHONWARNINGS")}
+    # as a fresh shell gives it: not what an in-process quiet.setup() of another test set
+    env = {k: v for k, v in os.environ.items()
+           if k not in (VERBOSE_ENV, "PYTHONWARNINGS", *QUIET_ENV)}
     if verbose:
         env[VERBOSE_ENV] = "1"
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,

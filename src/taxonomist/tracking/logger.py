@@ -15,7 +15,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,13 +63,18 @@ class BufferedMLFlowLogger(MLFlowLogger):
             logger picks them up (continuing the same run when the first had none).
         request_timeout_s: timeout of one HTTP request while training (no retries then:
             a failed send just waits for the next log call after a growing pause).
+        ensure_experiment: makes the experiment as we want it (tagged) and returns its id;
+            called on the first send, so an unreachable MLflow is an outage like any other
+            (without it, Lightning makes the experiment bare, warning that it was missing).
         **kwargs: passed to ``MLFlowLogger`` (``run_id=`` continues an existing run).
     """
 
     def __init__(
-        self, *, spool: Path | None = None, request_timeout_s: float = 10.0, **kwargs: Any
+        self, *, spool: Path | None = None, request_timeout_s: float = 10.0,
+        ensure_experiment: Callable[[], str] | None = None, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
+        self._ensure_experiment = ensure_experiment
         open_store(self._tracking_uri)  # parallel node jobs may meet a new sqlite store
         self._params: dict[str, Param] = {}  # by key: a batch must not repeat one
         self._metrics: list[Metric] = []
@@ -181,8 +186,10 @@ class BufferedMLFlowLogger(MLFlowLogger):
                               "logging to a new run", TrackingWarning, stacklevel=4)
                 self._run_id = None
             self._reopen = False
+        if self._experiment_id is None and self._ensure_experiment is not None:
+            self._experiment_id = self._ensure_experiment()
         with tracking_at(self._tracking_uri):  # Lightning sets (and exports) it for good
-            return MLFlowLogger.experiment.fget(self)  # creates the experiment and the run
+            return MLFlowLogger.experiment.fget(self)  # creates the run (and the experiment)
 
     def _note_outage(self, err: Exception) -> None:
         if self._down_since is None:

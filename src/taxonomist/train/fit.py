@@ -108,11 +108,10 @@ def _logger(
     node: str, config: Config, paths: Paths, folder: Path, run_id: str | None, trial: Trial | None
 ) -> BufferedMLFlowLogger:
     uri = resolve_tracking_uri(config.project.mlflow.tracking_uri, paths)
-    # ours, tagged; Lightning's logger would warn "Experiment ... not found" and make it bare
-    RunLog.for_project(config.project.mlflow, paths).ensure_experiment()
     return BufferedMLFlowLogger(
         run_id=run_id,
         spool=folder / SPOOL_FILE,
+        ensure_experiment=RunLog.for_project(config.project.mlflow, paths).ensure_experiment,
         experiment_name=config.project.mlflow.experiment,
         tracking_uri=uri,
         artifact_location=artifact_location(config.project.mlflow, paths, uri),
