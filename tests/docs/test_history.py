@@ -22,7 +22,7 @@ def test_no_page_dates_anything_by_a_work_period(page: Path) -> None:
     assert not found, f"{page.relative_to(REPO)}: {found}: give a date and a commit instead"
 
 
-@pytest.mark.parametrize("text", ["measured in session 7", "as this session found",
+@pytest.mark.parametrize("text", ["measured in sessions 3 and 4", "as this session found",
                                   "the last round's figure", "Wave 2 on the new layout"])
 def test_a_work_period_is_recognised(text: str) -> None:
     assert WORK_PERIOD.search(text)
