@@ -18,7 +18,7 @@ from taxonomist.checks import registry as checks
 from taxonomist.config import ClassifierConfig, Config, DataKind, Paths
 from taxonomist.config import overrides as recorded
 from taxonomist.config.stopping import check_stopping
-from taxonomist.contracts.baselines import BASELINES, FLAT_NODE, baseline_file
+from taxonomist.contracts.baselines import BASELINES, FLAT_NODE, PREDICTIONS_DIR, baseline_file
 from taxonomist.contracts.cache import STACK, node_cache
 from taxonomist.contracts.detections import HUB_WEIGHTS
 from taxonomist.contracts.files import write_text_atomic
@@ -319,13 +319,16 @@ def _train_params(node: str) -> dict[str, list[str]]:
 
 def _baseline_stage(config: Config) -> dict[str, Any]:
     """The flat network and the SVC, scored on the stack's test images. The flat network
-    trains with the root node's definition on the root's cache, so it reruns with them."""
+    trains with the root node's definition on the root's cache, so it reruns with them.
+    Their answers per image (``plots/_baselines/``) are committed with git, like the
+    stack's plots, for the card to pair with the stack's."""
     root, metrics = config.taxonomy.root, REL.root / "metrics"
     return {
         "cmd": "taxonomist baseline",
         "deps": [str(node_cache(REL, root)), STACK_CACHE],
         "params": ["baseline", "taxonomy", _train_params(root)],
-        "outs": [str(REL.model_dir(FLAT_NODE))],
+        "outs": [str(REL.model_dir(FLAT_NODE)),
+                 {str(REL.node_plots(PREDICTIONS_DIR)): {"cache": False}}],
         "metrics": [{str(baseline_file(metrics, name)): {"cache": False}} for name in BASELINES],
     }
 
@@ -406,6 +409,7 @@ def _report_stage(nodes: list[str]) -> dict[str, Any]:
             *(str(REL.node_plots(n)) for n in nodes),
             str(REL.node_plots(STACK_PLOTS)),  # calibration, decodings, risk-coverage
             *(str(baseline_file(REL.root / "metrics", name)) for name in BASELINES),
+            str(REL.node_plots(PREDICTIONS_DIR)),  # paired with the stack on the card
         ],
         "outs": [{str(REL.model_card): {"cache": False}}],
     }

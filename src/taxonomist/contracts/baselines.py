@@ -1,4 +1,4 @@
-"""``metrics/_<baseline>.json``: what the stack must beat, measured on its own test split.
+"""What the stack must beat, measured on its own test split: scores and per-image answers.
 
 The baseline stage writes one small file per baseline, with the same keys as the stack's
 and the nodes' files, so ``dvc metrics show`` prints each baseline as one more row in the
@@ -9,15 +9,27 @@ columns it already has (``leaf_accuracy``, ``macro_f1``) and still fits 120 colu
 
 The leading underscore keeps the names apart from the nodes' ``metrics/<node>.json``,
 like ``plots/_stack/``.
+
+Beside the scores, each baseline's answer per image, ``plots/_baselines/<baseline>.csv``
+(:data:`PREDICTION_COLUMNS`): one row per leaf-labelled image of the stack's test cache,
+in its order and keyed by the image's ``id``, so the card can pair each baseline with the
+stack image by image instead of comparing two rates::
+
+    id,label,predicted,correct
+    3f9a…,six,six,True
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from taxonomist.contracts.files import read_json_object, required, write_text_atomic
+import pandas as pd
+
+from taxonomist.contracts.files import read_json_object, required, write_atomic, write_text_atomic
+from taxonomist.errors import DataError
 
 FLAT = "flat"  # one network over every leaf, trained like the root node
 SVC_PIXELS = "svc"  # scikit-learn's SVC on downscaled grey pixels
@@ -25,6 +37,9 @@ BASELINES = (FLAT, SVC_PIXELS)
 STAGE = "baseline"
 # The flat network's one node: models/_flat/, registered as <taxonomy>._flat
 FLAT_NODE = "_flat"
+# plots/_baselines/: each baseline's answer per test image, beside plots/_stack/
+PREDICTIONS_DIR = "_baselines"
+PREDICTION_COLUMNS = ("id", "label", "predicted", "correct")
 
 
 def baseline_file(metrics_dir: Path, name: str) -> Path:
@@ -73,3 +88,40 @@ def read_baselines(metrics_dir: Path) -> list[BaselineScore]:
         for name in BASELINES
         if baseline_file(metrics_dir, name).is_file()
     ]
+
+
+def predictions_file(plots_dir: Path, name: str) -> Path:
+    """Where baseline ``name``'s answers are written, e.g. ``plots/_baselines/flat.csv``
+    for ``plots_dir`` = ``plots/_baselines``."""
+    return plots_dir / f"{name}.csv"
+
+
+def predictions_table(ids: Sequence[str], labels: Sequence[str], predicted: Sequence[str]
+                      ) -> pd.DataFrame:
+    """One row per image in :data:`PREDICTION_COLUMNS`; ``correct`` is predicted == label."""
+    table = pd.DataFrame({"id": list(ids), "label": list(labels), "predicted": list(predicted)})
+    return table.assign(correct=table["label"] == table["predicted"])
+
+
+def write_predictions(path: Path, table: pd.DataFrame) -> Path:
+    """Write ``table`` (see :func:`predictions_table`) as CSV, atomically."""
+    write_atomic(path, lambda tmp: table.to_csv(tmp, index=False, columns=PREDICTION_COLUMNS))
+    return path
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """A baseline's answers per image, the columns typed (an id or a leaf named ``7`` stays
+    a string).
+
+    Raises:
+        DataError: the file lacks a column of :data:`PREDICTION_COLUMNS`.
+    """
+    text = {c: str for c in PREDICTION_COLUMNS if c != "correct"}
+    table = pd.read_csv(path, dtype=text | {"correct": bool}, keep_default_na=False)
+    missing = [c for c in PREDICTION_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"{path}: expected columns {', '.join(PREDICTION_COLUMNS)}; missing "
+            f"{', '.join(missing)}; rerun `dvc repro {STAGE}` to rewrite it"
+        )
+    return table

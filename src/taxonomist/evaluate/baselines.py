@@ -12,8 +12,9 @@ stack is tested on (the stack's test cache, leaf-labelled images only):
 - **svc**: scikit-learn's ``SVC`` on each image scaled down to ``size`` x ``size`` grey
   pixels, fitted on the train split (``conf/baseline/default.yaml``).
 
-Scores go to ``metrics/_flat.json`` and ``metrics/_svc.json``
-(:mod:`taxonomist.contracts.baselines`) and to one MLflow run.
+Scores go to ``metrics/_flat.json`` and ``metrics/_svc.json``, each baseline's answer
+per test image to ``plots/_baselines/<name>.csv`` (:mod:`taxonomist.contracts.baselines`;
+the card pairs them with the stack's), and the scores to one MLflow run.
 """
 
 from __future__ import annotations
@@ -30,7 +31,16 @@ from sklearn.svm import SVC
 
 from taxonomist.config import Config, Paths
 from taxonomist.config.schema import SvcBaselineConfig
-from taxonomist.contracts.baselines import FLAT, FLAT_NODE, SVC_PIXELS, BaselineScore
+from taxonomist.contracts.baselines import (
+    FLAT,
+    FLAT_NODE,
+    PREDICTIONS_DIR,
+    SVC_PIXELS,
+    BaselineScore,
+    predictions_file,
+    predictions_table,
+    write_predictions,
+)
 from taxonomist.contracts.cache import CachedSplit, load_node_split, load_stack_test, node_cache
 from taxonomist.evaluate.metrics import classification_metrics
 from taxonomist.evaluate.predict import predict_proba
@@ -42,7 +52,8 @@ from taxonomist.train.fit import train_node
 
 
 def run_baselines(config: Config, paths: Paths) -> list[BaselineScore]:
-    """Train and score both baselines; write ``metrics/_flat.json``, ``metrics/_svc.json``.
+    """Train and score both baselines; write ``metrics/_flat.json``, ``metrics/_svc.json``
+    and their answers per test image, ``plots/_baselines/flat.csv`` and ``svc.csv``.
 
     Returns:
         The flat network's score, then the SVC's.
@@ -52,12 +63,16 @@ def run_baselines(config: Config, paths: Paths) -> list[BaselineScore]:
     flat_run = train_flat(config, paths)
     svc_cfg = config.project.baseline.svc
     svc = fit_svc(on_leaves(_cached(paths, config.taxonomy.root, "train"), leaves), svc_cfg)
-    scores = [
-        _score(FLAT, test, predict_flat(paths, test.images), leaves),
-        _score(SVC_PIXELS, test, svc.predict(grey_pixels(test.images, svc_cfg.size)), leaves),
-    ]
+    answers = {
+        FLAT: predict_flat(paths, test.images),
+        SVC_PIXELS: [str(a) for a in svc.predict(grey_pixels(test.images, svc_cfg.size))],
+    }
+    scores = [_score(name, test, predicted, leaves) for name, predicted in answers.items()]
     for score in scores:
         score.write(paths.stack_metrics.parent)
+    for name, predicted in answers.items():
+        write_predictions(predictions_file(paths.node_plots(PREDICTIONS_DIR), name),
+                          predictions_table(test.index["id"], test.index["label"], predicted))
     _log(config, paths, scores, flat_run, svc_cfg)
     return scores
 

@@ -19,12 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from taxonomist.config import Paths
-from taxonomist.contracts.baselines import read_baselines
 from taxonomist.contracts.comparison import Scope
 from taxonomist.contracts.files import write_text_atomic
 from taxonomist.contracts.metrics import StackMetrics
 from taxonomist.contracts.promotion import NO_CHANGE_WORDS, PromotionRecord
-from taxonomist.report.baselines import BaselineComparison, compare_with_baselines
+from taxonomist.report.baselines import BaselineComparison, load_baseline_comparison
 from taxonomist.report.comparison import SideBySide, rows_from_checks, rows_from_metrics
 from taxonomist.report.data_summary import DataSummary, load_data_summary
 from taxonomist.report.gallery import Gallery, build_gallery
@@ -187,8 +186,8 @@ def build_context(paths: Paths, taxonomy: Taxonomy) -> CardContext:
         stack=stack,
         stopping=load_stopping(paths, stack),
         lineage=load_lineage(paths, promotion),
-        baselines=compare_with_baselines(
-            stack.leaf_accuracy, read_baselines(paths.stack_metrics.parent)),
+        baselines=load_baseline_comparison(paths, taxonomy.leaves, taxonomy.root,
+                                           stack.leaf_accuracy, outcomes),
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
