@@ -115,6 +115,10 @@ def write_paired_inputs(root: Path, stack: list[bool], flat: list[bool], svc: li
     return paths
 
 
+def html_of(paths: Paths) -> str:
+    return write_model_card(paths, taxonomy(), pdf=None).path.read_text()
+
+
 def decision_box(html: str) -> str:
     start = html.index('id="decision"')
     return html[start:html.index("</section>", start)]
@@ -126,7 +130,7 @@ def test_a_significant_loss_is_said_in_the_decision_box_with_what_to_do(tmp_path
     flat = [True] * N_IMAGES
     svc = [i >= 11 for i in range(N_IMAGES)]  # right on one image more than the stack
     paths = write_paired_inputs(tmp_path, stack, flat, svc)
-    box = decision_box(write_model_card(paths, taxonomy(), pdf=None).path.read_text())
+    box = decision_box(html_of(paths))
     assert "The stack <b>loses to</b> the flat network: stack 0.7000 vs 1.0000" in box
     assert "difference -0.3000 (95% CI" in box
     assert "The stack <b>ties with</b> the SVC on grey pixels: stack 0.7000 vs 0.7250" in box
@@ -137,7 +141,7 @@ def test_a_significant_loss_is_said_in_the_decision_box_with_what_to_do(tmp_path
 def test_a_tie_in_the_decision_box_gives_no_advice(tmp_path: Path) -> None:
     stack = [i != 0 for i in range(N_IMAGES)]
     paths = write_paired_inputs(tmp_path, stack, [True] * N_IMAGES, stack)
-    box = decision_box(write_model_card(paths, taxonomy(), pdf=None).path.read_text())
+    box = decision_box(html_of(paths))
     assert "The stack <b>ties with</b> the flat network: stack 0.9750 vs 1.0000" in box
     assert "targets: leaves" not in box
 
@@ -145,16 +149,18 @@ def test_a_tie_in_the_decision_box_gives_no_advice(tmp_path: Path) -> None:
 def test_without_the_answers_the_card_says_which_file_to_make(tmp_path: Path) -> None:
     paths = write_inputs(tmp_path, "promote", new_shape=True)
     BaselineScore(FLAT, 0.9412, 0.9402).write(paths.stack_metrics.parent)
-    box = decision_box(write_model_card(paths, taxonomy(), pdf=None).path.read_text())
+    html = html_of(paths)
+    box = decision_box(html)
     assert "is not tested against</b> the flat network: stack 0.9620 vs 0.9412" in box
     assert "plots/_baselines/flat.csv is missing (run `dvc repro baseline`)" in box
+    assert "not tested image by image against the flat baseline" in html
 
 
 def test_the_card_shows_the_stack_next_to_both_baselines(tmp_path: Path) -> None:
     paths = write_inputs(tmp_path)  # the stack's leaf accuracy there: 0.962
     for name, accuracy in ((FLAT, 0.9412), (SVC_PIXELS, 0.9633)):
         BaselineScore(name, accuracy, accuracy - 0.001).write(paths.stack_metrics.parent)
-    html = write_model_card(paths, taxonomy(), pdf=None).path.read_text()
+    html = html_of(paths)
     start = html.index('id="baselines"')
     table = html[start:html.index("</section>", start)]
     for number in ("0.9620", "0.9412", "0.9402", "0.9633", "0.9623"):

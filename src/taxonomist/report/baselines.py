@@ -132,6 +132,11 @@ class BaselineComparison:
             which = " and the ".join(self.loses_to)
             return (f"The stack loses to the {which} baseline by a paired test: a hierarchy "
                     "that a simpler model beats is a bug to fix, not a result.")
+        untested = [a.name for a in self.against if a.standing is None]
+        if untested:
+            return (f"The stack is not tested image by image against the "
+                    f"{' and the '.join(untested)} baseline: the decision above names the "
+                    "file that is missing.")
         if all(a.standing == Standing.BEATS for a in self.against):
             return "The stack beats every baseline by a paired test."
         return ("The stack is not shown better than every baseline: a tie means these test "
