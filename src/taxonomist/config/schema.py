@@ -132,7 +132,7 @@ class StoppingConfig:
     confidence: float | None = None
     calibrate: bool = True  # temperature-scale this node's probabilities on val (NLL)
     # greedy | bayes_risk | best_path: one choice for the whole stack (every node agrees)
-    decoding: Decoding = Decoding.greedy
+    decoding: Decoding = Decoding.best_path
     # Read at the root only. null: every image gets a walk. A share in (0, 1], e.g. 0.999:
     # images farther from the root's train images (Mahalanobis distance of its features)
     # than that share of val images are refused before the walk, reason "unfamiliar".
@@ -149,12 +149,12 @@ class ClassifierConfig:
     neighbors: int = 5  # knn head only
     mlp_hidden: int = 256  # mlp head only: units in its hidden layer
     dropout: float = 0.2  # mlp head only: before its last layer, in training
-    targets: Targets = Targets.children  # network heads only (classical: children)
+    targets: Targets = Targets.leaves  # network heads only (classical: children)
     # In the stack: how much this node's probabilities lean on its ancestor with
     # `targets: leaves` nearest the root (that network's leaves under each child,
     # renormalised within this node): 0 the node alone, 1 the ancestor alone, 0.5 the
     # average; null: the weight with the least log-loss on the val images under the node.
-    ancestor_weight: float | None = 0.0
+    ancestor_weight: float | None = None
     image_size: int = 224  # pixels per side the node's images are cached and trained at
     # kornia.augmentation classes by name, or taxonomist's BBoxCropJitter / SamplePairing,
     # each a one-key mapping to its arguments, e.g. ``- RandomAffine: {degrees: 10}``;
