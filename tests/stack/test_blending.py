@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from taxonomist.stack.blending import ancestor_view, nearest_leaf_ancestor
+from taxonomist.stack.blending import ancestor_view, fit_weight, leaf_ancestor
 from taxonomist.stack.predictor import StackPredictor, Stopping
 from taxonomist.taxonomy import Taxonomy
 from taxonomist.train.model import ChildrenFromLeaves, NodeSpec
@@ -88,12 +88,34 @@ def test_the_view_is_the_share_of_the_leaves_under_each_child() -> None:
         np.array([[0.4, 0.6], [0.0, 1.0]]))  # b's share is that of x and y together
 
 
-def test_the_nearest_ancestor_on_leaves_is_the_one_leant_on() -> None:
+def test_the_ancestor_on_leaves_nearest_the_root_is_the_one_leant_on() -> None:
     taxonomy = Taxonomy.from_tree("t", {"r": {"a": {"b": ["x", "y"], "z": []}, "w": []}})
-    assert nearest_leaf_ancestor(taxonomy, "b", {"r"}) == "r"
-    assert nearest_leaf_ancestor(taxonomy, "b", {"r", "a"}) == "a"
-    assert nearest_leaf_ancestor(taxonomy, "b", {"b"}) is None  # itself is no ancestor
-    assert nearest_leaf_ancestor(taxonomy, "r", {"r"}) is None
+    assert leaf_ancestor(taxonomy, "b", {"a"}) == "a"
+    assert leaf_ancestor(taxonomy, "b", {"r", "a"}) == "r"  # it learnt from every image
+    assert leaf_ancestor(taxonomy, "b", {"b"}) is None  # itself is no ancestor
+    assert leaf_ancestor(taxonomy, "r", {"r"}) is None
+
+
+OWN_RIGHT = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]])
+VIEW_FLAT = np.full((4, 2), 0.5)
+TRUTH = np.array([0, 1, 0, 1])
+
+
+def test_a_node_right_where_its_ancestor_shrugs_keeps_its_say() -> None:
+    assert fit_weight(OWN_RIGHT, VIEW_FLAT, TRUTH) < 0.05
+
+
+def test_a_node_that_guesses_defers_to_an_ancestor_that_knows() -> None:
+    ancestor_right = np.array([[0.95, 0.05], [0.05, 0.95], [0.9, 0.1], [0.1, 0.9]])
+    assert fit_weight(VIEW_FLAT, ancestor_right, TRUTH) > 0.95
+
+
+def test_two_half_right_opinions_are_mixed() -> None:
+    # each is sure and right on two images, unsure on the others: the mix beats either
+    own = np.array([[0.99, 0.01], [0.01, 0.99], [0.5, 0.5], [0.5, 0.5]])
+    view = np.array([[0.5, 0.5], [0.5, 0.5], [0.99, 0.01], [0.01, 0.99]])
+    assert 0.4 < fit_weight(own, view, TRUTH) < 0.6
+    assert fit_weight(own, view, TRUTH[:0]) == 0.0  # nothing to fit on: the node alone
 
 
 def test_the_weights_are_saved_with_the_stack_and_old_stacks_have_none() -> None:

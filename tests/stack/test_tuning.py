@@ -82,7 +82,7 @@ def test_the_report_shows_ece_before_and_after_and_both_decodings() -> None:
     assert rows["digit"].target_precision is None and rows["digit"].threshold == 0.5
     assert [(d.decoding, d.stopping) for d in report.decodings] == [
         ("greedy", "none"), ("greedy", "chosen"), ("bayes_risk", "none"),
-        ("bayes_risk", "chosen")]
+        ("bayes_risk", "chosen"), ("best_path", "none"), ("best_path", "chosen")]
     assert set(report.node_curves) == set(TREE.inner_nodes)
     assert list(report.stack_curve.columns) == ["threshold", "coverage", "risk"]
 

@@ -113,6 +113,10 @@ class Decoding(StrEnum):
     # the leaf with the least expected tree distance to the label, under the leaf
     # probabilities the calibrated nodes give together (Karthik et al., ICLR 2021)
     bayes_risk = "bayes_risk"
+    # the leaf whose path is likeliest (the product of the calibrated node probabilities
+    # along it), over every leaf at once: greedy can leave a path early for a sibling
+    # that the node below it then doubts
+    best_path = "best_path"
 
 
 @dataclass
@@ -127,8 +131,8 @@ class StoppingConfig:
     # Clopper-Pearson bound of that precision (a guarantee with that confidence).
     confidence: float | None = None
     calibrate: bool = True  # temperature-scale this node's probabilities on val (NLL)
-    # greedy | bayes_risk: one choice for the whole stack, so every node must agree
-    decoding: Decoding = Decoding.greedy
+    # greedy | bayes_risk | best_path: one choice for the whole stack (every node agrees)
+    decoding: Decoding = Decoding.best_path
     # Read at the root only. null: every image gets a walk. A share in (0, 1], e.g. 0.999:
     # images farther from the root's train images (Mahalanobis distance of its features)
     # than that share of val images are refused before the walk, reason "unfamiliar".
@@ -145,11 +149,12 @@ class ClassifierConfig:
     neighbors: int = 5  # knn head only
     mlp_hidden: int = 256  # mlp head only: units in its hidden layer
     dropout: float = 0.2  # mlp head only: before its last layer, in training
-    targets: Targets = Targets.children  # network heads only (classical: children)
-    # In the stack: how much this node's probabilities lean on its nearest ancestor with
-    # `targets: leaves` (that network's leaves under each child, renormalised within this
-    # node): 0 the node alone, 1 the ancestor alone, 0.5 the average of the two.
-    ancestor_weight: float = 0.0
+    targets: Targets = Targets.leaves  # network heads only (classical: children)
+    # In the stack: how much this node's probabilities lean on its ancestor with
+    # `targets: leaves` nearest the root (that network's leaves under each child,
+    # renormalised within this node): 0 the node alone, 1 the ancestor alone, 0.5 the
+    # average; null: the weight with the least log-loss on the val images under the node.
+    ancestor_weight: float | None = None
     image_size: int = 224  # pixels per side the node's images are cached and trained at
     # kornia.augmentation classes by name, or taxonomist's BBoxCropJitter / SamplePairing,
     # each a one-key mapping to its arguments, e.g. ``- RandomAffine: {degrees: 10}``;

@@ -22,8 +22,9 @@ def check_stopping(config: Config, paths: Paths) -> None:
     for node, classifier in config.classifiers.items():
         source, stopping = paths.classifier_source(node, folder), classifier.stopping
         _in_range(source, "threshold", classifier.threshold, 0.0, 1.0, closed_low=True)
-        _in_range(source, "ancestor_weight", classifier.ancestor_weight, 0.0, 1.0,
-                  closed_low=True)
+        if classifier.ancestor_weight is not None:
+            _in_range(source, "ancestor_weight", classifier.ancestor_weight, 0.0, 1.0,
+                      closed_low=True)
         if stopping.target_precision is not None:
             _in_range(source, "stopping.target_precision", stopping.target_precision, 0.0, 1.0)
         if stopping.unfamiliar_quantile is not None:

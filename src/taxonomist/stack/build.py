@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,7 @@ from taxonomist.stack.tuning import (
     Split,
     StoppingReport,
     ancestor_weights,
+    fit_ancestor_weights,
     fit_stopping,
     report_stopping,
 )
@@ -156,13 +157,18 @@ def calibrated_predictor(config: Config, paths: Paths) -> tuple[StackPredictor, 
     Raises:
         ConfigError: a stopping key is out of range or the nodes disagree on decoding.
     """
-    raw = load_predictor(config, paths)  # temperature 1, hand-set thresholds
+    configured = load_predictor(config, paths)  # temperature 1, hand-set thresholds
     cached = calibration_splits(paths)
+    val = cached["val"]
+    weights = fit_ancestor_weights(config, configured, np.asarray(val.images),
+                                   list(val.index["label"]))
+    raw = StackPredictor(config.taxonomy, configured.nodes,
+                         replace(configured.stopping, ancestor_weights=weights))
     splits = {
         name: Split(raw.node_outputs(split.images, everywhere=True), list(split.index["label"]))
         for name, split in cached.items()
     }
-    stopping, val_evidence = fit_stopping(config, splits["val"])
+    stopping, val_evidence = fit_stopping(config, splits["val"], weights)
     report = report_stopping(config, stopping, splits["val"], splits["test"], val_evidence)
     familiarity = root_familiarity(config, paths, raw, cached["val"])
     return StackPredictor(config.taxonomy, raw.nodes, stopping, familiarity), report

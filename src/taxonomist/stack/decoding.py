@@ -8,7 +8,8 @@ the same probabilities without running a network again:
    expected tree distance to the label, ``argmin_l sum_y p(y|x) d(l, y)``, where a
    leaf's probability is the product of the node probabilities along its path
    (conditional risk minimisation, Karthik et al., "No cost likelihood manipulation at
-   test time for making better mistakes in deep networks", ICLR 2021).
+   test time for making better mistakes in deep networks", ICLR 2021); ``best_path``
+   takes the leaf of the largest such product.
 2. :func:`stop` cuts each path at the first node whose probability for the child the
    path takes is under that node's threshold.
 """
@@ -86,12 +87,15 @@ def decode(taxonomy: Taxonomy, outputs: NodeOutputs, decoding: Decoding) -> list
     """Each image's full path, root to leaf, as the steps taken (see the module).
 
     ``greedy`` needs each node only on the images whose path reaches it, and ends a path
-    where a node did not run; ``bayes_risk`` needs every node on every image.
+    where a node did not run; the other two weigh every leaf, so every node on every image.
     """
+    if decoding is Decoding.greedy:
+        return [_greedy_steps(taxonomy, outputs, i) for i in range(len(outputs))]
     if decoding is Decoding.bayes_risk:
         leaves = least_expected_distance(taxonomy, outputs)
-        return [_steps_to(taxonomy, outputs, i, leaf) for i, leaf in enumerate(leaves)]
-    return [_greedy_steps(taxonomy, outputs, i) for i in range(len(outputs))]
+    else:
+        leaves = likeliest_leaves(taxonomy, outputs)
+    return [_steps_to(taxonomy, outputs, i, leaf) for i, leaf in enumerate(leaves)]
 
 
 def stop(paths: Sequence[list[Step]], thresholds: Mapping[str, float]) -> list[Prediction]:
@@ -110,6 +114,12 @@ def leaf_probabilities(taxonomy: Taxonomy, outputs: NodeOutputs) -> np.ndarray:
             column = column * outputs.probs[node][:, outputs.classes[node].index(child)]
         columns.append(column)
     return np.stack(columns, axis=1)
+
+
+def likeliest_leaves(taxonomy: Taxonomy, outputs: NodeOutputs) -> list[str]:
+    """Per image, the leaf of the largest path probability (ties: the first listed)."""
+    leaves = taxonomy.leaves
+    return [leaves[k] for k in np.argmax(leaf_probabilities(taxonomy, outputs), axis=1)]
 
 
 def least_expected_distance(taxonomy: Taxonomy, outputs: NodeOutputs) -> list[str]:

@@ -13,7 +13,7 @@ from torch import nn
 
 from taxonomist.config.schema import Decoding
 from taxonomist.evaluate.predict import children_from_leaves, predict_leaf_proba, predict_proba
-from taxonomist.stack.blending import ancestor_view, blend, nearest_leaf_ancestor
+from taxonomist.stack.blending import ancestor_view, blend, leaf_ancestor
 from taxonomist.stack.calibration import scale
 from taxonomist.stack.decoding import NodeOutputs, Prediction, Stop, decode, refused, stop
 from taxonomist.stack.familiarity import Familiarity, pre_logits
@@ -116,11 +116,11 @@ class StackPredictor:
 
         Args:
             images: uint8 (N, H, W, 3).
-            everywhere: run every node on every image (always so for ``bayes_risk``,
-                which weighs every leaf); else each node only on the images whose greedy
-                path (each node's likeliest child) reaches it.
+            everywhere: run every node on every image (always so unless the decoding is
+                ``greedy``: the others weigh every leaf); else each node only on the
+                images whose greedy path (each node's likeliest child) reaches it.
         """
-        everywhere = everywhere or self.stopping.decoding is Decoding.bayes_risk
+        everywhere = everywhere or self.stopping.decoding is not Decoding.greedy
         n = len(images)
         probs, classes = {}, {}
         leaf_probs: dict[str, np.ndarray] = {}  # nodes trained on leaves: (n, leaves)
@@ -148,19 +148,33 @@ class StackPredictor:
         """One node's calibrated probabilities of its children (N, len(classes)) for
         uint8 images (N, H, W, 3), whichever way the walk would have gone above it (the
         ancestor it leans on, if any, runs on them too)."""
-        ancestor, view = self._leant_on(node), None
-        if ancestor is not None:
-            spec, model = self.nodes[ancestor]
-            view = ancestor, predict_leaf_proba(model, spec, images)
-        raw, _ = self._raw_proba(node, images, view)
+        own, seen = self.opinions(node, images, leaning=True)
+        raw = own if seen is None else blend(own, seen, self.stopping.ancestor_weights[node])
         return scale(raw, self.stopping.temperatures.get(node, 1.0))
+
+    def opinions(self, node: str, images: np.ndarray, leaning: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``node``'s own probabilities of its children on uint8 ``images``, and its
+        leaf-trained ancestor's view of them (None: it has none, or with ``leaning``,
+        its weight is 0), both before any temperature."""
+        own, _ = self._raw_proba(node, images, None)
+        ancestor = self._leant_on(node) if leaning else self._leaf_ancestor(node)
+        if ancestor is None:
+            return own, None
+        spec, model = self.nodes[ancestor]
+        leaves = predict_leaf_proba(model, spec, images)
+        return own, ancestor_view(self.taxonomy, self.nodes[node][0].classes, spec.leaves,
+                                  leaves)
 
     def _leant_on(self, node: str) -> str | None:
         """The leaf-trained ancestor ``node``'s probabilities lean on (None: alone)."""
         if not self.stopping.ancestor_weights.get(node, 0.0):
             return None
+        return self._leaf_ancestor(node)
+
+    def _leaf_ancestor(self, node: str) -> str | None:
         on_leaves = {name for name, (spec, _) in self.nodes.items() if spec.leaves is not None}
-        return nearest_leaf_ancestor(self.taxonomy, node, on_leaves)
+        return leaf_ancestor(self.taxonomy, node, on_leaves)
 
     def _raw_proba(self, node: str, images: np.ndarray,
                    view: tuple[str, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,9 +20,10 @@ from taxonomist.config.schema import Decoding
 from taxonomist.contracts.metrics import DecodingScores, NodeCalibration
 from taxonomist.evaluate.hierarchy import stack_metrics, stack_outcomes
 from taxonomist.evaluate.metrics import expected_calibration_error
+from taxonomist.stack.blending import fit_weight
 from taxonomist.stack.calibration import fit_temperature, scale
 from taxonomist.stack.decoding import NodeOutputs, decode, stop
-from taxonomist.stack.predictor import Stopping
+from taxonomist.stack.predictor import StackPredictor, Stopping
 from taxonomist.stack.stopping import (
     STOP_ALL,
     NodeEvidence,
@@ -57,9 +58,17 @@ class StoppingReport:
     decodings: list[DecodingScores]
 
 
-def fit_stopping(config: Config, val: Split) -> tuple[Stopping, dict[str, NodeEvidence]]:
+def fit_stopping(config: Config, val: Split, weights: Mapping[str, float] | None = None
+                 ) -> tuple[Stopping, dict[str, NodeEvidence]]:
     """Temperatures (nodes with ``stopping.calibrate``), then thresholds (nodes with a
-    ``stopping.target_precision``; the others keep ``threshold``), all on val."""
+    ``stopping.target_precision``; the others keep ``threshold``), all on val.
+
+    Args:
+        config: the project.
+        val: the raw outputs on val, computed with ``weights``.
+        weights: each node's ancestor weight (:func:`fit_ancestor_weights`); None: as
+            configured, a null one 0.
+    """
     taxonomy = config.taxonomy
     temperatures = {
         node: fit_temperature(*node_targets(taxonomy, val, node))
@@ -74,15 +83,31 @@ def fit_stopping(config: Config, val: Split) -> tuple[Stopping, dict[str, NodeEv
         if targets[node] is not None and thresholds[node] == STOP_ALL:
             warnings.warn(_unreachable(config, node, evidence[node]), UnreachableTargetWarning,
                           stacklevel=2)
-    stopping = Stopping(thresholds, temperatures, decoding, targets, ancestor_weights(config))
+    stopping = Stopping(thresholds, temperatures, decoding, targets,
+                        dict(weights or ancestor_weights(config)))
     return stopping, evidence
 
 
 def ancestor_weights(config: Config) -> dict[str, float]:
-    """Each node's ``ancestor_weight``: fixed by config, not fitted (val's few mistakes
-    would pick it from noise), and part of the raw outputs everything here is fitted on."""
-    return {node: config.classifiers[node].ancestor_weight
+    """Each node's configured ``ancestor_weight``; a null one (fitted on val) is 0 until
+    :func:`fit_ancestor_weights` has fitted it."""
+    return {node: config.classifiers[node].ancestor_weight or 0.0
             for node in config.taxonomy.inner_nodes}
+
+
+def fit_ancestor_weights(config: Config, stack: StackPredictor, images: np.ndarray,
+                         labels: Sequence[str]) -> dict[str, float]:
+    """Each node's ancestor weight: as configured, or (null) the one with the least
+    log-loss on the val ``images`` (uint8, with their ``labels``) under the node. Fitted
+    by log-loss, not accuracy: val's few mistakes per node would pick a weight from noise,
+    while every image's probability of its true child moves with it."""
+    weights = ancestor_weights(config)
+    for node in config.taxonomy.inner_nodes:
+        if config.classifiers[node].ancestor_weight is None:
+            rows, targets = under(config.taxonomy, stack.nodes[node][0].classes, labels, node)
+            own, seen = stack.opinions(node, images[rows])
+            weights[node] = 0.0 if seen is None else fit_weight(own, seen, targets)
+    return weights
 
 
 def _unreachable(config: Config, node: str, val: NodeEvidence) -> str:
@@ -134,11 +159,17 @@ def report_stopping(
 def node_targets(taxonomy: Taxonomy, split: Split, node: str) -> tuple[np.ndarray, np.ndarray]:
     """The node's raw probabilities on the images whose label falls under one of its
     children, and the index of that child for each."""
-    classes = split.outputs.classes[node]
-    truth = [taxonomy.child_for_label(node, label) for label in split.labels]
-    rows = np.array([i for i, t in enumerate(truth) if t is not None], dtype=np.int64)
-    targets = np.array([classes.index(truth[i]) for i in rows], dtype=np.int64)
+    rows, targets = under(taxonomy, split.outputs.classes[node], split.labels, node)
     return split.outputs.probs[node][rows], targets
+
+
+def under(taxonomy: Taxonomy, classes: Sequence[str], labels: Sequence[str], node: str
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose label falls under one of ``node``'s children, and the index of that
+    child (in ``classes``) for each."""
+    truth = [taxonomy.child_for_label(node, label) for label in labels]
+    rows = np.array([i for i, t in enumerate(truth) if t is not None], dtype=np.int64)
+    return rows, np.array([classes.index(truth[i]) for i in rows], dtype=np.int64)
 
 
 def calibrated(outputs: NodeOutputs, temperatures: dict[str, float]) -> NodeOutputs:
