@@ -8,7 +8,10 @@ In one run, on two copies of one fresh project (same seed, same data):
    same in a warm worker, and their share of each run;
 3. a no-op ``dvc repro``, ``dvc status`` and ``taxonomist repro`` on the finished project;
 4. new images of one deep leaf, then ``taxonomist repro``: time and the nodes retrained
-   (target: only the leaf's ancestors).
+   (target: only the leaf's ancestors);
+5. what the run was for: the promoted stack's leaf accuracy beside the flat network's and
+   the SVC's on the same test images, and the stack's accuracy per depth
+   (:func:`bench.seeds.figures`).
 
 The sample's images are written once by ``taxonomist sample`` into ``incoming/`` and the
 project reads them as a folder (``data=folder``), so that step 4 can add images the way
@@ -20,32 +23,27 @@ Usage::
     python -m bench.scale --experiment none     # the 4-node digits, for a quick look
     python -m bench.scale --epochs 1 --jobs 2 --keep /tmp/scale-bench
 
-Writes ``bench/results/scale.json`` (table ``runs``).
+Writes ``bench/results/scale.json`` (tables ``runs`` and ``accuracy``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 from PIL import Image, ImageOps
 
 from bench.record import BenchRun, Figure, Table, add_results_option, ratio
+from bench.seeds import figures
+from bench.shell import sh
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-       "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-       "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false"}
 NEW_VIEWS = 6  # images added to one leaf in step 4
 # What a stage process does before its own work: the imports, the config, MLflow.
 STAGE_PREAMBLE = """
@@ -76,16 +74,6 @@ for _ in range(5):
     times.append(time.perf_counter() - start)
 print(min(times))
 """
-
-
-def sh(cmd: list[str], cwd: Path) -> tuple[float, str]:
-    """Run ``cmd``; its wall time and output (stdout + stderr). Fails loudly."""
-    start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed in {cwd}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return seconds, done.stdout + done.stderr
 
 
 # Runs ``cmd`` and then prints the largest resident set (KiB on Linux) of any process
@@ -186,6 +174,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict:
     result["noop_status_clean"] = "up to date" in status
     result["noop_taxonomist_repro_s"], _ = sh(["taxonomist", "repro"], parallel)
     result["stage_process_fixed_s"], result["stage_in_worker_fixed_s"] = fixed_costs(parallel)
+    result["accuracy"] = figures(parallel)
     leaf, ancestors = deepest_leaf(parallel)
     add_views_of_one_leaf(parallel, leaf)
     result["incremental_s"], out = sh(
@@ -232,6 +221,23 @@ def runs_table(r: dict, jobs: int) -> Table:
          "largest single process"),
         ("peak RSS, parallel", Figure(r["parallel_peak_rss_mib"], "MiB", digits=0), None,
          "largest single process"),
+    ])
+
+
+def accuracy_table(r: dict) -> Table:
+    """The promoted stack against both baselines on the same test images, and by depth."""
+    found = r["accuracy"]
+    depths = sorted(k for k in found if k.startswith("accuracy_depth_"))
+    return Table("accuracy", ("model", "leaf accuracy", "note"), [
+        ("the stack, every walk to a leaf", Figure(found["stack"], "", digits=4),
+         f"mistakes' mean tree distance {found['stack_mistake_distance']:.2f}"),
+        ("the stack with its stops", Figure(found["stack_with_stops"], "", digits=4),
+         f"coverage {found['coverage']:.3f}"),
+        ("one flat network", Figure(found["flat"], "", digits=4),
+         f"mistakes' mean tree distance {found['flat_mistake_distance']:.2f}"),
+        ("SVC on grey pixels", Figure(found["svc"], "", digits=4), None),
+        *((f"the stack at depth {key.removeprefix('accuracy_depth_')}",
+           Figure(found[key], "", digits=4), None) for key in depths),
     ])
 
 
@@ -285,7 +291,7 @@ def main() -> None:
             result = bench(args, Path(work))
     print(json.dumps(result, indent=2))
     report(result, args.jobs)
-    run.write([runs_table(result, args.jobs)])
+    run.write([runs_table(result, args.jobs), accuracy_table(result)])
 
 
 if __name__ == "__main__":

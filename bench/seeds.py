@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bench.record import BenchRun, Figure, Table, add_results_option
-from bench.scale import REPO, sh
+from bench.record import REPO, BenchRun, Figure, Table, add_results_option
+from bench.shell import sh
 from taxonomist.config import Paths, compose_config
 from taxonomist.contracts.cache import load_stack_test
 from taxonomist.evaluate.baselines import on_leaves, predict_flat
