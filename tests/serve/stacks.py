@@ -49,13 +49,15 @@ class Registry:
 
 
 def make_registry(root: Path, backbone: str = TEST_BACKBONE, size: int = TEST_SIZE,
-                  seeds: tuple[int, ...] = (1, 2), detect: dict | None = None) -> Registry:
+                  seeds: tuple[int, ...] = (1, 2), detect: dict | None = None,
+                  tracking_uri: str | None = None) -> Registry:
     """``root`` with a copy of ``conf/`` and one stack version per seed, the first live;
     ``detect``: the ``detect:`` keys that turn the project's detector on (its weights
-    file relative to ``root``), so each stack bundles it."""
+    file relative to ``root``), so each stack bundles it; ``tracking_uri``: the registry
+    (default: a sqlite store in ``root/mlflow``)."""
     shutil.copytree(REPO / "conf", root / "conf")
     main = root / "conf" / "config.yaml"
-    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    uri = tracking_uri or f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
     main.write_text(main.read_text().replace("tracking_uri: null", f"tracking_uri: {uri}"))
     if detect:
         config = yaml.safe_load(main.read_text())
