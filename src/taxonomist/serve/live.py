@@ -1,4 +1,5 @@
-"""Follow ``@live``: resolve the alias every few seconds, load and warm a new stack in
+"""Follow ``@live``: resolve the alias every few seconds, or at once when a registry
+webhook says it moved (:meth:`LiveFollower.follow_now`); load and warm a new stack in
 the background, then swap it in with one assignment.
 
 A request takes :attr:`LiveFollower.current` once and answers from that object to the
@@ -68,6 +69,7 @@ class LiveFollower:
         self.live: str | None = None  # where @live pointed at the last poll
         self.last_error: str | None = None
         self._stop = threading.Event()
+        self._woken = threading.Event()  # set: resolve @live now, not at the next poll
         self._thread: threading.Thread | None = None
 
     def refresh(self) -> None:
@@ -88,15 +90,24 @@ class LiveFollower:
         self._thread = threading.Thread(target=self._poll, name="live-follower", daemon=True)
         self._thread.start()
 
+    def follow_now(self) -> None:
+        """Resolve ``@live`` at once in the polling thread (a webhook said it moved),
+        rather than at the next poll; the next polls keep their interval."""
+        self._woken.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._woken.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
 
     def _poll(self) -> None:
         while not self._stop.is_set():
             self.refresh()
-            self._stop.wait(self.interval_s)
+            # Cleared before the refresh it causes, so a wake-up during that refresh
+            # causes one more: no move is left for the next poll.
+            self._woken.wait(self.interval_s)
+            self._woken.clear()
 
     def _swap_to(self, version: str) -> None:
         model = load_served_model(self.client, self.name, version)
