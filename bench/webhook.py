@@ -51,16 +51,11 @@ from bench.serve import PNG, noise_png
 from bench.servers import Server
 from taxonomist.config import compose_config
 from taxonomist.tracking.live_alias import PROMOTE, live_version, move_live
-from tests.mlflow_server import free_port, running_server
+from tests.mlflow_server import WEBHOOKS_ON_LOOPBACK, free_port, running_server
 from tests.serve.running import serving, start_serve, wait_for_health
 from tests.serve.stacks import REPO, Registry, make_registry
 
 SECRET_ENV = "TAXONOMIST_WEBHOOK_SECRET"
-MLFLOW_WEBHOOKS_ON_LOOPBACK = {
-    "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
-    "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
-    "MLFLOW_WEBHOOK_CACHE_TTL": "1",
-}
 TARGET_WEBHOOK_S = 1.0
 SETTLE_S = 1.5  # between two moves: every client has answered from the new version
 
@@ -179,7 +174,7 @@ def main() -> None:
     os.environ[SECRET_ENV] = secrets.token_urlsafe(32)  # inherited by the servers only
     rows, verdicts = [], []
     with tempfile.TemporaryDirectory(prefix="bench-webhook-") as tmp:
-        with running_server(Path(tmp) / "mlflow", env=MLFLOW_WEBHOOKS_ON_LOOPBACK) as mlflow:
+        with running_server(Path(tmp) / "mlflow", env=WEBHOOKS_ON_LOOPBACK) as mlflow:
             registry = make_registry(Path(tmp) / "project", args.backbone, args.size,
                                      tracking_uri=mlflow)
             image = noise_png(args.size)

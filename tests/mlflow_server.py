@@ -24,6 +24,17 @@ MLFLOW = Path(sys.executable).with_name("mlflow")
 STARTUP_S = 120.0  # ~14 s on an idle 2-core machine; much more while other tests train
 
 
+# What an MLflow server needs to send its registry webhooks to a server on 127.0.0.1: it
+# allows https only and refuses private and loopback addresses by default
+# (mlflow/utils/validation.py, _validate_webhook_url), and caches its subscriptions for
+# 60 s, so a new one would miss its first minute's events (mlflow/webhooks/delivery.py).
+WEBHOOKS_ON_LOOPBACK = {
+    "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+    "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+    "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,10 +21,12 @@ from taxonomist.tracking.names import lock_model_name
 from taxonomist.tracking.permissions import RegistryPermissionError
 from tests.mlflow_auth import AuthServer, as_user, basic_auth_server
 from tests.mlflow_server import free_port
+from tests.secrets_scan import leaks
 from tests.serve.running import serving, start_serve, wait_for_health
 from tests.serve.stacks import Registry, make_registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+WEBHOOK_SECRET = "the-webhook-secret-of-the-basic-auth-test"
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +70,12 @@ def test_a_promotion_as_the_reader_is_refused_and_changes_nothing(
 
 def test_the_server_runs_as_the_reader_and_follows_the_pipelines_moves(
         deployment: tuple[AuthServer, Registry], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader may not subscribe to webhooks (admin-only): it says so, and polls."""
     server, registry = deployment
     first, second = registry.versions
-    (registry.root / "conf" / "serve.yaml").write_text("poll_interval_s: 0.5\n")
+    (registry.root / "conf" / "serve.yaml").write_text(
+        "poll_interval_s: 0.5\nwebhook:\n  url: http://127.0.0.1:9/hooks/mlflow\n")
+    monkeypatch.setenv("TAXONOMIST_WEBHOOK_SECRET", WEBHOOK_SECRET)
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", server.reader.name)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.reader.password)
     port = free_port()
@@ -86,4 +90,7 @@ def test_the_server_runs_as_the_reader_and_follows_the_pipelines_moves(
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
-    assert server.reader.password not in Path(log).read_text()
+    text = log.read_text()
+    assert "only an admin may create webhooks" in text and "polling only" in text
+    assert leaks(text.encode(), {"password": server.reader.password,
+                                 "webhook secret": WEBHOOK_SECRET}) == []
