@@ -16,10 +16,12 @@ from mlflow.webhooks.delivery import _generate_hmac_signature
 
 from taxonomist.config import compose_config
 from taxonomist.data.images import ImagePolicy
+from taxonomist.serve import live
 from taxonomist.serve.app import create_app
 from taxonomist.serve.live import ServedStack
 from taxonomist.serve.settings import ServeConfig
 from taxonomist.tracking.hooks import DeliveryVerifier, sign
+from taxonomist.tracking.versions import load_served_model
 from tests.serve.conftest import follower_on
 from tests.serve.stacks import Registry
 from tests.serve.test_follow import private_copy
@@ -37,9 +39,11 @@ class Delivery:
 
 
 def delivery(model: str, *, secret: str = SECRET, sent: float | None = None,
-             alias: str = "live", version: str = "2") -> Delivery:
-    event = {"entity": "model_version_alias", "action": "created", "timestamp": "",
-             "data": {"name": model, "alias": alias, "version": version}}
+             alias: str = "live", version: str = "2",
+             entity: str = "model_version_alias") -> Delivery:
+    """An alias set (or, with ``entity="model_version"``, a version registered)."""
+    data = {"name": model, "version": version} | ({"alias": alias} if "alias" in entity else {})
+    event = {"entity": entity, "action": "created", "timestamp": "", "data": data}
     body, delivery_id = json.dumps(event).encode(), str(uuid.uuid4())
     timestamp = str(int(time.time() if sent is None else sent))
     return Delivery(body, {
@@ -113,16 +117,42 @@ def test_forged_altered_stale_or_replayed_deliveries_change_nothing(
     assert served_version(client) == first
 
     valid = delivery(own.name)
-    assert post(client, valid).json() == {"followed": True}
+    assert post(client, valid).json() == {"action": "follow"}
     wait_serving(client, second)
     replayed = post(client, valid)
     assert replayed.status_code == 400 and "replay" in replayed.json()["detail"]
 
 
-def test_events_of_another_model_or_alias_are_not_followed(make_client) -> None:
+def test_a_registered_version_is_loaded_ahead_and_its_promotion_only_swaps(
+        following: tuple[TestClient, Registry], monkeypatch: pytest.MonkeyPatch) -> None:
+    client, own = following
+    second = own.versions[1]
+    loads: list[str] = []
+
+    def counted(client, name: str, version: str):
+        loads.append(version)
+        return load_served_model(client, name, version)
+
+    monkeypatch.setattr(live, "load_served_model", counted)
+    registered = delivery(own.name, version=second, entity="model_version")
+    assert post(client, registered).json() == {"action": "prepare", "version": second}
+    deadline = time.monotonic() + 60
+    while not loads and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # past the warming forward
+    assert loads == [second]
+    assert served_version(client) == own.versions[0]  # ready, not served
+    own.move_live(second)
+    assert post(client, delivery(own.name, version=second)).json() == {"action": "follow"}
+    wait_serving(client, second)
+    assert loads == [second]  # loaded once, ahead: the promotion was a swap
+
+
+def test_events_of_another_model_or_alias_are_ignored(make_client) -> None:
     client = make_client(hooks=DeliveryVerifier(SECRET, max_age_s=300))
-    for sent in (delivery("other.stack"), delivery("digits.stack", alias="staging")):
-        assert post(client, sent).json() == {"followed": False}
+    for sent in (delivery("other.stack"), delivery("digits.stack", alias="staging"),
+                 delivery("other.stack", entity="model_version")):
+        assert post(client, sent).json() == {"action": "ignore"}
 
 
 def test_without_a_webhook_there_is_no_hook_route(make_client) -> None:

@@ -53,7 +53,7 @@ def test_a_move_is_followed_through_mlflows_webhook_and_the_secret_stays_put(
     assert followed_s < FOLLOWED_WITHIN_S, log.read_text()[-3000:]
     assert len(subscribed) == 1  # ...the same webhook
     assert sorted(str(e) for e in subscribed[0].events) == [
-        "model_version_alias.created", "model_version_alias.deleted"]
+        "model_version.created", "model_version_alias.created", "model_version_alias.deleted"]
     seen = [*files_under(registry.root), *files_under(tmp_path / "mlflow")]
     assert [leaks(data, {"webhook secret": secret}) for data in seen
             if leaks(data, {"webhook secret": secret})] == []

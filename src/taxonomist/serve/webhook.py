@@ -6,9 +6,13 @@ events at start (:func:`taxonomist.serve.server.subscribe_from_conf`) and answer
 - 401 ``bad_signature``: unsigned, or not signed with the secret (forged or altered);
 - 400 ``stale_delivery``: signed, but sent outside ``webhook.max_age_s`` or already
   received (a replay);
-- 200 ``{"followed": true}``: an event for ``@live`` of this server's stack; the polling
-  thread resolves the alias at once (:meth:`~taxonomist.serve.live.LiveFollower.follow_now`),
-  ``{"followed": false}`` for any other model or alias.
+- 200 ``{"action": "follow"}``: an event for ``@live`` of this server's stack; the
+  polling thread resolves the alias at once
+  (:meth:`~taxonomist.serve.live.LiveFollower.follow_now`);
+- 200 ``{"action": "prepare", "version": "3"}``: a new version of the stack; the polling
+  thread loads and warms it ahead of its promotion
+  (:meth:`~taxonomist.serve.live.LiveFollower.prepare_soon`);
+- 200 ``{"action": "ignore"}``: any other model, alias or event.
 
 The event only wakes the follower, which reads where ``@live`` points from the registry
 as a poll does: a delivery can make the server look sooner, never serve another version.
@@ -30,6 +34,7 @@ from taxonomist.tracking.hooks import (
     ForgedDelivery,
     StaleDelivery,
     alias_moved,
+    version_registered,
 )
 from taxonomist.tracking.names import LIVE_ALIAS
 
@@ -58,7 +63,11 @@ def add_hook_route(app: FastAPI, follower: LiveFollower, verifier: DeliveryVerif
             raise RequestError(401, "bad_signature", f"refused: {err}") from None
         except StaleDelivery as err:
             raise RequestError(400, "stale_delivery", f"refused: {err}") from None
-        followed = alias_moved(event, follower.name, LIVE_ALIAS)
-        if followed:
+        registered = version_registered(event, follower.name)
+        if registered is not None:
+            follower.prepare_soon(registered)
+            return JSONResponse({"action": "prepare", "version": registered})
+        if alias_moved(event, follower.name, LIVE_ALIAS):
             follower.follow_now()
-        return JSONResponse({"followed": followed})
+            return JSONResponse({"action": "follow"})
+        return JSONResponse({"action": "ignore"})

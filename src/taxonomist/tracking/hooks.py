@@ -1,7 +1,8 @@
 """MLflow's registry webhooks: subscribe to alias events, and verify a delivery.
 
 MLflow 3 (SQL backends only) POSTs a JSON event to each subscribed URL when an alias is
-set or deleted (``mlflow/server/handlers.py``, ``_set_registered_model_alias``). Each
+set or deleted (``mlflow/server/handlers.py``, ``_set_registered_model_alias``), or a
+version is registered (``_create_model_version``). Each
 delivery is signed as in ``mlflow/webhooks/delivery.py``:
 
 - ``X-MLflow-Delivery-Id``: a fresh UUID per delivery;
@@ -44,8 +45,9 @@ from mlflow.webhooks.constants import (
 from taxonomist.errors import TaxonomistError
 from taxonomist.tracking.client import Client
 
-ALIAS_ENTITY = "model_version_alias"
-ALIAS_EVENTS = (f"{ALIAS_ENTITY}.created", f"{ALIAS_ENTITY}.deleted")
+ALIAS_ENTITY, VERSION_ENTITY = "model_version_alias", "model_version"
+# what taxonomist serve follows: alias moves, and new versions (to load them ahead)
+EVENTS = (f"{ALIAS_ENTITY}.created", f"{ALIAS_ENTITY}.deleted", f"{VERSION_ENTITY}.created")
 HEADERS = (WEBHOOK_DELIVERY_ID_HEADER, WEBHOOK_TIMESTAMP_HEADER, WEBHOOK_SIGNATURE_HEADER)
 
 
@@ -123,17 +125,31 @@ def sign(key: bytes, delivery: str, sent: str, body: bytes) -> bytes:
 
 def alias_moved(event: Mapping[str, Any], model: str, alias: str) -> bool:
     """Whether ``event`` says ``alias`` of ``model`` was set or deleted."""
+    data = _data_of(event, ALIAS_ENTITY, model)
+    return data is not None and data.get("alias") == alias
+
+
+def version_registered(event: Mapping[str, Any], model: str) -> str | None:
+    """The version of ``model`` that ``event`` says was registered, else None."""
+    data = _data_of(event, VERSION_ENTITY, model)
+    if data is None or event.get("action") != "created" or data.get("version") is None:
+        return None
+    return str(data["version"])
+
+
+def _data_of(event: Mapping[str, Any], entity: str, model: str) -> Mapping[str, Any] | None:
     data = event.get("data")
-    return (event.get("entity") == ALIAS_ENTITY and isinstance(data, Mapping)
-            and data.get("name") == model and data.get("alias") == alias)
+    if event.get("entity") != entity or not isinstance(data, Mapping):
+        return None
+    return data if data.get("name") == model else None
 
 
 def subscribe(client: Client, model: str, url: str, secret: str) -> str:
-    """Have the tracking server POST its alias events to ``url``, signed with ``secret``.
+    """Have the tracking server POST its :data:`EVENTS` to ``url``, signed with ``secret``.
 
     The webhook is found by its URL and updated (events, secret, active), or created, so
-    starting again never subscribes twice. Alias events of every model are sent; the
-    receiver keeps those of ``model``.
+    starting again never subscribes twice. Events of every model are sent; the receiver
+    keeps those of ``model``.
 
     Returns:
         The webhook's id.
@@ -144,11 +160,11 @@ def subscribe(client: Client, model: str, url: str, secret: str) -> str:
     try:
         for hook in _all_webhooks(client):
             if hook.url == url:
-                client.update_webhook(hook.webhook_id, events=list(ALIAS_EVENTS),
+                client.update_webhook(hook.webhook_id, events=list(EVENTS),
                                       secret=secret, status="ACTIVE")
                 return hook.webhook_id
         return client.create_webhook(
-            _hook_name(model), url, list(ALIAS_EVENTS), secret=secret,
+            _hook_name(model), url, list(EVENTS), secret=secret,
             description=f"taxonomist serve: follows @live of {model}",
         ).webhook_id
     except MlflowException as err:
