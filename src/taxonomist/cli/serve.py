@@ -24,7 +24,7 @@ def add_serve_verb(verbs: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, help="port to listen on")
     serve.add_argument("--workers", type=int, help="uvicorn worker processes")
     serve.add_argument("--subscribe", action="store_true",
-                       help="subscribe serve.webhook.url to MLflow's alias events and exit: "
+                       help="subscribe serve.webhook.url to MLflow's registry events and exit: "
                        "run once as an MLflow admin where webhooks are admin-only "
                        "(basic-auth), then serve as a reader")
     serve.set_defaults(run=_serve)
@@ -69,7 +69,7 @@ def _subscribe_once(config_dir: Path, settings: ServeConfig) -> None:
                           "/hooks/mlflow} (docs/security.md)")
     os.environ[CONFIG_DIR_ENV] = str(config_dir)
     subscribe_from_conf(settings.webhook)
-    print(f"subscribed {settings.webhook.url} to the registry's alias events")
+    print(f"subscribed {settings.webhook.url} to the registry's events")
 
 
 def _api_key(args: argparse.Namespace) -> None:

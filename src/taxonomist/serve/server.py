@@ -91,7 +91,7 @@ def app_from_conf() -> FastAPI:
 
 
 def subscribe_from_conf(webhook: WebhookConfig) -> None:
-    """Subscribe ``webhook.url`` to the alias events of the registry in
+    """Subscribe ``webhook.url`` to the alias and new-version events of the registry in
     ``$TAXONOMIST_CONFIG_DIR``'s project (see :func:`taxonomist.tracking.hooks.subscribe`).
 
     Raises:
@@ -103,14 +103,14 @@ def subscribe_from_conf(webhook: WebhookConfig) -> None:
     client = client_for(config.project.mlflow, paths)
     model = stack_model_name(config.taxonomy.name)
     subscribe(client, model, webhook.url, webhook_secret(webhook))
-    log.info("subscribed %s to the alias events of %s (MLflow may take up to "
+    log.info("subscribed %s to the registry events of %s (MLflow may take up to "
              "$MLFLOW_WEBHOOK_CACHE_TTL, 60 s, to send it the first)", webhook.url, model)
 
 
 def serve(config_dir: Path, settings: ServeConfig) -> None:
     """Run the server until it is stopped (Ctrl-C, SIGTERM), on ``settings``' address.
 
-    With ``serve.webhook``, first subscribe to the registry's alias events; if the
+    With ``serve.webhook``, first subscribe to the registry's events; if the
     tracking server refuses, say so and follow ``@live`` by polling only.
 
     Raises:
