@@ -24,6 +24,17 @@ MLFLOW = Path(sys.executable).with_name("mlflow")
 STARTUP_S = 120.0  # ~14 s on an idle 2-core machine; much more while other tests train
 
 
+# What an MLflow server needs to send its registry webhooks to a server on 127.0.0.1: it
+# allows https only and refuses private and loopback addresses by default
+# (mlflow/utils/validation.py, _validate_webhook_url), and caches its subscriptions for
+# 60 s, so a new one would miss its first minute's events (mlflow/webhooks/delivery.py).
+WEBHOOKS_ON_LOOPBACK = {
+    "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+    "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+    "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -74,17 +85,21 @@ def _database_uri(dsn: dict[str, str], name: str) -> str:
     return f"postgresql+psycopg2://{user}@{host}:{port}/{name}"
 
 
-def start_server(store: Path, port: int, backend_uri: str | None = None) -> subprocess.Popen:
+def start_server(store: Path, port: int, backend_uri: str | None = None,
+                 app_name: str | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.Popen:
     """``mlflow server`` backed by ``backend_uri`` (default: sqlite in ``store``),
-    serving artifacts itself from ``store``."""
+    serving artifacts itself from ``store``; ``app_name`` e.g. ``basic-auth``, ``env``
+    added to the server's environment."""
     store.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
+    app = ["--app-name", app_name] if app_name else []
     with open(store / "server.log", "ab") as log:
         return subprocess.Popen(
             [str(MLFLOW), "server", "--host", "127.0.0.1", "--port", str(port),
              "--backend-store-uri", backend_uri or f"sqlite:///{store / 'mlflow.db'}",
              "--artifacts-destination", str(store / "artifacts"), "--serve-artifacts",
-             "--workers", "1"],
+             "--workers", "1", *app],
             env=env, cwd=store, start_new_session=True, stdout=log, stderr=subprocess.STDOUT,
         )
 
@@ -115,10 +130,12 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 @contextmanager
-def running_server(store: Path, backend_uri: str | None = None) -> Iterator[str]:
-    """A healthy ``mlflow server`` for the ``with`` block; its URL."""
+def running_server(store: Path, backend_uri: str | None = None, app_name: str | None = None,
+                   env: dict[str, str] | None = None) -> Iterator[str]:
+    """A healthy ``mlflow server`` for the ``with`` block (see :func:`start_server`);
+    its URL."""
     url = f"http://127.0.0.1:{free_port()}"
-    server = start_server(store, int(url.rsplit(":", 1)[1]), backend_uri)
+    server = start_server(store, int(url.rsplit(":", 1)[1]), backend_uri, app_name, env)
     try:
         wait_until_healthy(url, server, store)
         yield url

@@ -1,6 +1,9 @@
 """The secrets scan: does a file or a log hold a secret, plainly, URL-quoted or
 base64-encoded, or an S3 signature (a logged presigned URL)? Used on the pipeline's
-outputs (tests/faults/test_secrets.py) and the server's (tests/deploy/test_image.py)."""
+outputs (tests/faults/test_secrets.py), the server's (tests/deploy/test_image.py; its API
+keys), and on what the webhook's secret and the MLflow users' passwords could reach: the
+server's log, the project, the MLflow server's store and log
+(tests/serve/test_webhook_mlflow.py, tests/test_basic_auth.py)."""
 
 from __future__ import annotations
 

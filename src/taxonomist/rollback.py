@@ -20,6 +20,7 @@ from taxonomist.tracking.client import client_for
 from taxonomist.tracking.live_alias import LiveEvent, current_actor, rollback, version_metrics
 from taxonomist.tracking.lock import promotion_lock
 from taxonomist.tracking.names import stack_model_name
+from taxonomist.tracking.permissions import permission_needed
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,13 @@ def roll_back_live(config: Config, paths: Paths, *, to: str | None, reason: str)
     Raises:
         RegistryError: ``to`` does not exist or is live already, or there is nothing to
             roll back to; the message lists the versions there are.
+        RegistryPermissionError: the tracking server refused the move to this user.
     """
     client = client_for(config.project.mlflow, paths)
     name = stack_model_name(config.taxonomy.name)
     # the same lock as promote: a rollback never interleaves with a promotion's move
-    with promotion_lock(client, name, config.project.promotion.lock_timeout_s):
+    with (permission_needed(name, "EDIT", f"move @live of {name} back"),
+          promotion_lock(client, name, config.project.promotion.lock_timeout_s)):
         event = rollback(client, name, to=to, reason=reason, actor=current_actor())
     version = str(event.version)
     card, note = point_live_card(paths, version)

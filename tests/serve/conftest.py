@@ -18,6 +18,7 @@ from taxonomist.serve.app import create_app
 from taxonomist.serve.auth import KeyRing
 from taxonomist.serve.live import LiveFollower, ServedStack, folder_digest
 from taxonomist.serve.settings import ServeConfig
+from taxonomist.tracking.hooks import DeliveryVerifier
 from taxonomist.tracking.versions import load_served_model
 from tests.serve.stacks import Registry, make_registry
 
@@ -54,14 +55,16 @@ def follower_on(registry: Registry, stack: ServedStack) -> LiveFollower:
 
 @pytest.fixture
 def make_client(registry: Registry, served: ServedStack) -> Iterator:
-    """``make_client(stack=..., policy=..., keys=..., **settings)``: a TestClient over a
-    fresh app (answering anyone unless ``keys`` are given)."""
+    """``make_client(stack=..., policy=..., keys=..., hooks=..., **settings)``: a TestClient
+    over a fresh app (answering anyone unless ``keys`` are given; ``hooks``: the verifier
+    of MLflow's webhook deliveries)."""
     opened: list[TestClient] = []
 
     def make(stack: ServedStack = served, policy: ImagePolicy | None = None,
-             keys: KeyRing | None = None, **settings) -> TestClient:
+             keys: KeyRing | None = None, hooks: DeliveryVerifier | None = None,
+             **settings) -> TestClient:
         app = create_app(follower_on(registry, stack), ServeConfig(**settings),
-                         policy or ImagePolicy(), keys)
+                         policy or ImagePolicy(), keys, hooks)
         client = TestClient(app, raise_server_exceptions=False)
         opened.append(client.__enter__())
         return client

@@ -49,13 +49,15 @@ class Registry:
 
 
 def make_registry(root: Path, backbone: str = TEST_BACKBONE, size: int = TEST_SIZE,
-                  seeds: tuple[int, ...] = (1, 2), detect: dict | None = None) -> Registry:
+                  seeds: tuple[int, ...] = (1, 2), detect: dict | None = None,
+                  tracking_uri: str | None = None) -> Registry:
     """``root`` with a copy of ``conf/`` and one stack version per seed, the first live;
     ``detect``: the ``detect:`` keys that turn the project's detector on (its weights
-    file relative to ``root``), so each stack bundles it."""
+    file relative to ``root``), so each stack bundles it; ``tracking_uri``: the registry
+    (default: a sqlite store in ``root/mlflow``)."""
     shutil.copytree(REPO / "conf", root / "conf")
     main = root / "conf" / "config.yaml"
-    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    uri = tracking_uri or f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
     main.write_text(main.read_text().replace("tracking_uri: null", f"tracking_uri: {uri}"))
     if detect:
         config = yaml.safe_load(main.read_text())
@@ -65,7 +67,7 @@ def make_registry(root: Path, backbone: str = TEST_BACKBONE, size: int = TEST_SI
     default.write_text(default.read_text().replace("threshold: 0.5", "threshold: 0.0"))
     config, paths = compose_config(root / "conf"), Paths(root)
     _write_test_split(config, paths, size)
-    versions = tuple(_register_stack(config, paths, seed, backbone, size) for seed in seeds)
+    versions = tuple(register_stack(config, paths, seed, backbone, size) for seed in seeds)
     registry = Registry(root, config, f"{config.taxonomy.name}.stack", versions)
     registry.move_live(versions[0])
     return registry
@@ -88,8 +90,10 @@ def _write_test_split(config: Config, paths: Paths, size: int) -> None:
     save_node_split(paths, config.taxonomy.root, "val", CachedSplit(images, index))
 
 
-def _register_stack(config: Config, paths: Paths, seed: int, backbone: str, size: int) -> str:
-    """Node folders as ``train`` publishes them (untrained weights), then ``build_stack``."""
+def register_stack(config: Config, paths: Paths, seed: int, backbone: str = TEST_BACKBONE,
+                   size: int = TEST_SIZE) -> str:
+    """One more stack version: node folders as ``train`` publishes them (untrained
+    weights of ``seed``), then ``build_stack``. Its version."""
     torch.manual_seed(seed)
     for node in config.taxonomy.inner_nodes:
         classes = list(config.taxonomy.children[node])

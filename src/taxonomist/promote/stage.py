@@ -40,10 +40,13 @@ from taxonomist.tracking.names import (
     NEEDS_INVESTIGATION_TAG,
     p_value_tag,
 )
+from taxonomist.tracking.permissions import permission_needed
 from taxonomist.tracking.versions import load_served_model, set_version_tags
 
 OUTCOMES_FILE = "outcomes.parquet"
 IMAGE_COLUMNS = ("id", "set_id", "label")  # the same for both stacks: not prefixed
+# A reader's promotion is refused at its first write; the lock it took is released then.
+_MOVING = "record a promotion decision on {0} and move its @live"
 
 
 def promote(config: Config, paths: Paths) -> PromotionRecord:
@@ -52,6 +55,11 @@ def promote(config: Config, paths: Paths) -> PromotionRecord:
     Writes ``reports/promotion.json`` (the decision and every number behind it, see
     :class:`~taxonomist.contracts.promotion.PromotionRecord`) and
     ``reports/outcomes.parquet`` (both stacks' per-image outcomes).
+
+    Raises:
+        RegistryPermissionError: the tracking server refused the decision's tags or the
+            move of ``@live`` to this user (``$MLFLOW_TRACKING_USERNAME``); nothing on
+            the registry changed and the promotion lock is released.
     """
     rule = config.project.promotion
     challenger = StackVersion.load(paths.stack_dir)
@@ -65,7 +73,8 @@ def promote(config: Config, paths: Paths) -> PromotionRecord:
                 config, paths, client, challenger, chal_metrics, chal_out, live
             )
             compared_with = live
-        with promotion_lock(client, challenger.name, rule.lock_timeout_s):
+        with (permission_needed(challenger.name, "EDIT", _MOVING.format(challenger.name)),
+              promotion_lock(client, challenger.name, rule.lock_timeout_s)):
             if live_version(client, challenger.name) == compared_with:
                 _record_on_registry(client, challenger, verdict, live, rule.metric)
                 break

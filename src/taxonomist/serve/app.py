@@ -1,4 +1,5 @@
-"""The FastAPI app: ``POST /v1/predict``, ``GET /health``, ``GET /metrics``; docs at /docs.
+"""The FastAPI app: ``POST /v1/predict``, ``GET /health``, ``GET /metrics``; docs at /docs;
+``POST /hooks/mlflow`` where registry webhooks are on.
 
 With keys, ``/v1/predict`` and ``/metrics`` answer only a key allowed them
 (:mod:`taxonomist.serve.access`); ``/health`` (for probes) and the docs stay open.
@@ -32,6 +33,8 @@ from taxonomist.serve.live import LiveFollower, ServedStack
 from taxonomist.serve.prometheus import RequestMetricsMiddleware, ServeMetrics
 from taxonomist.serve.responses import Health, PredictResponse, predict_response
 from taxonomist.serve.settings import ServeConfig
+from taxonomist.serve.webhook import add_hook_route
+from taxonomist.tracking.hooks import DeliveryVerifier
 
 VERSION_HEADER = "X-Taxonomist-Stack-Version"
 _PREDICT_BODY = {"content": {t: {"schema": {"type": "string", "format": "binary"}}
@@ -86,11 +89,12 @@ class Server:
 
 
 def create_app(follower: LiveFollower, settings: ServeConfig, policy: ImagePolicy,
-               keys: KeyRing | None = None) -> FastAPI:
+               keys: KeyRing | None = None, hooks: DeliveryVerifier | None = None) -> FastAPI:
     """The API over the stack ``follower`` keeps current; it starts following on start-up.
 
     ``keys``: the API keys to demand (:func:`taxonomist.serve.auth.access_for` decides);
-    None answers anyone.
+    None answers anyone. ``hooks``: the verifier of MLflow's signed alias events, which
+    installs ``POST /hooks/mlflow`` (:mod:`taxonomist.serve.webhook`); None polls only.
     """
     metrics = ServeMetrics()
     follower.on_swap = lambda stack: metrics.swapped(stack.name, stack.version, stack.digest)
@@ -119,6 +123,8 @@ def create_app(follower: LiveFollower, settings: ServeConfig, policy: ImagePolic
     install_error_handlers(app)
     access = Access(keys, parse_rate(settings.rate_limit, "conf/serve.yaml", "rate_limit"))
     _add_routes(app, server, access)
+    if hooks is not None:
+        add_hook_route(app, follower, hooks)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: counts 413s
     return app

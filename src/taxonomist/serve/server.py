@@ -32,11 +32,17 @@ from taxonomist.serve.prometheus import MULTIPROCESS_ENV
 from taxonomist.serve.settings import (
     ENV_PREFIX,
     ServeConfig,
+    WebhookConfig,
     load_serve_config,
     torch_threads,
+    webhook_secret,
 )
+from taxonomist.serve.webhook import verifier_for
 from taxonomist.tracking.client import client_for
+from taxonomist.tracking.hooks import SubscriptionError, subscribe
 from taxonomist.tracking.names import stack_model_name
+
+log = logging.getLogger("taxonomist.serve")
 
 
 def build_app(config: Config, paths: Paths, settings: ServeConfig) -> FastAPI:
@@ -46,12 +52,14 @@ def build_app(config: Config, paths: Paths, settings: ServeConfig) -> FastAPI:
     to the keys :func:`~taxonomist.serve.auth.access_for` finds.
 
     Raises:
-        ConfigError: no keys on an address other machines reach, or a bad keys file.
+        ConfigError: no keys on an address other machines reach, a bad keys file, or
+            ``serve.webhook`` without its secret in the environment.
     """
     keys = access_for(settings)
     announce(settings, keys)
+    hooks = verifier_for(settings.webhook) if settings.webhook is not None else None
     follower, policy = worker_parts(config, paths, settings)
-    return create_app(follower, settings, policy, keys)
+    return create_app(follower, settings, policy, keys, hooks)
 
 
 def worker_parts(config: Config, paths: Paths,
@@ -82,21 +90,50 @@ def app_from_conf() -> FastAPI:
     return build_app(*project_from_conf())
 
 
+def subscribe_from_conf(webhook: WebhookConfig) -> None:
+    """Subscribe ``webhook.url`` to the alias and new-version events of the registry in
+    ``$TAXONOMIST_CONFIG_DIR``'s project (see :func:`taxonomist.tracking.hooks.subscribe`).
+
+    Raises:
+        ConfigError: the webhook's secret is not in the environment.
+        SubscriptionError: the tracking server refused (webhooks are admin-only on
+            MLflow's basic-auth app).
+    """
+    config, paths, _ = project_from_conf()
+    client = client_for(config.project.mlflow, paths)
+    model = stack_model_name(config.taxonomy.name)
+    subscribe(client, model, webhook.url, webhook_secret(webhook))
+    log.info("subscribed %s to the registry events of %s (MLflow may take up to "
+             "$MLFLOW_WEBHOOK_CACHE_TTL, 60 s, to send it the first)", webhook.url, model)
+
+
 def serve(config_dir: Path, settings: ServeConfig) -> None:
     """Run the server until it is stopped (Ctrl-C, SIGTERM), on ``settings``' address.
 
+    With ``serve.webhook``, first subscribe to the registry's events; if the
+    tracking server refuses, say so and follow ``@live`` by polling only.
+
     Raises:
         ConfigError: before listening, if the keys are wrong or missing where needed
-            (:func:`~taxonomist.serve.auth.access_for`).
+            (:func:`~taxonomist.serve.auth.access_for`), or the webhook's secret is.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     access_for(settings)  # refused here, before uvicorn starts workers that would fail
     os.environ[CONFIG_DIR_ENV] = str(config_dir)  # for the workers uvicorn starts
+    if settings.webhook is not None:
+        _subscribe_or_poll(settings.webhook, settings.poll_interval_s)
     for key in ("host", "port", "workers"):  # the flags, so workers see the same settings
         os.environ[f"{ENV_PREFIX}{key.upper()}"] = str(getattr(settings, key))
     with _shared_metrics(settings.workers):
         uvicorn.run(f"{__name__}:app_from_conf", factory=True, host=settings.host,
                     port=settings.port, workers=settings.workers, log_level="info")
+
+
+def _subscribe_or_poll(webhook: WebhookConfig, poll_interval_s: float) -> None:
+    try:
+        subscribe_from_conf(webhook)
+    except SubscriptionError as err:
+        log.warning("%s\nfollowing @live by polling only, every %g s", err, poll_interval_s)
 
 
 @contextmanager

@@ -16,14 +16,15 @@ from dataclasses import dataclass, fields, replace
 from enum import Enum
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
 from taxonomist.errors import ConfigError
 from taxonomist.serve.limits import parse_rate
 
 SERVE_FILE = "serve.yaml"
 ENV_PREFIX = "TAXONOMIST_SERVE_"
+MIN_SECRET = 16  # characters of a webhook secret: a short one could be guessed offline
 
 
 class AuthMode(Enum):
@@ -32,6 +33,23 @@ class AuthMode(Enum):
 
     keys = "keys"  # demand API keys; refuse to start without them
     none = "none"  # answer anyone, on any address (something in front checks callers)
+
+
+@dataclass  # not frozen: OmegaConf could not fill a read-only node in from YAML
+class WebhookConfig:
+    """``serve.webhook``: follow ``@live`` as MLflow's alias events arrive, not only by polling.
+
+    Attributes:
+        url: where the MLflow server reaches this server's ``POST /hooks/mlflow``, e.g.
+            ``https://classify.example.com/hooks/mlflow`` (it subscribes this URL).
+        secret_env: the environment variable holding the webhook's signing secret; the
+            secret itself is never in a file of ``conf/``.
+        max_age_s: a delivery sent longer ago than this (or as far ahead) is refused.
+    """
+
+    url: str = MISSING
+    secret_env: str = "TAXONOMIST_WEBHOOK_SECRET"
+    max_age_s: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,8 @@ class ServeConfig:
             ``$TAXONOMIST_API_KEYS`` instead.
         rate_limit: requests per key, for keys whose entry sets no ``rate``: ``limits``'
             notation, e.g. ``600/minute``; counted per worker.
+        webhook: MLflow's registry webhooks, or None to follow ``@live`` by polling only
+            (see :class:`WebhookConfig`).
     """
 
     host: str = "127.0.0.1"
@@ -76,6 +96,7 @@ class ServeConfig:
     auth: AuthMode | None = None
     keys_file: str | None = None
     rate_limit: str = "600/minute"
+    webhook: WebhookConfig | None = None
 
     def with_overrides(self, **values: object) -> ServeConfig:
         """A copy with the given values (None leaves a setting as it is), checked again."""
@@ -104,7 +125,11 @@ def load_serve_config(config_dir: Path, environ: Mapping[str, str] = os.environ)
         if name.startswith(ENV_PREFIX):
             key = name.removeprefix(ENV_PREFIX).lower()
             merged = _merged(merged, OmegaConf.from_dotlist([f"{key}={value}"]), f"${name}")
-    return _checked(OmegaConf.to_object(merged))
+    try:
+        return _checked(OmegaConf.to_object(merged))
+    except MissingMandatoryValue as err:
+        raise ConfigError(_shown(), err.full_key or "", "required, and not set",
+                          "see ServeConfig in src/taxonomist/serve/settings.py") from None
 
 
 def _merged(base: DictConfig, values: DictConfig, source: str) -> DictConfig:
@@ -126,7 +151,26 @@ def _checked(config: ServeConfig) -> ServeConfig:
         raise ConfigError(_shown(), "batch_max_queued", f"expected at least max_batch "
                           f"({config.max_batch}), got {config.batch_max_queued}")
     parse_rate(config.rate_limit, _shown(), "rate_limit")
+    if config.webhook is not None and config.webhook.max_age_s <= 0:
+        raise ConfigError(_shown(), "webhook.max_age_s", "expected a positive number, got "
+                          f"{config.webhook.max_age_s}", "the default is 300")
     return config
+
+
+def webhook_secret(webhook: WebhookConfig, environ: Mapping[str, str] = os.environ) -> str:
+    """The signing secret, from the variable ``webhook.secret_env`` names.
+
+    Raises:
+        ConfigError: the variable is unset or too short to be a secret.
+    """
+    secret = environ.get(webhook.secret_env, "")
+    if len(secret) < MIN_SECRET:
+        found = "is not set" if not secret else f"holds {len(secret)} characters"
+        raise ConfigError(_shown(), "webhook.secret_env", f"${webhook.secret_env} {found}; "
+                          f"expected the webhook's secret, {MIN_SECRET} characters or more",
+                          f"e.g. export {webhook.secret_env}=$(python -c 'import secrets; "
+                          "print(secrets.token_urlsafe(32))'), from a secret store")
+    return secret
 
 
 def _unknown_key(source: str, key: str) -> ConfigError:
