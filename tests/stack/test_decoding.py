@@ -51,3 +51,13 @@ def test_a_path_stops_where_its_own_child_is_unsure() -> None:
 def test_greedy_ends_where_a_node_did_not_run() -> None:
     partial = NodeOutputs(OUTPUTS.classes, OUTPUTS.probs | {"round": np.full((1, 2), np.nan)})
     assert decode(TREE, partial, Decoding.greedy) == [[Step("digit", "round", 0.55)]]
+
+
+def test_best_path_takes_the_likeliest_leaf_over_the_whole_tree() -> None:
+    best, = decode(TREE, OUTPUTS, Decoding.best_path)  # one .45 beats zero and six .275
+    assert best == [Step("digit", "straight", 0.45), Step("straight", "one", 1.0)]
+
+
+def test_best_path_passes_over_a_node_that_did_not_run() -> None:
+    partial = NodeOutputs(OUTPUTS.classes, OUTPUTS.probs | {"round": np.full((1, 2), np.nan)})
+    assert decode(TREE, partial, Decoding.best_path)[0][-1] == Step("straight", "one", 1.0)

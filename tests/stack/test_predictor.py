@@ -144,3 +144,41 @@ def test_a_stack_saved_before_calibration_loads_greedy_at_temperature_one(
     loaded = StackPredictor.load(tmp_path / "stack")
     assert loaded.stopping == Stopping(dict.fromkeys(nodes, 0.2))
     assert loaded.stopping.decoding is Decoding.greedy and loaded.stopping.temperatures == {}
+
+
+class Constant(nn.Module):
+    """The same probabilities (as logits) for every image; counts the images it saw."""
+
+    def __init__(self, probs: list[float]) -> None:
+        super().__init__()
+        self.register_buffer("logits", torch.log(torch.tensor(probs)))
+        self.images = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.images += len(x)
+        return self.logits.expand(len(x), -1)
+
+
+def constant_stack(taxonomy: Taxonomy, root: list[float], round_: list[float]
+                   ) -> StackPredictor:
+    probs = {"digit": root, "round": round_, "straight": [0.999, 0.001]}
+    nodes = {n: (spec(n, list(taxonomy.children[n])), Constant(p)) for n, p in probs.items()}
+    return StackPredictor(taxonomy, nodes, Stopping(dict.fromkeys(nodes, 0.0),
+                                                    decoding=Decoding.best_path))
+
+
+def test_best_path_finds_the_likelier_leaf_greedy_leaves_behind(taxonomy: Taxonomy) -> None:
+    # greedy: round (0.55), then zero or six at 0.5 each (0.275); straight/one is 0.45
+    stack = constant_stack(taxonomy, [0.55, 0.45], [0.5, 0.5])
+    assert [p.label for p in stack.predict(images(0, 255))] == ["one", "one"]
+    pruned = decode(taxonomy, stack.node_outputs(images(0)), Decoding.best_path)
+    assert pruned == decode(taxonomy, stack.node_outputs(images(0), everywhere=True),
+                            Decoding.best_path)
+
+
+def test_best_path_runs_no_node_that_cannot_hold_a_likelier_leaf(taxonomy: Taxonomy) -> None:
+    # round/zero is 0.99 * 0.99 = 0.98: nothing under straight (0.01) can beat it
+    stack = constant_stack(taxonomy, [0.99, 0.01], [0.99, 0.01])
+    assert [p.label for p in stack.predict(images(0, 0, 255))] == ["zero"] * 3
+    assert {n: model.images for n, (_, model) in stack.nodes.items()} == {
+        "digit": 3, "round": 3, "straight": 0}

@@ -117,9 +117,10 @@ def leaf_probabilities(taxonomy: Taxonomy, outputs: NodeOutputs) -> np.ndarray:
 
 
 def likeliest_leaves(taxonomy: Taxonomy, outputs: NodeOutputs) -> list[str]:
-    """Per image, the leaf of the largest path probability (ties: the first listed)."""
-    leaves = taxonomy.leaves
-    return [leaves[k] for k in np.argmax(leaf_probabilities(taxonomy, outputs), axis=1)]
+    """Per image, the leaf of the largest path probability (ties: the first listed). A
+    leaf under a node that did not run (NaN: it could not hold a likelier leaf) is none."""
+    probs = np.nan_to_num(leaf_probabilities(taxonomy, outputs), nan=0.0)
+    return [taxonomy.leaves[k] for k in np.argmax(probs, axis=1)]
 
 
 def least_expected_distance(taxonomy: Taxonomy, outputs: NodeOutputs) -> list[str]:

@@ -22,6 +22,16 @@ from taxonomist.train.artifact import load_node_model
 from taxonomist.train.model import NodeSpec
 from taxonomist.train.publish import RUN_FILE
 
+
+@dataclass(frozen=True)
+class _Filling:
+    """Node outputs being filled in: per node, its probabilities of its children and (if
+    trained on leaves) of its leaves, NaN rows where it has not run."""
+
+    probs: dict[str, np.ndarray]
+    leaf_probs: dict[str, np.ndarray]
+
+
 __all__ = ["Prediction", "Stop", "StackPredictor", "Stopping", "NodeVersion", "node_versions"]
 
 TAXONOMY_FILE = "taxonomy.json"
@@ -116,33 +126,64 @@ class StackPredictor:
 
         Args:
             images: uint8 (N, H, W, 3).
-            everywhere: run every node on every image (always so unless the decoding is
-                ``greedy``: the others weigh every leaf); else each node only on the
-                images whose greedy path (each node's likeliest child) reaches it.
+            everywhere: run every node on every image (always so for ``bayes_risk``,
+                which weighs every leaf). Else each node runs on the images whose greedy
+                path (each node's likeliest child) reaches it; with ``best_path`` also
+                on those where the path down to it is likelier than the greedy path's
+                leaf: a path's probability only falls on the way down, so nowhere else
+                can a likelier leaf lie.
         """
-        everywhere = everywhere or self.stopping.decoding is not Decoding.greedy
         n = len(images)
-        probs, classes = {}, {}
-        leaf_probs: dict[str, np.ndarray] = {}  # nodes trained on leaves: (n, leaves)
-        waiting: dict[str, list[int]] = {self.taxonomy.root: list(range(n))}
-        for node in self.taxonomy.inner_nodes:  # breadth first: parents before children
-            spec = self.nodes[node][0]
-            rows = np.arange(n) if everywhere else np.array(sorted(waiting.pop(node, [])), int)
-            classes[node] = spec.classes
-            probs[node] = np.full((n, len(spec.classes)), np.nan)
-            if spec.leaves is not None:
-                leaf_probs[node] = np.full((n, len(spec.leaves)), np.nan)
-            if len(rows):
-                # an ancestor ran on every row that reaches its descendants
-                ancestor = self._leant_on(node)
-                view = None if ancestor is None else (ancestor, leaf_probs[ancestor][rows])
-                raw, leaves = self._raw_proba(node, images[rows], view)
-                if leaves is not None:
-                    leaf_probs[node][rows] = leaves
-                probs[node][rows] = scale(raw, self.stopping.temperatures.get(node, 1.0))
-            for row, best in zip(rows, probs[node][rows].argmax(1), strict=True):
-                waiting.setdefault(spec.classes[best], []).append(int(row))
-        return NodeOutputs(classes, probs)
+        classes = {node: self.nodes[node][0].classes for node in self.taxonomy.inner_nodes}
+        filling = _Filling(
+            {node: np.full((n, len(c)), np.nan) for node, c in classes.items()},
+            {node: np.full((n, len(spec.leaves)), np.nan)
+             for node, (spec, _) in self.nodes.items() if spec.leaves is not None})
+        if everywhere or self.stopping.decoding is Decoding.bayes_risk:
+            for node in self.taxonomy.inner_nodes:
+                self._fill(node, np.arange(n), images, filling)
+        else:
+            self._fill_greedy(images, filling)
+            if self.stopping.decoding is Decoding.best_path:
+                self._fill_likelier(images, filling, NodeOutputs(classes, filling.probs))
+        return NodeOutputs(classes, filling.probs)
+
+    def _fill_greedy(self, images: np.ndarray, filling: _Filling) -> None:
+        """Each node on the images whose greedy path reaches it; breadth first, so an
+        ancestor has run on every row that reaches its descendants."""
+        waiting: dict[str, list[int]] = {self.taxonomy.root: list(range(len(images)))}
+        for node in self.taxonomy.inner_nodes:
+            rows = np.array(sorted(waiting.pop(node, [])), int)
+            self._fill(node, rows, images, filling)
+            classes = self.nodes[node][0].classes
+            for row, best in zip(rows, filling.probs[node][rows].argmax(1), strict=True):
+                waiting.setdefault(classes[best], []).append(int(row))
+
+    def _fill_likelier(self, images: np.ndarray, filling: _Filling, greedy: NodeOutputs
+                       ) -> None:
+        """Each node on the images where the path down to it is likelier than the greedy
+        path's leaf (``greedy``: the outputs so far)."""
+        bound = np.array([np.prod([s.probability for s in steps])
+                          for steps in decode(self.taxonomy, greedy, Decoding.greedy)])
+        reach = {self.taxonomy.root: np.ones(len(images))}  # the path's probability so far
+        for node in self.taxonomy.inner_nodes:  # NaN (a parent never ran) compares False
+            self._fill(node, np.flatnonzero(reach[node] > bound), images, filling)
+            for k, child in enumerate(self.nodes[node][0].classes):
+                if self.taxonomy.children[child]:
+                    reach[child] = reach[node] * filling.probs[node][:, k]
+
+    def _fill(self, node: str, rows: np.ndarray, images: np.ndarray, filling: _Filling
+              ) -> None:
+        """``node``'s calibrated probabilities on those ``rows`` it has not run on yet."""
+        rows = rows[np.isnan(filling.probs[node][rows, 0])]
+        if not len(rows):
+            return
+        ancestor = self._leant_on(node)
+        view = None if ancestor is None else (ancestor, filling.leaf_probs[ancestor][rows])
+        raw, leaves = self._raw_proba(node, images[rows], view)
+        if leaves is not None:
+            filling.leaf_probs[node][rows] = leaves
+        filling.probs[node][rows] = scale(raw, self.stopping.temperatures.get(node, 1.0))
 
     def node_probabilities(self, node: str, images: np.ndarray) -> np.ndarray:
         """One node's calibrated probabilities of its children (N, len(classes)) for
