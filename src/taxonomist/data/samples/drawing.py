@@ -134,7 +134,7 @@ def _car(draw: ImageDraw.ImageDraw, f: _Frame, car: Car) -> None:
               width=_px(f, .025))
     draw.polygon(f.poly(body), fill=car.paint)
     bottom = max(v for _, v in body)
-    draw.rectangle(f.box(.93, .50, .99, .57), fill=car.accent)  # the make's lights
+    draw.rectangle(f.box(.88, .47, .99, .60), fill=car.accent)  # the make's lights
     draw.rectangle(f.box(.01, .50, .05, .56), fill=(170, 20, 20))  # rear light
     _detail(draw, f, car, top, bottom)
     hub = (225, 225, 225) if car.detail == "rims" else (90, 90, 95)

@@ -7,7 +7,8 @@ from the seed. What a class looks like follows its place in the taxonomy
 - the root's inner child is the cars; its leaf children are things that are not cars
   (bicycles, houses, trees, buses, road signs);
 - a make's place under the cars sets its colour family, its lights and its glass tint
-  (a quarter of its cars are white, silver, grey or black, as on any street);
+  (one car in ten is white, silver, grey or black, as on any street: then only the
+  lights and the glass tell its make);
 - a model's place under its make sets the body (sedan, hatch, suv, pickup, coupe);
 - a variant's place under its model sets one detail (a stripe, a two-tone roof, a roof
   rack, a rear wing, light rims, or none); a leaf model shows any detail.
@@ -45,6 +46,9 @@ BODY_ORDER = ("sedan", "hatch", "suv", "pickup", "coupe")
 ACCENTS = ((250, 240, 170), (255, 255, 255), (255, 170, 60), (150, 210, 255))
 GLASS = ((60, 80, 100), (120, 150, 170), (40, 50, 60))
 NEUTRALS = (0.92, 0.75, 0.5, 0.15)  # white, silver, grey, black
+# A neutral car's make shows only in its lights and glass, under two pixels at 32 px when
+# a quarter of the cars were neutral: the make of one car in four was near invisible.
+NEUTRAL_SHARE = 0.1
 SOURCES = ("dealer-lot", "street-cam", "auction", "owner-upload", "press-kit")
 FIRST_DAY, DAYS = date(2024, 1, 8), 240
 DEFAULT_SETS = 25  # cars per leaf class when data.per_class is null
@@ -159,7 +163,7 @@ def _write_set(look: Look, set_id: str, rng: np.random.Generator, out_dir: Path
 
 def _car(look: Look, make: int, rng: np.random.Generator) -> Car:
     hue = make / look.makes
-    if rng.random() < 0.25:
+    if rng.random() < NEUTRAL_SHARE:
         paint = hsv(0, 0, NEUTRALS[rng.integers(len(NEUTRALS))] + rng.uniform(-.05, .05))
     else:
         paint = hsv(hue + rng.uniform(-.03, .03), rng.uniform(.55, .95), rng.uniform(.45, .95))
