@@ -106,8 +106,8 @@ def leaves_under(stack: LiveStack, rows: pd.DataFrame, node: str, root: Path
     """
     taxonomy = stack.predictor.taxonomy
     under = [i for i, leaf in enumerate(taxonomy.leaves) if node in taxonomy.path(leaf)[:-1]]
-    chunks = [leaf_probabilities(taxonomy, stack.predictor.node_outputs(images, True))[:, under]
-              for images in stored_arrays(rows, stack, root)]
+    chunks = [leaf_probabilities(taxonomy, stack.predictor.node_outputs(images, everywhere=True))
+              [:, under] for images in stored_arrays(rows, stack, root)]
     leaves = np.concatenate(chunks) if chunks else np.zeros((0, len(under)))
     # each leaf's product from the root, over theirs: the factors above ``node`` cancel
     with np.errstate(invalid="ignore", divide="ignore"):
