@@ -60,8 +60,21 @@ def trained_digits(folder: Path) -> Paths:
 
 
 def stack_figures(folder: Path, n: int) -> dict[str, dict[str, Heard]]:
-    """Per batch (``held out``, ``at random``), per way of importing, what it gave."""
+    """Per batch (``held out``, ``at random``), per way of importing, what it gave.
+
+    ``labels/crowd.csv`` is put back as it was afterwards: it is a dependency of the
+    ingest stage, and the bench's simulated answers must not retrain the next run's stack.
+    """
     paths = trained_digits(folder)
+    crowd_file = paths.labels / "crowd.csv"
+    before = crowd_file.read_bytes()
+    try:
+        return _imported_batches(paths, n)
+    finally:
+        crowd_file.write_bytes(before)
+
+
+def _imported_batches(paths: Paths, n: int) -> dict[str, dict[str, Heard]]:
     config = compose_config(paths.conf)
     stack = require_live(config.project.mlflow, config.taxonomy.name, paths, "bench.label")
     live = stack_opinion(stack, paths)
