@@ -50,12 +50,12 @@ class Heard:
 
 
 def trained_digits(folder: Path) -> Paths:
-    """The digits project in ``folder``, made there unless it was, and trained (a
-    ``taxonomist repro`` with nothing to do when it is trained already)."""
+    """The digits project in ``folder``: made and trained there when ``folder`` holds no
+    project yet, else used as it is (its stack holding @live)."""
     if not (folder / "conf").is_dir():
         folder.mkdir(parents=True, exist_ok=True)
         make_project(folder, [], None)
-    sh(["taxonomist", "repro"], folder)
+        sh(["taxonomist", "repro"], folder)
     return Paths(folder)
 
 
