@@ -2,6 +2,7 @@
 
     python -m bench.label                   # 10,000 images, from the repository root
     python -m bench.label --images 2000     # a quick look
+    python -m bench.label --aggregations one_coin_dawid_skene --digits /tmp/digits
 
 A project of ``--images`` small JPEGs (``bench/ingest.py``'s car project: 100 models
 under 10 makes) is ingested, then, in one run:
@@ -15,15 +16,16 @@ under 10 makes) is ingested, then, in one run:
   gets the true label;
 - ``label queue``: the expert's page at its default limit and with every image: build
   time against decoding the same images once (what any page of thumbnails pays), and the
-  page's size (HTML plus thumbnails). No live stack: the model's columns stay empty.
+  page's size (HTML plus thumbnails). No live stack: the model's columns stay empty;
+- the live stack as one more annotator, on the digits sample with a stack trained by
+  ``taxonomist repro`` (``bench/label_stack.py``; ``--digits DIR`` keeps that project).
 
-Writes ``bench/results/label.json`` (tables ``export``, ``import``, ``queue``).
+Writes ``bench/results/label.json`` (tables ``export``, ``import``, ``queue``, ``stack``).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import tempfile
@@ -34,7 +36,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.crowd import simulated_answers
 from bench.ingest import TAXONOMY, write_images
+from bench.label_stack import report_stack, stack_figures, stack_table
 from bench.record import BenchRun, Figure, Table, add_results_option, ratio
 from taxonomist.config import Aggregation, Paths
 from taxonomist.data import FolderSource, ImagePolicy, ingest
@@ -49,8 +53,6 @@ TTL_S = 3600
 WORKERS_PER_IMAGE = 3
 POOL = 60  # simulated workers; each image goes to 3 of them at random
 QUEUE_LIMIT = 200  # `taxonomist label queue`'s default
-HIT_COLUMNS = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus", "Input.batch",
-               "Input.task_id", "Input.node", "Answer.label")
 
 
 def timed(step: Callable[[], object]) -> tuple[float, object]:
@@ -93,35 +95,11 @@ def export_all(paths: Paths) -> tuple[dict[str, float], list[Batch]]:
     return {"export_file_s": file_s, "export_s3_s": s3_s}, batches
 
 
-def simulated_answers(batches: list[Batch], paths: Paths, seed: int = 0
-                      ) -> tuple[Path, pd.Series]:
-    """A results CSV as Mechanical Turk writes it, and each task's true label.
-
-    Worker accuracies are spread from 0.45 to 0.95; a wrong answer is another class of
-    the batch, at random."""
-    rng = np.random.default_rng(seed)
-    accuracy = rng.uniform(0.45, 0.95, POOL)
-    file, truth = paths.root / "mturk_results.csv", []
-    with file.open("w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(HIT_COLUMNS)
-        for batch in batches:
-            tasks, classes = batch.tasks(paths.label_batches), np.array(batch.classes)
-            truth.append(tasks.set_index("task_id")["label"])
-            for task in tasks.itertuples():
-                for worker in rng.choice(POOL, WORKERS_PER_IMAGE, replace=False):
-                    right = rng.random() < accuracy[worker]
-                    answer = task.label if right else rng.choice(classes[classes != task.label])
-                    writer.writerow([f"H{task.task_id[:12]}", f"A{task.Index}-{worker}",
-                                     f"W{worker:03d}", "Submitted", batch.batch, task.task_id,
-                                     batch.node, answer])
-    return file, pd.concat(truth)
-
-
-def import_all(file: Path, paths: Paths, truth: pd.Series) -> dict[str, float]:
+def import_all(file: Path, paths: Paths, truth: pd.Series, methods: list[Aggregation]
+               ) -> dict[str, float]:
     """Import time per aggregation method, and the share of images it labels right."""
     figures = {}
-    for method in Aggregation:
+    for method in methods:
         seconds, _ = timed(lambda m=method: import_answers(file, paths, m))
         crowd = pd.read_csv(paths.labels / "crowd.csv", dtype=str).set_index("id")["label"]
         figures[f"import_{method.value}_s"] = seconds
@@ -153,7 +131,7 @@ def report(n: int, export: dict, crowd: dict, queues: list[dict]) -> None:
           f"{export['export_s3_s'] / export['export_file_s']:.2f}x the same with file:// URLs "
           f"({export['export_file_s']:.2f} s) |")
     baseline = crowd["import_majority_vote_s"]
-    for method in Aggregation:
+    for method in measured(crowd):
         seconds, right = crowd[f"import_{method.value}_s"], crowd[f"accuracy_{method.value}"]
         print(f"| `label import`, {answers:,} answers, {method.value} | {seconds:.2f} | "
               f"{seconds / baseline:.2f}x majority vote; true label on {right:.1%} of images |")
@@ -162,6 +140,11 @@ def report(n: int, export: dict, crowd: dict, queues: list[dict]) -> None:
               f"{q['queue_s'] / q['decode_s']:.1f}x decoding its {q['rows']:,} images once "
               f"({q['decode_s']:.2f} s); page {q['html_kib']:.0f} KiB + thumbnails "
               f"{q['thumbnails_kib']:.0f} KiB |")
+
+
+def measured(crowd: dict) -> list[Aggregation]:
+    """The aggregations ``crowd`` (:func:`import_all`'s figures) has timed."""
+    return [method for method in Aggregation if f"import_{method.value}_s" in crowd]
 
 
 def tables(n: int, export: dict, crowd: dict, queues: list[dict]) -> list[Table]:
@@ -179,7 +162,7 @@ def tables(n: int, export: dict, crowd: dict, queues: list[dict]) -> list[Table]
         [(f"`{method.value}`", Figure(crowd[f"import_{method.value}_s"], "s", digits=2),
           ratio(crowd[f"import_{method.value}_s"] / baseline, "majority vote"),
           Figure(100 * crowd[f"accuracy_{method.value}"], "%", digits=1))
-         for method in Aggregation])
+         for method in measured(crowd)])
     queued = Table("queue", ("page", "time", "against the baseline", "page size", "thumbnails"), [
         (f"`label queue --limit {q['rows']}`", Figure(q["queue_s"], "s", digits=2),
          ratio(q["queue_s"] / q["decode_s"], f"decoding its {q['rows']:,} images once "
@@ -192,17 +175,30 @@ def tables(n: int, export: dict, crowd: dict, queues: list[dict]) -> list[Table]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--aggregations", nargs="+", type=Aggregation,
+                        default=list(Aggregation), metavar="METHOD",
+                        help="the aggregations timed (default all; majority_vote, the "
+                        "baseline, always)")
+    parser.add_argument("--digits", type=Path, help="the digits project of table `stack`: "
+                        "made and trained there when it is not yet (default: in a temp dir)")
+    parser.add_argument("--stack-images", type=int, default=300,
+                        help="images per batch of table `stack` (default 300)")
     add_results_option(parser)
     args = parser.parse_args(argv)
+    methods = sorted({Aggregation.majority_vote, *args.aggregations}, key=list(Aggregation).index)
     run = BenchRun.start("label", args.results_dir, args)
     with tempfile.TemporaryDirectory(prefix="bench-label-") as work:
         paths = ingested_project(args.images, Path(work))
         export, batches = export_all(paths)
-        file, truth = simulated_answers(batches, paths)
-        crowd = import_all(file, paths, truth)
+        accuracy = np.random.default_rng(0).uniform(0.45, 0.95, POOL)
+        file, truth = simulated_answers(batches, paths, accuracy, WORKERS_PER_IMAGE)
+        crowd = import_all(file, paths, truth, methods)
         queues = [queue_figures(paths, limit) for limit in (QUEUE_LIMIT, args.images)]
+        heard = stack_figures(args.digits or Path(work) / "digits", args.stack_images)
     report(args.images, export, crowd, queues)
-    run.write(tables(args.images, export, crowd, queues))
+    report_stack(heard, args.stack_images)
+    run.write([*tables(args.images, export, crowd, queues),
+               stack_table(heard, args.stack_images)])
     return 0
 
 

@@ -3,6 +3,7 @@ ingest, which applies them as label_source=crowd; bad input refused, changing no
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
@@ -192,3 +193,39 @@ def test_a_truncated_label_studio_export_is_refused(
     whole.write_text(whole.read_text()[:-40])
     with pytest.raises(DataError, match=r"export.json: not valid JSON at line 1.*truncated"):
         import_answers(whole, untouched, Aggregation.dawid_skene)
+
+
+# The Requester UI's "Download CSV" of a batch's results, column for column: each HIT's
+# and assignment's fields, the batch's Input.* and the form's Answer.*, then the Approve
+# and Reject columns a requester fills in to review offline.
+REQUESTER_UI_COLUMNS = (
+    "HITId", "HITTypeId", "Title", "Description", "Keywords", "Reward", "CreationTime",
+    "MaxAssignments", "RequesterAnnotation", "AssignmentDurationInSeconds",
+    "AutoApprovalDelayInSeconds", "Expiration", "NumberOfSimilarHITs", "LifetimeInSeconds",
+    "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime", "SubmitTime",
+    "AutoApprovalTime", "ApprovalTime", "RejectionTime", "RequesterFeedback",
+    "WorkTimeInSeconds", "LifetimeApprovalRate", "Last30DaysApprovalRate",
+    "Last7DaysApprovalRate", "Input.batch", "Input.task_id", "Input.node", "Input.classes",
+    "Input.image_url", "Answer.label", "Approve", "Reject",
+)
+
+
+def test_mechanical_turk_s_own_results_csv_is_read_and_its_rejected_assignments_skipped(
+    ingested, batch: Batch, tmp_path: Path
+) -> None:
+    paths, _ = ingested
+    answers = three_workers(tasks(batch, paths))
+    file = tmp_path / "Batch_5123456_batch_results.csv"
+    with file.open("w", newline="") as out:
+        writer = csv.DictWriter(out, REQUESTER_UI_COLUMNS, quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        for n, (task, worker, label) in enumerate(answers):
+            writer.writerow({
+                "HITId": f"3X{task[:10]}", "AssignmentId": f"3A{n:08d}", "WorkerId": worker,
+                "AssignmentStatus": "Rejected" if n == 0 else "Approved",
+                "SubmitTime": "Thu Mar 14 10:52:38 PDT 2024", "Input.batch": batch.batch,
+                "Input.task_id": task, "Input.node": batch.node,
+                "Input.classes": "|".join(batch.classes),
+                "Input.image_url": "file:///x.png", "Answer.label": label, "Approve": "x"})
+    imported = import_answers(file, paths, Aggregation.one_coin_dawid_skene)
+    assert (imported.answers, imported.images) == (len(answers) - 1, 6)

@@ -30,7 +30,8 @@ def add_label_verb(verbs: argparse._SubParsersAction) -> None:
     export.add_argument("--refresh", metavar="BATCH",
                         help="new presigned URLs for an exported batch instead")
     export.set_defaults(run=_label_export)
-    imported = actions.add_parser("import", help="a batch's answers, aggregated (crowd-kit)")
+    imported = actions.add_parser("import", help="a batch's answers (and the live stack's), "
+                                  "aggregated")
     imported.add_argument("file", type=Path, metavar="FILE",
                           help="a Mechanical Turk results .csv or a Label Studio .json export")
     imported.set_defaults(run=_label_import)
@@ -64,11 +65,18 @@ def _label_export(args: argparse.Namespace) -> None:
 
 
 def _label_import(args: argparse.Namespace) -> None:
+    from taxonomist.config import Aggregation
     from taxonomist.labels.crowd import import_answers
+    from taxonomist.labels.evidence import stack_opinion
+    from taxonomist.labels.live import load_live
 
     config, paths = composed(args)
     method = config.project.crowd.aggregation
-    print(import_answers(args.file, paths, method).summary(args.file, method))
+    # only the default aggregation hears the stack: spare the others loading it
+    stack = (load_live(config.project.mlflow, config.taxonomy.name, paths)
+             if method is Aggregation.one_coin_dawid_skene else None)
+    opinion = None if stack is None else stack_opinion(stack, paths)
+    print(import_answers(args.file, paths, method, opinion).summary(args.file, method))
     print(f"wrote {shown(paths.labels / 'crowd.csv', paths)}; {_NEXT_INGEST}")
 
 

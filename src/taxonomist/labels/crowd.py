@@ -9,12 +9,18 @@ leaves every file as it was. A good file adds (or, imported again, replaces):
 - ``labels/workers.csv``: each worker's estimated quality at the node;
 - ``labels/crowd.csv``: one label per image, with its workers, agreement and confidence,
   which the next ingest applies as ``label_source=crowd``.
+
+Given the live stack's opinion (:mod:`taxonomist.labels.evidence`), the default
+aggregation hears it as one more annotator on the images it did not train on: its
+estimated accuracy is its row of ``workers.csv``, and ``crowd.csv`` records what it said
+and how much it weighed (``model_label``, ``model_probability``, ``model_weight``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -22,9 +28,12 @@ from taxonomist.config import Aggregation, Paths
 from taxonomist.contracts.files import write_atomic
 from taxonomist.contracts.labels import CROWD, label_file, read_decided, write_decided
 from taxonomist.errors import DataError
-from taxonomist.labels.aggregate import Aggregate, aggregate
+from taxonomist.labels.aggregate import Aggregate, ModelOpinion, aggregate
 from taxonomist.labels.answers import read_answers
 from taxonomist.labels.batch import Batch
+
+if TYPE_CHECKING:
+    from taxonomist.labels.evidence import Opinion
 
 WORKER_COLUMNS = ("worker", "node", "quality", "answers", "method", "batch")
 
@@ -37,20 +46,33 @@ class Imported:
     images: int
     workers: pd.DataFrame  # worker, node, quality, answers: best first
     unanimous: int  # images every worker agreed on
+    heard: int = 0  # images the live stack was heard about
+    model: str | None = None  # which stack, when it was heard
 
     def summary(self, file: Path, method: Aggregation) -> str:
-        best = ", ".join(f"{w.worker} {w.quality:.2f}" for w in self.workers.head(5)
-                         .itertuples())
-        return (f"{file}: {self.answers} answers from {len(self.workers)} workers on "
+        people = self.workers[self.workers["worker"] != self.model]
+        best = ", ".join(f"{w.worker} {w.quality:.2f}" for w in people.head(5).itertuples())
+        text = (f"{file}: {self.answers} answers from {len(people)} workers on "
                 f"{self.images} images, aggregated by {method.value}: {self.unanimous} "
-                f"unanimous; worker quality: {best}{', ...' if len(self.workers) > 5 else ''}")
+                f"unanimous; worker quality: {best}{', ...' if len(people) > 5 else ''}")
+        if self.model is None:
+            return text
+        quality = self.workers.loc[self.workers["worker"] == self.model, "quality"]
+        return (f"{text}; {self.model} heard on {self.heard} images held out from its "
+                f"training, estimated accuracy {quality.mean():.2f}")
 
 
-def import_answers(file: Path, paths: Paths, method: Aggregation) -> Imported:
+def import_answers(file: Path, paths: Paths, method: Aggregation,
+                   opinion: Opinion | None = None) -> Imported:
     """Check, aggregate and record the answers in ``file`` (see the module's doc).
 
+    Args:
+        opinion: the live stack's, heard by the default aggregation
+            (:func:`taxonomist.labels.evidence.stack_opinion`); None: the workers alone.
+
     Raises:
-        DataError: anything wrong with the file or one of its rows; nothing is written.
+        DataError: anything wrong with the file or one of its rows, or a stored image the
+            stack cannot read; nothing is written.
     """
     answers = read_answers(file)
     batches = {name: Batch.read(paths.label_batches, name, _first_where(answers, name))
@@ -58,9 +80,9 @@ def import_answers(file: Path, paths: Paths, method: Aggregation) -> Imported:
     answers = pd.concat([_checked(answers[answers["batch"] == name], batch, paths)
                          for name, batch in batches.items()], ignore_index=True)
     _refuse_repeats(answers)
-    results = {name: aggregate(answers[answers["batch"] == name]
-                               .rename(columns={"task_id": "task"}), method)
-               for name in batches}
+    heard = opinion if method is Aggregation.one_coin_dawid_skene else None
+    results = {name: _aggregated(answers[answers["batch"] == name], batch, method, heard)
+               for name, batch in batches.items()}
     origin = file.name
     _record_answers(answers, paths)
     workers = pd.concat([_worker_rows(results[n], b, method) for n, b in batches.items()],
@@ -70,8 +92,17 @@ def import_answers(file: Path, paths: Paths, method: Aggregation) -> Imported:
                       ignore_index=True)
     _record_crowd(crowd, paths)
     unanimous = int(sum((r.images["agreement"] == 1).sum() for r in results.values()))
+    heard_from = next((r.model for r in results.values() if r.model), None)
     return Imported(len(answers), len(crowd), workers.sort_values("quality", ascending=False),
-                    unanimous)
+                    unanimous, int(crowd["model_label"].ne("").sum()), heard_from)
+
+
+def _aggregated(answers: pd.DataFrame, batch: Batch, method: Aggregation,
+                opinion: Opinion | None) -> Aggregate:
+    model: ModelOpinion | None = None
+    if opinion is not None:
+        model = opinion(batch, answers["task_id"].drop_duplicates())
+    return aggregate(answers.rename(columns={"task_id": "task"}), method, model)
 
 
 def _first_where(answers: pd.DataFrame, batch: str) -> str:
@@ -121,7 +152,15 @@ def _crowd_rows(result: Aggregate, batch: Batch, paths: Paths, origin: str) -> p
         "label_agreement": images["agreement"].round(3).astype(str),
         "confidence": images["confidence"].round(3).astype(str),
         "origin": f"{origin} (batch {batch.batch})",
+        "model_label": images["model_label"],
+        "model_probability": _text(images["model_probability"]),
+        "model_weight": _text(images["model_weight"]),
     })
+
+
+def _text(numbers: pd.Series) -> pd.Series:
+    """Rounded to 3 decimals; blank where there is no number (the stack was not heard)."""
+    return numbers.round(3).astype(str).where(numbers.notna(), "")
 
 
 def _record_answers(answers: pd.DataFrame, paths: Paths) -> None:

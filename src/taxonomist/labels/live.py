@@ -1,4 +1,5 @@
-"""The live stack's view of stored images: how sure it is at one node, and its guess.
+"""The live stack's view of stored images: how sure it is at one node, its guess, and its
+probability of each leaf under a node.
 
 ``models:/<taxonomy>.stack@live`` is loaded exactly as serving loads it, and each stored
 image is read as the served stack reads a request: held to the image policy saved with
@@ -23,6 +24,7 @@ from taxonomist.data.cropping import Cropper, prepare_images
 from taxonomist.data.images import ImagePolicy, decode_checked
 from taxonomist.data.rejects import Rejected
 from taxonomist.errors import DataError
+from taxonomist.stack.decoding import leaf_probabilities
 from taxonomist.stack.predictor import Prediction, StackPredictor
 from taxonomist.tracking.client import client_for
 from taxonomist.tracking.live_alias import live_version
@@ -88,6 +90,30 @@ def node_confidence(stack: LiveStack, rows: pd.DataFrame, node: str, root: Path)
     sure = [stack.predictor.node_probabilities(node, images).max(axis=1)
             for images in stored_arrays(rows, stack, root)]
     return pd.Series(np.concatenate(sure) if sure else [], index=rows.index, dtype=float)
+
+
+def leaves_under(stack: LiveStack, rows: pd.DataFrame, node: str, root: Path
+                 ) -> pd.DataFrame:
+    """Per row of ``rows`` (manifest rows), the stack's calibrated probability of each
+    leaf under ``node``, given that the image is under ``node``: the product of the node
+    probabilities on the leaf's path from ``node`` down, whichever way the walk would
+    have gone above it.
+
+    Returns:
+        One row per row of ``rows`` (same index), one column per leaf under ``node`` in
+        the taxonomy's order; a row is NaN where the probability of reaching ``node``
+        underflowed to 0.
+    """
+    taxonomy = stack.predictor.taxonomy
+    under = [i for i, leaf in enumerate(taxonomy.leaves) if node in taxonomy.path(leaf)[:-1]]
+    chunks = [leaf_probabilities(taxonomy, stack.predictor.node_outputs(images, everywhere=True))
+              [:, under] for images in stored_arrays(rows, stack, root)]
+    leaves = np.concatenate(chunks) if chunks else np.zeros((0, len(under)))
+    # each leaf's product from the root, over theirs: the factors above ``node`` cancel
+    with np.errstate(invalid="ignore", divide="ignore"):
+        given_node = leaves / leaves.sum(axis=1, keepdims=True)
+    return pd.DataFrame(given_node, index=rows.index,
+                        columns=[taxonomy.leaves[i] for i in under])
 
 
 def live_guesses(stack: LiveStack, rows: pd.DataFrame, root: Path) -> list[Prediction]:
