@@ -155,3 +155,13 @@ def test_a_second_waiter_does_not_break_a_lock_another_is_breaking(tmp_path: Pat
     assert most[0] == 1, "both promotions held the lock at once"
     assert entered[0] == 2, "a waiter gave up (it could not read the breaker's marker)"
     assert [m.name for m in MlflowClient(uri).search_registered_models()] == []
+
+
+def test_a_lock_without_tags_counts_as_taken_long_ago_and_is_broken(tmp_path: Path) -> None:
+    """A lock registered by hand, or by a release that tagged nothing, says neither who
+    holds it nor since when: it is taken as stale rather than blocking every promotion."""
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client.create_registered_model(LOCK)
+    with promotion_lock(client, NAME, STALE_S):
+        assert client.get_registered_model(LOCK).tags["token"]  # ours now
+    assert [m.name for m in client.search_registered_models()] == []

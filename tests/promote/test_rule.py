@@ -133,15 +133,15 @@ def test_first_promotion_must_clear_the_floor(score: float, decision: str, reaso
 
 @pytest.mark.parametrize(
     ("metric", "message"),
-    [("leaf_acc", "use one of: leaf_accuracy"), ("mistake_severity", None)],
+    [("leaf_acc", "use one of: leaf_accuracy, mistake_severity$"), ("mistake_severity", None)],
 )
 def test_metric_names_are_checked(metric: str, message: str | None) -> None:
     rule = PromotionConfig(metric=metric)
     if message:
         with pytest.raises(ConfigError, match=rf"^conf/promotion: metric: '{metric}' is not a "
                            rf"stack metric\n  hint: {message}") as raised:
-            first_promotion(rule, {"leaf_accuracy": 0.9, "mistake_severity": 1.0})
-        assert "mistake_severity" in raised.value.hint
+            first_promotion(rule, {"leaf_accuracy": 0.9, "mistake_severity": 1.0, "run": "x"})
+        assert "run" not in raised.value.hint  # only the metrics with a number are offered
     else:
         with pytest.raises(ConfigError, match=r"^conf/promotion: metric: 'mistake_severity' "
                            r"cannot be compared image by image\n  hint: use leaf_accuracy, "
@@ -258,13 +258,17 @@ def test_coverage_bought_with_wrong_answers_is_caught_by_the_precision_check() -
                      r"\(-0\.167\)", decision.reason)
 
 
-@pytest.mark.parametrize(("score", "decision"), [(0.3, Outcome.PROMOTE),
-                                                 (0.5, Outcome.PROMOTE),  # on the ceiling
-                                                 (0.8, Outcome.INVESTIGATE)])
-def test_first_promotion_on_distance_needs_to_be_under_the_ceiling(score, decision) -> None:
-    rule = PromotionConfig(metric="distance_at_1")
+@pytest.mark.parametrize(("score", "decision", "reason"), [
+    (0.3, Outcome.PROMOTE, "nothing is live yet and distance_at_1 0.3000 <= min_metric 0.5"),
+    (0.5, Outcome.PROMOTE, "distance_at_1 0.5000 <= min_metric 0.5"),  # on the ceiling
+    (0.8, Outcome.INVESTIGATE, "distance_at_1 0.8000 is above the ceiling min_metric=0.5"),
+])
+def test_first_promotion_on_distance_needs_to_be_under_the_ceiling(
+    score: float, decision: str, reason: str
+) -> None:
+    rule = PromotionConfig(metric="distance_at_1", min_metric=0.5)
     verdict = first_promotion(rule, {"distance_at_1": score})
-    assert verdict.decision == decision, verdict.reason
+    assert verdict.decision == decision and reason in verdict.reason, verdict.reason
 
 
 def test_first_promotion_on_coverage_reads_the_coverage() -> None:
