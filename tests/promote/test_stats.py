@@ -4,6 +4,7 @@ answers can be worked out by hand (or by the scipy test the function names)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from taxonomist.promote.stats import paired_comparison, paired_ratio_comparison
@@ -80,6 +81,9 @@ def test_a_constant_difference_is_its_own_interval() -> None:
     comparison = paired_ratio_comparison(([1] * 6, [1] * 6), ([3] * 6, [1] * 6),
                                          n_resamples=100, lower_is_better=True)
     assert (comparison.difference, comparison.ci_low, comparison.ci_high) == (-2.0, -2.0, -2.0)
+    # a third on every image: the point interval is rounded like the difference
+    third = paired_ratio_comparison(([1] * 6, [3] * 6), ([0] * 6, [3] * 6), n_resamples=100)
+    assert (third.difference, third.ci_low, third.ci_high) == (0.3333, 0.3333, 0.3333)
 
 
 def test_an_image_with_nothing_to_count_adds_nothing() -> None:
@@ -104,6 +108,7 @@ def test_mcnemar_is_the_exact_binomial_test_of_the_discordant_images() -> None:
     assert (comparison.challenger_only_correct, comparison.live_only_correct) == (8, 1)
     assert comparison.difference == round(7 / 20, 4) and comparison.n_images == 20
     assert comparison.resampled == "image"
+    assert 0 < comparison.ci_low < comparison.difference < comparison.ci_high < 1
 
 
 def test_right_and_wrong_may_come_as_any_truth_values() -> None:
@@ -135,3 +140,35 @@ def test_no_images_compare_as_no_difference() -> None:
 def test_an_accuracy_difference_is_rounded_to_four_decimals() -> None:
     comparison = paired_comparison([1, 0, 0], [0, 0, 0], n_resamples=100)
     assert comparison.difference == 0.3333
+
+
+def test_the_interval_is_paired_image_by_image() -> None:
+    """Both stacks miss the same nine hard images and the challenger gets one more right:
+    resampled as pairs, no resample can show the challenger worse; resampled apart, each
+    side's own spread (accuracy 0.5 on 20 images) would reach far below zero."""
+    hard = [0] * 10 + [1] * 10
+    comparison = paired_comparison([1] + hard[1:], hard, n_resamples=500)
+    assert comparison.ci_low >= 0 and comparison.ci_high <= 0.2
+
+
+def test_the_interval_is_given_to_four_decimals() -> None:
+    """Seven images: every resampled difference is a multiple of 1/7, so the bounds have
+    decimals to round."""
+    comparison = paired_comparison([1, 1, 1, 1, 0, 1, 0], [0, 0, 1, 0, 1, 1, 0],
+                                   n_resamples=200)
+    for bound in (comparison.ci_low, comparison.ci_high):
+        assert round(bound * 7) / 7 == pytest.approx(bound, abs=1e-4)  # a seventh, rounded
+        assert bound == round(bound, 4)
+
+
+@pytest.mark.parametrize(("challenger", "live"), [
+    (([1, 0] * 10, [1] * 20), ([0, 1] * 10, [1] * 20)),  # each right where the other is wrong
+    (([1, 1, 0, 1] * 5, [1] * 20), ([0] * 20, [1] * 20)),  # differences 1 and 0
+    # the same per-image gain of 0.5, on images of two sizes on one side: the ratio of
+    # the sums still moves with which images a resample draws
+    (([1, 3] * 10, [2, 3] * 10), ([0, 1] * 10, [2, 2] * 10)),
+    (([0, 1] * 10, [2, 2] * 10), ([1, 3] * 10, [2, 3] * 10)),
+])
+def test_only_a_difference_no_resample_can_move_is_a_point_interval(challenger, live) -> None:
+    comparison = paired_ratio_comparison(challenger, live, n_resamples=200)
+    assert comparison.ci_low < comparison.ci_high, comparison
