@@ -104,6 +104,10 @@ def test_small_noninferior_gain_needs_min_improvement() -> None:
     assert compare(rule, TAXONOMY, challenger, live).decision == Outcome.PROMOTE
     rule = PromotionConfig(n_resamples=500, margin=0.5, min_improvement=0.05)
     assert compare(rule, TAXONOMY, challenger, live).decision == Outcome.INVESTIGATE
+    # better by exactly min_improvement (2 of 240 images) is not better by more than it
+    rule = PromotionConfig(n_resamples=500, margin=0.5, min_improvement=0.0083)
+    assert compare(rule, TAXONOMY, challenger, live).difference == 0.0083
+    assert compare(rule, TAXONOMY, challenger, live).decision == Outcome.INVESTIGATE
 
 
 def test_accuracy_at_a_depth_counts_the_images_labelled_that_deep() -> None:
@@ -274,3 +278,31 @@ def test_first_promotion_on_distance_needs_to_be_under_the_ceiling(
 def test_first_promotion_on_coverage_reads_the_coverage() -> None:
     rule = PromotionConfig(metric="coverage_at_precision")
     assert first_promotion(rule, {"coverage": 0.9}).decision == Outcome.PROMOTE
+
+
+def numbers(verdict, metric: str = "leaf_accuracy", test: str = "McNemar") -> str:
+    """The figures every reason quotes, worded from the verdict's own comparison."""
+    comp = verdict.comparison
+    return (f"{metric} {comp.difference:+.4f} [95% CI {comp.ci_low:+.4f}, "
+            f"{comp.ci_high:+.4f}], {test} p={comp.p_value:.4g}")
+
+
+def test_each_reason_says_what_was_decided_and_quotes_the_figures() -> None:
+    better = compare(RULE, TAXONOMY, outcomes({}), outcomes({k: 20 for k in BASE}))
+    assert better.reason == f"significantly better: {numbers(better)}"
+    broken = compare(RULE, TAXONOMY, outcomes({**BASE, "zero": PER_CLASS}), outcomes(BASE))
+    assert broken.reason.startswith(f"significantly worse: {numbers(broken)}; worse: ")
+    same = compare(RULE, TAXONOMY, outcomes(BASE), outcomes(BASE))
+    assert same.reason == f"inconclusive: {numbers(same)}"
+    rule = PromotionConfig(n_resamples=500, margin=0.5, min_improvement=0.0)
+    gain = compare(rule, TAXONOMY, outcomes({**BASE, "one": 4}), outcomes(BASE))
+    assert gain.reason == ("non-inferior on every node and class and better by more than "
+                           f"0.0: {numbers(gain)}")
+
+
+def test_a_continuous_metric_names_its_test_and_direction() -> None:
+    rule = PromotionConfig(metric="distance_at_1", n_resamples=500)
+    decision = compare(rule, TAXONOMY, walked(SENSIBLE), walked(ACROSS))
+    figures = numbers(decision, "distance_at_1 (lower is better)",
+                      "Wilcoxon signed-rank on per-image values")
+    assert decision.reason == f"significantly better: {figures}"
