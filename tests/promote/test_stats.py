@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from taxonomist.promote.stats import paired_comparison, paired_ratio_comparison
+from taxonomist.contracts.comparison import Scope
+from taxonomist.promote.stats import margin_test, paired_comparison, paired_ratio_comparison
 
 # Per-image tree distances of two stacks over ten images, as integers the way a taxonomy
 # counts them; the differences include steps of 1, and one image where both agree.
@@ -172,3 +173,28 @@ def test_the_interval_is_given_to_four_decimals() -> None:
 def test_only_a_difference_no_resample_can_move_is_a_point_interval(challenger, live) -> None:
     comparison = paired_ratio_comparison(challenger, live, n_resamples=200)
     assert comparison.ci_low < comparison.ci_high, comparison
+
+
+@pytest.mark.parametrize(("challenger", "live", "margin", "p_regression", "p_noninferior"), [
+    ([0, 0, 0], [1, 1, 1], 0.05, 0.0, 1.0),  # worse on every image: shown worse
+    ([1, 1, 1], [1, 1, 1], 0.05, 1.0, 0.0),  # the same on every image: shown not worse
+    ([0, 0, 0], [1, 1, 1], 1.0, 1.0, 0.0),  # worse by the margin exactly is within it
+    ([], [], 0.05, 1.0, 1.0),  # no images: nothing shown either way
+])
+def test_a_difference_without_spread_is_judged_as_it_is(
+    challenger, live, margin: float, p_regression: float, p_noninferior: float
+) -> None:
+    test = margin_test(Scope.CLASS, "zero", challenger, live, margin)
+    assert (test.p_regression, test.p_noninferior) == (p_regression, p_noninferior)
+    assert (test.margin, test.n_images) == (margin, len(live))
+    assert test.difference == (float(np.mean(challenger) - np.mean(live)) if live else 0.0)
+
+
+def test_two_images_that_differ_get_the_t_test() -> None:
+    """Two images are enough for a spread: one-sided t-tests against -margin."""
+    test = margin_test(Scope.NODE, "round", [0, 1], [1, 1], 0.05)
+    differences = [-1.0, 0.0]
+    assert test.p_regression == stats.ttest_1samp(differences, -0.05, alternative="less").pvalue
+    assert test.p_noninferior == \
+        stats.ttest_1samp(differences, -0.05, alternative="greater").pvalue
+    assert (test.challenger, test.live, test.difference) == (0.5, 1.0, -0.5)
