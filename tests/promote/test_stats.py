@@ -8,7 +8,12 @@ import pytest
 from scipy import stats
 
 from taxonomist.contracts.comparison import Scope
-from taxonomist.promote.stats import margin_test, paired_comparison, paired_ratio_comparison
+from taxonomist.promote.stats import (
+    holm,
+    margin_test,
+    paired_comparison,
+    paired_ratio_comparison,
+)
 
 # Per-image tree distances of two stacks over ten images, as integers the way a taxonomy
 # counts them; the differences include steps of 1, and one image where both agree.
@@ -188,6 +193,20 @@ def test_a_difference_without_spread_is_judged_as_it_is(
     assert (test.p_regression, test.p_noninferior) == (p_regression, p_noninferior)
     assert (test.margin, test.n_images) == (margin, len(live))
     assert test.difference == (float(np.mean(challenger) - np.mean(live)) if live else 0.0)
+    assert (test.challenger, test.live) == ((np.mean(challenger), np.mean(live)) if live
+                                            else (0.0, 0.0))
+
+
+def test_a_margin_test_gives_its_rates_to_four_decimals() -> None:
+    test = margin_test(Scope.CLASS, "six", [1, 0, 0], [1, 1, 0], 0.05)
+    assert (test.challenger, test.live, test.difference) == (0.3333, 0.6667, -0.3333)
+
+
+def test_holm_multiplies_the_smallest_p_by_the_number_of_checks() -> None:
+    """Holm's step-down: sorted, the k-th smallest of m times (m - k + 1), kept monotone
+    (not Holm-Sidak, statsmodels' default, whose 1 - (1 - p)^m is a little smaller)."""
+    assert holm([0.02, 0.01, 0.03]) == pytest.approx([0.04, 0.03, 0.04], abs=1e-12)
+    assert holm([]) == []
 
 
 def test_two_images_that_differ_get_the_t_test() -> None:
