@@ -217,3 +217,11 @@ def test_two_images_that_differ_get_the_t_test() -> None:
     assert test.p_noninferior == \
         stats.ttest_1samp(differences, -0.05, alternative="greater").pvalue
     assert (test.challenger, test.live, test.difference) == (0.5, 1.0, -0.5)
+
+
+def test_the_interval_is_the_percentile_interval() -> None:
+    """Twenty images: every resampled difference is a multiple of 1/20, and the percentile
+    interval's bounds fall on such values here (BCa's adjusted levels land between them,
+    at 0.5619 for the upper bound)."""
+    comparison = paired_comparison(RIGHT_C, RIGHT_L, n_resamples=300)
+    assert (comparison.ci_low, comparison.ci_high) == (0.1, 0.6)
