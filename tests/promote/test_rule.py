@@ -306,3 +306,25 @@ def test_a_continuous_metric_names_its_test_and_direction() -> None:
     figures = numbers(decision, "distance_at_1 (lower is better)",
                       "Wilcoxon signed-rank on per-image values")
     assert decision.reason == f"significantly better: {figures}"
+
+
+def test_worse_overall_without_a_check_beyond_its_margin_names_none() -> None:
+    """Five more mistakes in every class: significantly worse in total, while no single
+    node or class is shown beyond its margin after Holm's correction."""
+    decision = compare(RULE, TAXONOMY, outcomes({k: 11 for k in BASE}), outcomes(BASE))
+    assert decision.decision == Outcome.REJECT
+    assert Status.REGRESSION not in {c.status for c in decision.checks}
+    assert decision.reason == f"significantly worse: {numbers(decision)}"
+
+
+@pytest.mark.parametrize(("challenger", "live"), [
+    ({"zero": 1}, {"one": 8}),  # 8 images only the challenger gets right, 1 only live
+    ({"one": 8}, {"zero": 1}),  # and the other way round
+])
+def test_a_p_value_equal_to_alpha_is_not_significant(challenger, live) -> None:
+    """Exact McNemar on 8 against 1 discordant images: p = 2 * 10 / 512 = 0.039062 (to six
+    decimals), here also the level asked for."""
+    rule = PromotionConfig(n_resamples=200, alpha=0.039062)
+    decision = compare(rule, TAXONOMY, outcomes(challenger), outcomes(live))
+    assert decision.comparison.p_value == rule.alpha
+    assert not decision.reason.startswith("significantly"), decision.reason
