@@ -328,3 +328,17 @@ def test_a_p_value_equal_to_alpha_is_not_significant(challenger, live) -> None:
     decision = compare(rule, TAXONOMY, outcomes(challenger), outcomes(live))
     assert decision.comparison.p_value == rule.alpha
     assert not decision.reason.startswith("significantly"), decision.reason
+
+
+def test_a_node_or_class_margin_overrides_the_default_for_that_check_only() -> None:
+    """'seven' drops by half (30 of 60): a regression beyond the default margin, but not
+    beyond the 0.6 that conf/promotion's ``margins`` allows that class."""
+    live = {"zero": 25, "six": 25, "one": 25, "seven": 0}
+    challenger = {"zero": 0, "six": 0, "one": 0, "seven": 30}
+    rule = PromotionConfig(n_resamples=200, margins={"seven": 0.6, "straight": 0.3})
+    decision = compare(rule, TAXONOMY, outcomes(challenger), outcomes(live))
+    margins = {c.name: c.margin for c in decision.checks}
+    assert margins == {"digit": 0.05, "round": 0.05, "straight": 0.3,
+                       "zero": 0.05, "six": 0.05, "one": 0.05, "seven": 0.6}
+    seven = next(c for c in decision.checks if c.name == "seven")
+    assert seven.difference == -0.5 and seven.status != Status.REGRESSION
