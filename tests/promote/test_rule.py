@@ -59,7 +59,8 @@ def test_a_broken_node_is_rejected_and_named() -> None:
     broken = {**BASE, "zero": PER_CLASS, "six": PER_CLASS}  # round always picks wrong
     decision = compare(RULE, TAXONOMY, outcomes(broken), outcomes(BASE))
     assert decision.decision == Outcome.REJECT
-    assert "node 'round'" in decision.reason and "class 'zero'" in decision.reason
+    assert decision.reason.endswith(
+        "; worse: node 'round' (-0.900), class 'zero' (-0.900), class 'six' (-0.900)")
     assert {c.name for c in decision.failing} >= {"round", "zero", "six"}
     assert "straight" not in {c.name for c in decision.failing}
 
@@ -342,3 +343,35 @@ def test_a_node_or_class_margin_overrides_the_default_for_that_check_only() -> N
                        "zero": 0.05, "six": 0.05, "one": 0.05, "seven": 0.6}
     seven = next(c for c in decision.checks if c.name == "seven")
     assert seven.difference == -0.5 and seven.status != Status.REGRESSION
+    assert seven.n_images == PER_CLASS
+    for check in decision.checks:  # p-values to six decimals, adjusted ones no smaller
+        assert 0 <= check.p_value <= check.p_value_adjusted <= 1, check
+        assert (check.p_value, check.p_value_adjusted) == \
+            (round(check.p_value, 6), round(check.p_value_adjusted, 6))
+
+
+def test_the_precision_check_takes_its_own_margin() -> None:
+    rule = PromotionConfig(metric="coverage_at_precision", n_resamples=200,
+                           margins={"precision where walks stop": 0.2})
+    decision = compare(rule, TAXONOMY, walked({"zero": (40, ["round", "six"])}),
+                       walked(STOPS))
+    precision = next(c for c in decision.checks if c.name == "precision where walks stop")
+    assert precision.margin == 0.2 and precision.status != Status.REGRESSION
+
+
+def test_the_same_outcomes_give_the_same_verdict() -> None:
+    """The bootstrap is seeded: deciding twice gives the same interval, to the digit."""
+    first = compare(RULE, TAXONOMY, outcomes({}), outcomes(BASE), seed=3)
+    assert compare(RULE, TAXONOMY, outcomes({}), outcomes(BASE), seed=3) == first
+
+
+def test_outcomes_without_sets_are_resampled_image_by_image() -> None:
+    challenger, live = outcomes({}).drop(columns="set_id"), outcomes(BASE).drop(columns="set_id")
+    assert compare(RULE, TAXONOMY, challenger, live).comparison.resampled == "image"
+
+
+def test_an_image_twice_in_one_stack_outcomes_is_refused() -> None:
+    """Each test image is one pair: a repeated id would pair it with itself twice."""
+    live = outcomes(BASE)
+    with pytest.raises(pd.errors.MergeError, match="one-to-one"):
+        compare(RULE, TAXONOMY, outcomes({}), pd.concat([live, live.head(1)]))
