@@ -18,7 +18,7 @@ UI_PORT ?= 5000
 # the model-training view (runs, models, the registry).
 UI_VIEW := workflowType=machine_learning
 
-.PHONY: setup run next test lint docs docs-serve audit ui clean
+.PHONY: setup run next test lint docs docs-serve audit mutation ui clean
 
 setup: $(VENV)/.installed
 
@@ -69,6 +69,13 @@ test: setup lint docs
 lint: setup
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/lint-imports
+
+# Mutation testing of the promotion gate and lock ([tool.mutmut] in pyproject.toml): it
+# runs the tests once per mutant, so it takes long. Then `mutmut results` lists the
+# survivors and `mutmut show NAME` shows one; copies and verdicts live in mutants/.
+MUTATION_JOBS ?= 1
+mutation: setup
+	$(BIN)/mutmut run --max-children $(MUTATION_JOBS)
 
 # The manual (mkdocs.yml): strict, so a broken link or anchor fails the build.
 DOCS_PORT ?= 8000

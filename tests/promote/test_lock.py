@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -155,3 +157,38 @@ def test_a_second_waiter_does_not_break_a_lock_another_is_breaking(tmp_path: Pat
     assert most[0] == 1, "both promotions held the lock at once"
     assert entered[0] == 2, "a waiter gave up (it could not read the breaker's marker)"
     assert [m.name for m in MlflowClient(uri).search_registered_models()] == []
+
+
+def test_a_lock_without_tags_counts_as_taken_long_ago_and_is_broken(tmp_path: Path) -> None:
+    """A lock registered by hand, or by a release that tagged nothing, says neither who
+    holds it nor since when: it is taken as stale rather than blocking every promotion."""
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client.create_registered_model(LOCK)
+    with promotion_lock(client, NAME, STALE_S):
+        assert client.get_registered_model(LOCK).tags["token"]  # ours now
+    assert [m.name for m in client.search_registered_models()] == []
+
+
+def test_the_lock_says_who_holds_it_and_why(tmp_path: Path) -> None:
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with promotion_lock(client, NAME, STALE_S):
+        lock = client.get_registered_model(LOCK)
+        assert lock.tags["owner"] == f"{socket.gethostname()}:{os.getpid()}"
+        assert lock.description == "held while taxonomist moves @live; deleted when it is done"
+
+
+class VanishingClient(MlflowClient):
+    """A client whose first delete of the lock finds it already deleted by someone else
+    (a waiter breaking it as stale), between its own check of the token and its delete."""
+
+    def delete_registered_model(self, name: str) -> None:
+        if name == LOCK and registered(self, LOCK):
+            MlflowClient(self._registry_uri).delete_registered_model(name)
+        super().delete_registered_model(name)
+
+
+def test_a_lock_deleted_by_another_just_before_its_release_is_released(tmp_path: Path) -> None:
+    client = VanishingClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with promotion_lock(client, NAME, STALE_S):
+        pass
+    assert not registered(client, LOCK)

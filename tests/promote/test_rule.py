@@ -59,7 +59,8 @@ def test_a_broken_node_is_rejected_and_named() -> None:
     broken = {**BASE, "zero": PER_CLASS, "six": PER_CLASS}  # round always picks wrong
     decision = compare(RULE, TAXONOMY, outcomes(broken), outcomes(BASE))
     assert decision.decision == Outcome.REJECT
-    assert "node 'round'" in decision.reason and "class 'zero'" in decision.reason
+    assert decision.reason.endswith(
+        "; worse: node 'round' (-0.900), class 'zero' (-0.900), class 'six' (-0.900)")
     assert {c.name for c in decision.failing} >= {"round", "zero", "six"}
     assert "straight" not in {c.name for c in decision.failing}
 
@@ -83,6 +84,8 @@ def test_one_class_check_among_many_is_held_to_the_family_wise_error() -> None:
     one = next(c for c in decision.checks if c.name == "one")
     assert one.difference < -RULE.margin and one.p_value < RULE.alpha
     assert one.p_value_adjusted > RULE.alpha and one.status == Status.INCONCLUSIVE
+    # the one-sided paired t-test's p and Holm's, to six decimals (no bootstrap: exact)
+    assert (one.p_value, one.p_value_adjusted) == (0.017785, 0.124496)
     assert decision.decision == Outcome.PROMOTE, decision.reason
 
 
@@ -103,6 +106,10 @@ def test_small_noninferior_gain_needs_min_improvement() -> None:
     rule = PromotionConfig(n_resamples=500, margin=0.5, min_improvement=0.0)
     assert compare(rule, TAXONOMY, challenger, live).decision == Outcome.PROMOTE
     rule = PromotionConfig(n_resamples=500, margin=0.5, min_improvement=0.05)
+    assert compare(rule, TAXONOMY, challenger, live).decision == Outcome.INVESTIGATE
+    # better by exactly min_improvement (2 of 240 images) is not better by more than it
+    rule = PromotionConfig(n_resamples=500, margin=0.5, min_improvement=0.0083)
+    assert compare(rule, TAXONOMY, challenger, live).difference == 0.0083
     assert compare(rule, TAXONOMY, challenger, live).decision == Outcome.INVESTIGATE
 
 
@@ -133,15 +140,15 @@ def test_first_promotion_must_clear_the_floor(score: float, decision: str, reaso
 
 @pytest.mark.parametrize(
     ("metric", "message"),
-    [("leaf_acc", "use one of: leaf_accuracy"), ("mistake_severity", None)],
+    [("leaf_acc", "use one of: leaf_accuracy, mistake_severity$"), ("mistake_severity", None)],
 )
 def test_metric_names_are_checked(metric: str, message: str | None) -> None:
     rule = PromotionConfig(metric=metric)
     if message:
         with pytest.raises(ConfigError, match=rf"^conf/promotion: metric: '{metric}' is not a "
                            rf"stack metric\n  hint: {message}") as raised:
-            first_promotion(rule, {"leaf_accuracy": 0.9, "mistake_severity": 1.0})
-        assert "mistake_severity" in raised.value.hint
+            first_promotion(rule, {"leaf_accuracy": 0.9, "mistake_severity": 1.0, "run": "x"})
+        assert "run" not in raised.value.hint  # only the metrics with a number are offered
     else:
         with pytest.raises(ConfigError, match=r"^conf/promotion: metric: 'mistake_severity' "
                            r"cannot be compared image by image\n  hint: use leaf_accuracy, "
@@ -233,6 +240,10 @@ def test_distance_at_1_lower_is_better(challenger, live, expected, difference) -
     assert decision.difference == pytest.approx(difference, abs=1e-4)
     assert decision.decision == expected, decision.reason
     assert "lower is better" in decision.reason and "Wilcoxon" in decision.reason
+    # the 40 mistaken images are closer to the truth on the sensible side
+    sensible = (decision.comparison.challenger_only_correct if expected == Outcome.PROMOTE
+                else decision.comparison.live_only_correct)
+    assert sensible == 40
 
 
 STOPS = {"zero": (40, ["round"])}  # 40 'zero' images stop, rightly, at 'round'
@@ -258,15 +269,124 @@ def test_coverage_bought_with_wrong_answers_is_caught_by_the_precision_check() -
                      r"\(-0\.167\)", decision.reason)
 
 
-@pytest.mark.parametrize(("score", "decision"), [(0.3, Outcome.PROMOTE),
-                                                 (0.5, Outcome.PROMOTE),  # on the ceiling
-                                                 (0.8, Outcome.INVESTIGATE)])
-def test_first_promotion_on_distance_needs_to_be_under_the_ceiling(score, decision) -> None:
-    rule = PromotionConfig(metric="distance_at_1")
+@pytest.mark.parametrize(("score", "decision", "reason"), [
+    (0.3, Outcome.PROMOTE, "nothing is live yet and distance_at_1 0.3000 <= min_metric 0.5"),
+    (0.5, Outcome.PROMOTE, "distance_at_1 0.5000 <= min_metric 0.5"),  # on the ceiling
+    (0.8, Outcome.INVESTIGATE, "distance_at_1 0.8000 is above the ceiling min_metric=0.5"),
+])
+def test_first_promotion_on_distance_needs_to_be_under_the_ceiling(
+    score: float, decision: str, reason: str
+) -> None:
+    rule = PromotionConfig(metric="distance_at_1", min_metric=0.5)
     verdict = first_promotion(rule, {"distance_at_1": score})
-    assert verdict.decision == decision, verdict.reason
+    assert verdict.decision == decision and reason in verdict.reason, verdict.reason
 
 
 def test_first_promotion_on_coverage_reads_the_coverage() -> None:
     rule = PromotionConfig(metric="coverage_at_precision")
     assert first_promotion(rule, {"coverage": 0.9}).decision == Outcome.PROMOTE
+
+
+def numbers(verdict, metric: str = "leaf_accuracy", test: str = "McNemar") -> str:
+    """The figures every reason quotes, worded from the verdict's own comparison."""
+    comp = verdict.comparison
+    return (f"{metric} {comp.difference:+.4f} [95% CI {comp.ci_low:+.4f}, "
+            f"{comp.ci_high:+.4f}], {test} p={comp.p_value:.4g}")
+
+
+def test_each_reason_says_what_was_decided_and_quotes_the_figures() -> None:
+    better = compare(RULE, TAXONOMY, outcomes({}), outcomes({k: 20 for k in BASE}))
+    assert better.reason == f"significantly better: {numbers(better)}"
+    broken = compare(RULE, TAXONOMY, outcomes({**BASE, "zero": PER_CLASS}), outcomes(BASE))
+    assert broken.reason.startswith(f"significantly worse: {numbers(broken)}; worse: ")
+    same = compare(RULE, TAXONOMY, outcomes(BASE), outcomes(BASE))
+    assert same.reason == f"inconclusive: {numbers(same)}"
+    rule = PromotionConfig(n_resamples=500, margin=0.5, min_improvement=0.0)
+    gain = compare(rule, TAXONOMY, outcomes({**BASE, "one": 4}), outcomes(BASE))
+    assert gain.reason == ("non-inferior on every node and class and better by more than "
+                           f"0.0: {numbers(gain)}")
+
+
+def test_a_continuous_metric_names_its_test_and_direction() -> None:
+    rule = PromotionConfig(metric="distance_at_1", n_resamples=500)
+    decision = compare(rule, TAXONOMY, walked(SENSIBLE), walked(ACROSS))
+    figures = numbers(decision, "distance_at_1 (lower is better)",
+                      "Wilcoxon signed-rank on per-image values")
+    assert decision.reason == f"significantly better: {figures}"
+
+
+def test_worse_overall_without_a_check_beyond_its_margin_names_none() -> None:
+    """Five more mistakes in every class: significantly worse in total, while no single
+    node or class is shown beyond its margin after Holm's correction."""
+    decision = compare(RULE, TAXONOMY, outcomes({k: 11 for k in BASE}), outcomes(BASE))
+    assert decision.decision == Outcome.REJECT
+    assert Status.REGRESSION not in {c.status for c in decision.checks}
+    assert decision.reason == f"significantly worse: {numbers(decision)}"
+
+
+@pytest.mark.parametrize(("challenger", "live"), [
+    ({"zero": 1}, {"one": 8}),  # 8 images only the challenger gets right, 1 only live
+    ({"one": 8}, {"zero": 1}),  # and the other way round
+])
+def test_a_p_value_equal_to_alpha_is_not_significant(challenger, live) -> None:
+    """Exact McNemar on 8 against 1 discordant images: p = 2 * 10 / 512 = 0.039062 (to six
+    decimals), here also the level asked for."""
+    rule = PromotionConfig(n_resamples=200, alpha=0.039062)
+    decision = compare(rule, TAXONOMY, outcomes(challenger), outcomes(live))
+    assert decision.comparison.p_value == rule.alpha
+    assert not decision.reason.startswith("significantly"), decision.reason
+
+
+def test_a_node_or_class_margin_overrides_the_default_for_that_check_only() -> None:
+    """'seven' drops by half (30 of 60): a regression beyond the default margin, but not
+    beyond the 0.6 that conf/promotion's ``margins`` allows that class."""
+    live = {"zero": 25, "six": 25, "one": 25, "seven": 0}
+    challenger = {"zero": 0, "six": 0, "one": 0, "seven": 30}
+    rule = PromotionConfig(n_resamples=200, margins={"seven": 0.6, "straight": 0.3})
+    decision = compare(rule, TAXONOMY, outcomes(challenger), outcomes(live))
+    margins = {c.name: c.margin for c in decision.checks}
+    assert margins == {"digit": 0.05, "round": 0.05, "straight": 0.3,
+                       "zero": 0.05, "six": 0.05, "one": 0.05, "seven": 0.6}
+    seven = next(c for c in decision.checks if c.name == "seven")
+    assert seven.difference == -0.5 and seven.status != Status.REGRESSION
+    assert seven.n_images == PER_CLASS
+    for check in decision.checks:  # p-values to six decimals, adjusted ones no smaller
+        assert 0 <= check.p_value <= check.p_value_adjusted <= 1, check
+        assert (check.p_value, check.p_value_adjusted) == \
+            (round(check.p_value, 6), round(check.p_value_adjusted, 6))
+
+
+def test_the_precision_check_takes_its_own_margin() -> None:
+    rule = PromotionConfig(metric="coverage_at_precision", n_resamples=200,
+                           margins={"precision where walks stop": 0.2})
+    decision = compare(rule, TAXONOMY, walked({"zero": (40, ["round", "six"])}),
+                       walked(STOPS))
+    precision = next(c for c in decision.checks if c.name == "precision where walks stop")
+    assert precision.margin == 0.2 and precision.status != Status.REGRESSION
+
+
+@pytest.mark.parametrize("metric", ["leaf_accuracy", "hierarchical_f1"])
+def test_the_bootstrap_follows_the_seed_it_is_given(metric: str) -> None:
+    """Deciding twice with one seed gives the same interval, to the digit; another seed
+    draws other resamples (the project's ``seed`` reaches the bootstrap)."""
+    rule = PromotionConfig(metric=metric, n_resamples=300)
+    challenger, live = walked(SENSIBLE), walked({**ACROSS, "six": (30, ["round", "zero"])})
+
+    def interval(seed: int) -> tuple[float, float]:
+        comparison = compare(rule, TAXONOMY, challenger, live, seed=seed).comparison
+        assert comparison.resampled == "set_id"
+        return comparison.ci_low, comparison.ci_high
+
+    assert interval(3) == interval(3) != interval(4)
+
+
+def test_outcomes_without_sets_are_resampled_image_by_image() -> None:
+    challenger, live = outcomes({}).drop(columns="set_id"), outcomes(BASE).drop(columns="set_id")
+    assert compare(RULE, TAXONOMY, challenger, live).comparison.resampled == "image"
+
+
+def test_an_image_twice_in_one_stack_outcomes_is_refused() -> None:
+    """Each test image is one pair: a repeated id would pair it with itself twice."""
+    live = outcomes(BASE)
+    with pytest.raises(pd.errors.MergeError, match="one-to-one"):
+        compare(RULE, TAXONOMY, outcomes({}), pd.concat([live, live.head(1)]))
