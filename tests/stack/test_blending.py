@@ -7,8 +7,11 @@ import pytest
 import torch
 from torch import nn
 
+from taxonomist.config import ClassifierConfig, Config
+from taxonomist.config.schema import ProjectConfig
 from taxonomist.stack.blending import ancestor_view, fit_weight, leaf_ancestor
 from taxonomist.stack.predictor import StackPredictor, Stopping
+from taxonomist.stack.tuning import fit_ancestor_weights
 from taxonomist.taxonomy import Taxonomy
 from taxonomist.train.model import ChildrenFromLeaves, NodeSpec
 
@@ -122,3 +125,15 @@ def test_the_weights_are_saved_with_the_stack_and_old_stacks_have_none() -> None
     stopping = Stopping({"digit": 0.5}, ancestor_weights={"round": 0.5})
     assert Stopping.from_json(stopping.to_json()) == stopping
     assert Stopping.from_json({"thresholds": {"digit": 0.5}}).ancestor_weights == {}
+
+
+def test_a_null_weight_is_fitted_on_val_and_a_number_is_kept() -> None:
+    # every val image is a zero: the root gives zero 5/6 under round, round alone 0.2
+    taxonomy = Taxonomy.from_tree("digits", TREE)
+    weights = {"digit": None, "round": None, "straight": 0.3}
+    config = Config(ProjectConfig(), taxonomy, {
+        n: ClassifierConfig(ancestor_weight=w) for n, w in weights.items()})
+    fitted = fit_ancestor_weights(config, stack(0.0), IMAGES, ["zero"] * len(IMAGES))
+    assert fitted["round"] > 0.99  # the root is the better judge here
+    assert fitted["straight"] == 0.3  # configured: kept
+    assert fitted["digit"] == 0.0  # no ancestor to lean on

@@ -23,7 +23,10 @@ CLASSES = {"digit": ["round", "straight"], "round": ["zero", "six"], "straight":
 
 
 def config(**stopping: StoppingConfig) -> Config:
-    classifiers = {n: ClassifierConfig(stopping=stopping.get(n, StoppingConfig()))
+    """The tree with greedy decoding unless a node's ``stopping`` says otherwise: the
+    figures below are worked out by hand for greedy walks."""
+    greedy = StoppingConfig(decoding=Decoding.greedy)
+    classifiers = {n: ClassifierConfig(stopping=stopping.get(n, greedy))
                    for n in TREE.inner_nodes}
     return Config(ProjectConfig(), TREE, classifiers)
 
@@ -44,8 +47,9 @@ def test_temperatures_then_thresholds_on_the_calibrated_probabilities() -> None:
     # Temperatures: the root is 0.9 sure and right on 3 in 4: T = ln 9 / ln 3 = 2;
     # round is right on half: its optimum is the uniform 0.5, the bound T = 20;
     # straight keeps T = 1 (`calibrate: false`).
-    cfg = config(digit=StoppingConfig(target_precision=0.6),
-                 straight=StoppingConfig(calibrate=False, target_precision=0.9))
+    cfg = config(digit=StoppingConfig(target_precision=0.6, decoding=Decoding.greedy),
+                 straight=StoppingConfig(calibrate=False, target_precision=0.9,
+                                         decoding=Decoding.greedy))
     with pytest.warns(UnreachableTargetWarning, match=r"node 'straight': .*0\.9 cannot be met"):
         stopping, evidence = fit_stopping(cfg, split())
     assert stopping.temperatures == {"digit": pytest.approx(2.0, abs=1e-3), "round":
