@@ -1,5 +1,5 @@
-"""Out-of-fold doubt: each image judged by a pixel SVC fitted on the other folds, the folds
-dealt by set, so no view of an image is ever fitted with its own label."""
+"""Out-of-fold doubt: each image judged by its nearest neighbours in the other folds, the
+folds dealt by set, so no view of an image ever votes with its own label."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from taxonomist.config.schema import SvcBaselineConfig
-from taxonomist.labels.out_of_fold import grey_features, out_of_fold_doubt
+from taxonomist.labels.out_of_fold import PixelNeighbours, grey_features, out_of_fold_doubt
 from taxonomist.taxonomy import Taxonomy
 
-SVC = SvcBaselineConfig(size=2)
+MODEL = PixelNeighbours(size=2, neighbours=5)
 CENTRES = {"circle": (0.9, 0.1, 0.1, 0.1), "oval": (0.1, 0.9, 0.1, 0.1),
            "square": (0.1, 0.1, 0.9, 0.1), "triangle": (0.1, 0.1, 0.1, 0.9)}
 
@@ -32,7 +31,7 @@ def clusters(sets_per_leaf: int, views: int, seed: int = 0) -> tuple[np.ndarray,
 def test_a_mislabelled_set_is_doubted_and_the_others_trusted(shapes: Taxonomy) -> None:
     features, rows = clusters(sets_per_leaf=8, views=2)
     rows.loc[rows["set_id"] == "circle-0", "label"] = "square"  # both views
-    scored = out_of_fold_doubt(features, rows, "shape", shapes, SVC)
+    scored = out_of_fold_doubt(features, rows, "shape", shapes, MODEL)
     wrong = (rows["set_id"] == "circle-0").to_numpy()
     assert (scored.doubt[wrong] > 0.5).all()
     assert (scored.doubt[~wrong] < 0.5).all()
@@ -40,28 +39,29 @@ def test_a_mislabelled_set_is_doubted_and_the_others_trusted(shapes: Taxonomy) -
 
 
 def test_the_folds_keep_a_set_together(shapes: Taxonomy) -> None:
-    """Four identical views of a circle, all labelled square: were three of them fitted
-    with that label, the SVC would have memorised it for the fourth."""
+    """Four identical views of a circle, all labelled square: were three of them in the
+    other folds, they would be the fourth's nearest neighbours, voting for square."""
     features, rows = clusters(sets_per_leaf=8, views=1)
     copies = np.tile(np.array(CENTRES["circle"], dtype=np.float32) * 0.5, (4, 1))
     features = np.vstack([features, copies])
     rows = pd.concat([rows, pd.DataFrame({"label": ["square"] * 4, "set_id": ["dup"] * 4})],
                      ignore_index=True)
-    scored = out_of_fold_doubt(features, rows, "shape", shapes, SVC)
+    scored = out_of_fold_doubt(features, rows, "shape", shapes, MODEL)
     assert (scored.doubt[-4:] > 0.5).all()
 
 
 def test_an_inner_label_is_as_likely_as_its_leaves_together(shapes: Taxonomy) -> None:
     features, rows = clusters(sets_per_leaf=8, views=1)
     rows.loc[0, "label"], rows.loc[1, "label"] = "round", "angular"  # both circles
-    scored = out_of_fold_doubt(features, rows, "shape", shapes, SVC)
+    scored = out_of_fold_doubt(features, rows, "shape", shapes, MODEL)
     assert scored.doubt[0] < 0.5 < scored.doubt[1]
 
 
-@pytest.mark.parametrize("sets_per_leaf", [1, 2])
+@pytest.mark.parametrize("sets_per_leaf", [1, 3])
 def test_too_few_images_of_a_leaf_give_no_evidence(shapes: Taxonomy, sets_per_leaf) -> None:
+    """Fewer images of a leaf in the other folds than a vote has neighbours (5)."""
     features, rows = clusters(sets_per_leaf, views=1)
-    scored = out_of_fold_doubt(features, rows, "shape", shapes, SVC)
+    scored = out_of_fold_doubt(features, rows, "shape", shapes, MODEL)
     assert np.isnan(scored.doubt).all()
     assert set(scored.likeliest) == {""}
 

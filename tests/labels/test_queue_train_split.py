@@ -16,10 +16,10 @@ from PIL import Image
 
 from taxonomist.cli import main
 from taxonomist.config import Paths, compose_config
-from taxonomist.config.schema import SvcBaselineConfig
 from taxonomist.data import ingest
 from taxonomist.errors import DataError
 from taxonomist.labels.decisions import apply_decisions
+from taxonomist.labels.out_of_fold import PixelNeighbours
 from taxonomist.labels.queue import queue_rows, read_crowd
 from taxonomist.labels.queue_page import label_queue
 from taxonomist.stack.predictor import Prediction
@@ -81,7 +81,7 @@ def memorised(manifest: pd.DataFrame, taxonomy: Taxonomy) -> list[Prediction]:
 def test_a_memorised_mislabel_in_the_train_split_tops_the_queue(planted: Planted,
                                                                 digits: Taxonomy) -> None:
     page = label_queue(planted.manifest, "digit", digits, planted.paths, None, limit=100,
-                       out_of_fold=SvcBaselineConfig(size=8))
+                       out_of_fold=PixelNeighbours(size=8, neighbours=5))
     top = page.rows.head(len(planted.wrong))
     assert set(top["id"]) == planted.wrong
     assert top["likely_error"].all() and set(top["suggestion"]) == {"zero"}

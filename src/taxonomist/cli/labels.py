@@ -88,6 +88,7 @@ def _label_queue(args: argparse.Namespace) -> None:
     from taxonomist.data.images import ImagePolicy
     from taxonomist.data.manifest import read_manifest
     from taxonomist.labels.live import load_live
+    from taxonomist.labels.out_of_fold import PixelNeighbours
     from taxonomist.labels.queue_page import apply_command, label_queue, write_queue
 
     config, paths = composed(args)
@@ -98,7 +99,7 @@ def _label_queue(args: argparse.Namespace) -> None:
     stack = load_live(config.project.mlflow, config.taxonomy.name, paths)
     policy = ImagePolicy.from_config(config.project.data)
     page = label_queue(read_manifest(paths.manifest), node, config.taxonomy, paths, stack,
-                       args.limit, config.project.baseline.svc, policy)
+                       args.limit, PixelNeighbours(config.project.baseline.svc.size), policy)
     write_queue(page, paths, policy)
     print(f"{len(page.rows)} of {page.total} queued images in "
           f"{shown(paths.label_queue, paths)} (guessed by {page.stack or 'no live stack'}); "

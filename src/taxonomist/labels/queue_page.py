@@ -17,12 +17,11 @@ import numpy as np
 import pandas as pd
 
 from taxonomist.config import Paths
-from taxonomist.config.schema import SvcBaselineConfig
 from taxonomist.contracts.files import write_atomic, write_text_atomic
 from taxonomist.data.images import ImagePolicy
 from taxonomist.data.pixels import to_rgb
 from taxonomist.labels.live import LiveStack, decoded_chunks, stack_input, stored_image
-from taxonomist.labels.out_of_fold import grey_features, out_of_fold_doubt
+from taxonomist.labels.out_of_fold import PixelNeighbours, grey_features, out_of_fold_doubt
 from taxonomist.labels.queue import LIKELY_ERROR, in_scope, queue_rows, read_crowd, read_splits
 from taxonomist.report.gallery import thumbnail_png
 from taxonomist.report.render import html_environment
@@ -53,15 +52,15 @@ class QueuePage:
 
 
 def label_queue(manifest: pd.DataFrame, node: str, taxonomy: Taxonomy, paths: Paths,
-                stack: LiveStack | None, limit: int, out_of_fold: SvcBaselineConfig | None = None,
+                stack: LiveStack | None, limit: int, out_of_fold: PixelNeighbours | None = None,
                 policy: ImagePolicy | None = None) -> QueuePage:
     """The ``limit`` most disputed images under ``node``, the crowd checked first (cheap),
     then the models' evidence, from one read of every image in scope.
 
     Args:
         stack: the live stack, whose walks are the guesses; None: no guesses.
-        out_of_fold: the pixel SVC's settings (``baseline.svc``) for the out-of-fold
-            doubt (:mod:`taxonomist.labels.out_of_fold`); None: no doubt.
+        out_of_fold: the model of the out-of-fold doubt
+            (:mod:`taxonomist.labels.out_of_fold`); None: no doubt.
         policy: the image policy the images are decoded under without a live stack (with
             one, the stack's own); None: :class:`ImagePolicy`'s defaults.
 
@@ -79,7 +78,7 @@ def label_queue(manifest: pd.DataFrame, node: str, taxonomy: Taxonomy, paths: Pa
 
 
 def _read_images(scope: pd.DataFrame, root: Path, stack: LiveStack | None,
-                 out_of_fold: SvcBaselineConfig | None, policy: ImagePolicy | None
+                 out_of_fold: PixelNeighbours | None, policy: ImagePolicy | None
                  ) -> tuple[list[Prediction] | None, np.ndarray]:
     """The stack's walks and the grey pixels of ``scope``'s images, each file decoded
     once; nothing is read when neither is asked for."""
