@@ -15,10 +15,12 @@ where P is the share of its neighbours with that label, or (an inner class) with
 under it. An image with a leaf the other folds hold fewer than ``neighbours`` images of
 gets none (NaN): too few to outvote.
 
-On the digits sample with 5 % of its sets relabelled (2026-12-07), the neighbours put
-every planted image in the top 2N of the ranking and 90-94 % in the top N, in 2-3 s;
-scikit-learn's SVC (Platt-calibrated) in the same folds did no better (77-88 % in the
-top N) in 17-25 s, and took minutes on 10,000 images of 100 classes.
+Why neighbours and not the SVC baseline itself (measured 2026-12-07 at commit 1238ce2,
+5-fold by set, on the whole digits sample with 5 % of its sets relabelled): both put
+every planted image in the top 2N of the ranking; the neighbours put more in the top N
+(90-94 % against 77-88 % for the Platt-calibrated SVC) in a tenth of the time, and the
+SVC took minutes on 10,000 images of 100 classes. ``bench/flywheel.py`` measures the
+whole loop.
 """
 
 from __future__ import annotations

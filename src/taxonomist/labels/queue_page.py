@@ -103,7 +103,7 @@ def write_queue(page: QueuePage, paths: Paths, policy: ImagePolicy) -> None:
         DataError: a queued image's stored file is missing or refused by ``policy``.
     """
     thumbnails = {thumbnail_name(row.id): thumbnail_png(to_rgb(stored_image(
-        paths.root / row.stored, policy)), optimize=False) for row in page.rows.itertuples()}
+        paths.root / row.stored, policy)), fast=True) for row in page.rows.itertuples()}
     _replace_folder(paths.label_queue_thumbnails, thumbnails)
     table = decisions(page.rows)
     write_atomic(paths.label_decisions, lambda tmp: table.to_csv(tmp, index=False))
