@@ -12,9 +12,9 @@ queue is ranked by one score, highest first::
 
 - *crowd agreement*: the share of the workers who gave the crowd's aggregated label
   (``label_agreement`` of ``labels/crowd.csv``); the term is 0 without crowd answers.
-- *out-of-fold doubt*: ``1 - P(label)`` from the project's pixel SVC fitted K-fold by
-  set, so each image is scored by a model that never saw its label, whatever its split;
-  0 where it has no evidence.
+- *out-of-fold doubt*: ``1 - P(label)`` from the image's nearest neighbours on grey
+  pixels in the other folds (dealt by set), so each image is scored by a model that
+  never saw its label, whatever its split; 0 where it has no evidence.
 - *contradiction*: the live stack's probability for the first class on its walk that is
   off the current label's path; 0 when the walk stays on it (it reached the label, or
   stopped above it) or no stack is live.
