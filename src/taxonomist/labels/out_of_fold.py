@@ -34,6 +34,7 @@ from PIL import Image
 from sklearn.model_selection import GroupKFold
 from sklearn.neighbors import KNeighborsClassifier
 
+from taxonomist.data.pixels import grey_ink, to_rgb
 from taxonomist.taxonomy import Taxonomy
 
 
@@ -61,10 +62,9 @@ class OutOfFold:
 
 
 def grey_features(images: Sequence[Image.Image], size: int) -> np.ndarray:
-    """Decoded images -> (N, size * size) ink in [0, 1], as the SVC baseline sees them
-    (:func:`taxonomist.evaluate.baselines.grey_pixels`: grey, box-averaged, inverted)."""
-    rows = [1.0 - np.asarray(image.convert("L").resize((size, size), Image.Resampling.BOX),
-                             dtype=np.float32).ravel() / 255.0 for image in images]
+    """Decoded images -> (N, size * size) ink in [0, 1], as the SVC baseline reads its
+    cache (:func:`taxonomist.evaluate.baselines.grey_pixels`), from upright RGB."""
+    rows = [grey_ink(np.asarray(to_rgb(image)), size) for image in images]
     return np.stack(rows) if rows else np.zeros((0, size * size), np.float32)
 
 
