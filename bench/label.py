@@ -16,7 +16,8 @@ under 10 makes) is ingested, then, in one run:
   gets the true label;
 - ``label queue``: the expert's page at its default limit and with every image: build
   time against decoding the same images once (what any page of thumbnails pays), and the
-  page's size (HTML plus thumbnails). No live stack: the model's columns stay empty;
+  page's size (HTML plus thumbnails). No live stack: the stack's columns stay empty; the
+  out-of-fold doubt is computed as the command computes it;
 - the live stack as one more annotator, on the digits sample with a stack trained by
   ``taxonomist repro`` (``bench/label_stack.py``; ``--digits DIR`` keeps that project).
 
@@ -46,6 +47,7 @@ from taxonomist.data.sources.s3 import S3Source
 from taxonomist.labels.batch import Batch, Pick, export_batch
 from taxonomist.labels.crowd import import_answers
 from taxonomist.labels.live import stored_image
+from taxonomist.labels.out_of_fold import PixelNeighbours
 from taxonomist.labels.queue_page import label_queue, write_queue
 
 MAKES = TAXONOMY.children[TAXONOMY.root]  # one batch per make, as one HIT type per make
@@ -112,7 +114,8 @@ def queue_figures(paths: Paths, limit: int) -> dict[str, float]:
     manifest = pd.read_parquet(paths.manifest)
     policy = ImagePolicy()
     root = TAXONOMY.root
-    build_s, page = timed(lambda: label_queue(manifest, root, TAXONOMY, paths, None, limit))
+    build_s, page = timed(lambda: label_queue(manifest, root, TAXONOMY, paths, None, limit,
+                                              PixelNeighbours(), policy))
     write_s, _ = timed(lambda: write_queue(page, paths, policy))
     decode_s, _ = timed(lambda: [stored_image(paths.root / stored, policy).load()
                                  for stored in page.rows["stored"]])

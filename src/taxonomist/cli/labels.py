@@ -37,7 +37,9 @@ def add_label_verb(verbs: argparse._SubParsersAction) -> None:
     imported.set_defaults(run=_label_import)
     apply = actions.add_parser("apply", help="the expert's decisions (a CSV)")
     apply.add_argument("file", type=Path, metavar="DECISIONS_CSV",
-                       help="columns image, label and optionally excluded")
+                       help="columns image, label and optionally excluded, suggested")
+    apply.add_argument("--accept-suggestions", action="store_true",
+                       help="rows still marked suggested are decisions too (you read them)")
     apply.set_defaults(run=_label_apply)
     queue = actions.add_parser("queue", help="the expert's page: disputed images, ranked")
     queue.add_argument("--node", help="only the images under this inner node (default: all)")
@@ -85,7 +87,8 @@ def _label_apply(args: argparse.Namespace) -> None:
     from taxonomist.labels.decisions import apply_decisions
 
     config, paths = composed(args)
-    count = apply_decisions(args.file, read_manifest(paths.manifest), config.taxonomy, paths)
+    count = apply_decisions(args.file, read_manifest(paths.manifest), config.taxonomy, paths,
+                            args.accept_suggestions)
     print(f"{count} decisions in {shown(paths.labels / 'expert.csv', paths)}; {_NEXT_INGEST}")
 
 
@@ -93,6 +96,7 @@ def _label_queue(args: argparse.Namespace) -> None:
     from taxonomist.data.images import ImagePolicy
     from taxonomist.data.manifest import read_manifest
     from taxonomist.labels.live import load_live
+    from taxonomist.labels.out_of_fold import PixelNeighbours
     from taxonomist.labels.queue_page import apply_command, label_queue, write_queue
 
     config, paths = composed(args)
@@ -101,9 +105,10 @@ def _label_queue(args: argparse.Namespace) -> None:
     if args.limit < 1:
         raise DataError(f"--limit: expected a positive number of images, got {args.limit}")
     stack = load_live(config.project.mlflow, config.taxonomy.name, paths)
+    policy = ImagePolicy.from_config(config.project.data)
     page = label_queue(read_manifest(paths.manifest), node, config.taxonomy, paths, stack,
-                       args.limit)
-    write_queue(page, paths, ImagePolicy.from_config(config.project.data))
+                       args.limit, PixelNeighbours(config.project.baseline.svc.size), policy)
+    write_queue(page, paths, policy)
     print(f"{len(page.rows)} of {page.total} queued images in "
           f"{shown(paths.label_queue, paths)} (guessed by {page.stack or 'no live stack'}); "
           f"decide in {shown(paths.label_decisions, paths)}, then: {apply_command(paths)}")

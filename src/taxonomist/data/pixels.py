@@ -78,3 +78,10 @@ def _sixteen_to_eight_bits(image: Image.Image) -> Image.Image:
     """A 16-bit grey image as 8-bit ``L``: 0..65535 scaled (and rounded) to 0..255."""
     wide = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
     return Image.fromarray(((wide * 255 + 32767) // 65535).astype(np.uint8))
+
+
+def grey_ink(image: np.ndarray, size: int) -> np.ndarray:
+    """One uint8 RGB image -> (size * size,) ink in [0, 1], what the SVC baseline reads
+    (:func:`taxonomist.evaluate.baselines.grey_pixels`): grey, box-averaged, inverted."""
+    small = Image.fromarray(image).convert("L").resize((size, size), Image.Resampling.BOX)
+    return 1.0 - np.asarray(small, dtype=np.float32).ravel() / 255.0

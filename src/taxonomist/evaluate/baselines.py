@@ -26,7 +26,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from sklearn.svm import SVC
 
 from taxonomist.config import Config, Paths
@@ -42,6 +41,7 @@ from taxonomist.contracts.baselines import (
     write_predictions,
 )
 from taxonomist.contracts.cache import CachedSplit, load_node_split, load_stack_test, node_cache
+from taxonomist.data.pixels import grey_ink
 from taxonomist.evaluate.metrics import classification_metrics
 from taxonomist.evaluate.predict import predict_proba
 from taxonomist.taxonomy import Taxonomy
@@ -108,13 +108,8 @@ def predict_flat(paths: Paths, images: np.ndarray) -> list[str]:
 
 def grey_pixels(images: np.ndarray, size: int) -> np.ndarray:
     """uint8 (N, H, W, 3) -> (N, size * size) ink in [0, 1]: grey, box-averaged, inverted."""
-    rows = [_grey(np.asarray(image), size) for image in images]
+    rows = [grey_ink(np.asarray(image), size) for image in images]
     return np.stack(rows) if rows else np.zeros((0, size * size), np.float32)
-
-
-def _grey(image: np.ndarray, size: int) -> np.ndarray:
-    small = Image.fromarray(image).convert("L").resize((size, size), Image.Resampling.BOX)
-    return 1.0 - np.asarray(small, dtype=np.float32).ravel() / 255.0
 
 
 def fit_svc(train: CachedSplit, cfg: SvcBaselineConfig) -> SVC:

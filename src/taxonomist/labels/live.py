@@ -124,11 +124,22 @@ def live_guesses(stack: LiveStack, rows: pd.DataFrame, root: Path) -> list[Predi
 
 def stored_arrays(rows: pd.DataFrame, stack: LiveStack, root: Path) -> Iterator[np.ndarray]:
     """The stored images of ``rows``, :data:`CHUNK` at a time, as the stack's input."""
-    size = stack.predictor.image_size
+    for images in decoded_chunks(rows, stack.policy, root):
+        yield stack_input(stack, images)
+
+
+def stack_input(stack: LiveStack, images: list[Image.Image]) -> np.ndarray:
+    """Decoded images as the stack reads them: cropped by its detector, at its size."""
+    return prepare_images(images, stack.predictor.image_size, stack.cropper)[0]
+
+
+def decoded_chunks(rows: pd.DataFrame, policy: ImagePolicy, root: Path
+                   ) -> Iterator[list[Image.Image]]:
+    """The stored images of ``rows`` decoded under ``policy``, :data:`CHUNK` at a time,
+    so that one read of each file serves every use of it."""
     for start in range(0, len(rows), CHUNK):
         files = rows["stored"].iloc[start:start + CHUNK]
-        images = [stored_image(root / f, stack.policy) for f in files]
-        yield prepare_images(images, size, stack.cropper)[0]
+        yield [stored_image(root / f, policy) for f in files]
 
 
 def stored_image(file: Path, policy: ImagePolicy) -> Image.Image:

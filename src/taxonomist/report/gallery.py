@@ -104,13 +104,19 @@ def thumbnail(path: Path, size: int = THUMBNAIL_PX) -> str | None:
     return png_data_uri(thumbnail_png(image, size))
 
 
-def thumbnail_png(image: Image.Image, size: int = THUMBNAIL_PX) -> bytes:
-    """``image`` fitted into ``size`` pixels, as PNG bytes (see :func:`thumbnail`)."""
+def thumbnail_png(image: Image.Image, size: int = THUMBNAIL_PX, fast: bool = False) -> bytes:
+    """``image`` fitted into ``size`` pixels, as PNG bytes (see :func:`thumbnail`).
+
+    ``fast`` compresses lightly: about 25x faster for files about 15 % larger, what a
+    page of thousands of thumbnails wants (measured on 96 px thumbnails of the car bench's
+    photos, 2026-12-07, commit 1238ce2).
+    """
     scale = size / max(image.size)
     new_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
     buffer = io.BytesIO()
-    image.resize(new_size, resample).save(buffer, format="PNG", optimize=True)
+    image.resize(new_size, resample).save(buffer, format="PNG", optimize=not fast,
+                                            compress_level=1 if fast else 6)
     return buffer.getvalue()
 
 
