@@ -101,7 +101,8 @@ def test_every_key_has_a_type_a_default_and_says_what_it_is_for(config_page: str
 
 @pytest.mark.parametrize("key, type_, default, meaning", [
     ("seed", "`int`", "`42`", "seeds the sample"),
-    ("stopping.decoding", "`greedy | bayes_risk`", "`greedy`", "`bayes_risk`: the leaf with"),
+    ("stopping.decoding", "`greedy | bayes_risk | best_path`", "`best_path`",
+     "`best_path`: the leaf whose path"),
     ("backbone.layer_decay", "`float`", "`0.75`", r"lr \* decay\*\*k"),
     ("torch_threads", "`int | null`", "`null`", "torch's threads per worker"),
 ])
