@@ -43,11 +43,18 @@ from taxonomist.evaluate.baselines import on_leaves, predict_flat
 from taxonomist.taxonomy import Taxonomy
 
 EXPERIMENTS = {"digits": [], "vehicles": ["+experiment=vehicles"]}
+# What a project has once `taxonomist repro` went through the stack and the baselines
+FINISHED = ("metrics/stack.json", "metrics/_flat.json", "metrics/_svc.json",
+            "plots/_stack/decoding.csv")
 
 
 def run_seed(work: Path, sample: str, seed: int, jobs: int) -> dict[str, float]:
-    """One project from nothing to a promoted stack at ``seed``; its figures."""
+    """One project from nothing to a promoted stack at ``seed``; its figures. A project
+    that finished in ``work`` before (``--keep``, a run cut short) is read, not run again."""
     root = work / f"{sample}-{seed}"
+    if all((root / name).is_file() for name in FINISHED):
+        return figures(root)
+    shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(REPO / "conf", root / "conf", ignore=shutil.ignore_patterns("overrides.yaml"))
     shutil.copy(REPO / ".gitignore", root / ".gitignore")
     for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"],
