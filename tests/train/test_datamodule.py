@@ -3,6 +3,8 @@ batched so that BatchNorm can train on every batch."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -65,3 +67,10 @@ def test_without_the_sampler_an_epoch_is_each_image_once(balance: Balance) -> No
 def test_no_train_batch_holds_a_single_image(images: int, sizes: list[int]) -> None:
     data = NodeDataModule(split_of([images]), split_of([1]), 1, 16, Balance.none)
     assert [len(batch[1]) for batch in data.train_dataloader()] == sizes
+
+
+def test_with_leaf_targets_each_label_is_weighted_not_its_family() -> None:
+    # two families: one of three leaves (labels 0, 1, 2), one of a single leaf (label 3),
+    # ten images each; weighted by family, each of the three would count a third as much
+    split = replace(split_of([30, 10]), labels=np.repeat(np.arange(4), 10))
+    assert class_weights(split, 4).tolist() == pytest.approx([1.0] * 4)

@@ -34,7 +34,8 @@ class NodeSplit:
     targets: np.ndarray  # class index per row
     boxes: np.ndarray | None = None  # (len(rows), 4) float32 per row; None: no boxes at all
     # targets: leaves: each row's label as an index into FineTargets.labels; the batches'
-    # targets then (``targets`` stays the child, for class weights and the sampler)
+    # targets then, and the classes loss weights are per (``targets`` stays the child,
+    # for the sampler)
     labels: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -66,8 +67,11 @@ def _boxes(cached: CachedSplit, rows: np.ndarray) -> np.ndarray | None:
 
 
 def class_weights(split: NodeSplit, num_classes: int) -> torch.Tensor:
-    """Inverse-frequency weights, 1.0 on average over the images (n / (k * n_c))."""
-    counts = np.bincount(split.targets, minlength=num_classes).astype(np.float64)
+    """Inverse-frequency weights, 1.0 on average over the images (n / (k * n_c)): one per
+    child, or with ``targets: leaves`` (``split.labels``) one per label the network learns,
+    so that a leaf weighs the same whichever family it is in, as in a flat network."""
+    classes = split.targets if split.labels is None else split.labels
+    counts = np.bincount(classes, minlength=num_classes).astype(np.float64)
     weights = len(split) / (num_classes * np.maximum(counts, 1.0))
     return torch.tensor(weights, dtype=torch.float32)
 

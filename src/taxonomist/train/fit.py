@@ -68,7 +68,8 @@ def train_node(
     augment = build_augmentation(cfg.augment, source)
     optimizer_class(cfg.optim.name)  # fail now, not after the data is loaded
     train, val = (_node_data(paths, config, node, s, fine) for s in ("train", "val"))
-    weights = class_weights(train, len(classes)) if cfg.balance is Balance.weights else None
+    weighted = len(fine.labels) if fine else len(classes)
+    weights = class_weights(train, weighted) if cfg.balance is Balance.weights else None
     focal = cfg.focal_gamma if cfg.balance is Balance.focal else None
     module = NodeClassifier(model, spec, augment, cfg.optim, weights, plan, focal, fine)
     data = NodeDataModule(

@@ -33,7 +33,8 @@ class NodeClassifier(pl.LightningModule):
         augment: applied to float batches in training only (see ``build_augmentation``;
             any module taking a batch works, e.g. ``nn.Identity``).
         optim: the optimiser section of the classifier definition.
-        class_weights: loss weights per class, or None for plain cross-entropy.
+        class_weights: loss weights per class (with ``fine``, per label), or None for
+            plain cross-entropy.
         transfer: which parameters train at which learning rate, and when; None: those
             with ``requires_grad``, all at ``optim.lr``.
         focal_gamma: use the focal loss with this gamma instead of cross-entropy.
@@ -113,8 +114,7 @@ class NodeClassifier(pl.LightningModule):
         """Log-probability of each possible target, and the loss weight of each."""
         if not self.fine:
             return F.log_softmax(outputs, dim=1), self.class_weights
-        weight = None if self.class_weights is None else self.class_weights[self.label_child]
-        return set_log_probs(outputs, self.label_leaves), weight
+        return set_log_probs(outputs, self.label_leaves), self.class_weights
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
