@@ -68,8 +68,8 @@ def train_node(
     augment = build_augmentation(cfg.augment, source)
     optimizer_class(cfg.optim.name)  # fail now, not after the data is loaded
     train, val = (_node_data(paths, config, node, s, fine) for s in ("train", "val"))
-    weighted = len(fine.labels) if fine else len(classes)
-    weights = class_weights(train, weighted) if cfg.balance is Balance.weights else None
+    weighted = fine.labels if fine else classes  # what the loss weights are per
+    weights = class_weights(train, len(weighted)) if cfg.balance is Balance.weights else None
     focal = cfg.focal_gamma if cfg.balance is Balance.focal else None
     module = NodeClassifier(model, spec, augment, cfg.optim, weights, plan, focal, fine)
     data = NodeDataModule(
@@ -80,7 +80,7 @@ def train_node(
     folder = trial.folder if trial else checkpoint_dir(paths, node)
     start = resume_point(folder, run_fingerprint(config, node, paths))
     logger = _logger(node, config, paths, folder, start.run_id, trial)
-    logger.log_hyperparams(_run_params(cfg, train, val, trainable, weights, classes))
+    logger.log_hyperparams(_run_params(cfg, train, val, trainable, weights, weighted))
     trainer, checkpoint = _trainer(folder, cfg, config, logger, start.fingerprint)
     trainer.fit(module, datamodule=data, ckpt_path=start.checkpoint)
     if trainer.global_rank > 0:  # `ddp` ran this whole command again for this rank
