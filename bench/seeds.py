@@ -7,7 +7,8 @@ that seed; per seed this reads
 
 - the stack's leaf accuracy with every walk taken to a leaf (its configured decoding,
   ``plots/_stack/decoding.csv``), what the baselines are scored as, and with its stops
-  (``metrics/stack.json``: an early stop counts as a miss), and its accuracy per depth;
+  (``metrics/stack.json``: an early stop counts as a miss), and its accuracy per depth
+  (``plots/_stack/depth.csv``);
 - the flat network's and the SVC's (``metrics/_flat.json``, ``metrics/_svc.json``);
 - the mean tree distance of the mistakes ("sensibly wrong"), the stack's from its
   decoding table and the flat network's recomputed here from ``models/_flat`` on the
@@ -81,7 +82,9 @@ def figures(root: Path) -> dict[str, float]:
         "svc": json.loads((metrics / "_svc.json").read_text())["leaf_accuracy"],
         "flat_mistake_distance": flat_mistake_distance(root, config.taxonomy),
     }
-    return found | {k: float(v) for k, v in stack.items() if k.startswith("accuracy_depth_")}
+    depths = pd.read_csv(root / "plots" / "_stack" / "depth.csv")
+    return found | {f"accuracy_depth_{row.depth}": float(row.accuracy)
+                    for row in depths.itertuples()}
 
 
 def flat_mistake_distance(root: Path, taxonomy: Taxonomy) -> float:
