@@ -26,6 +26,9 @@ SMALL = {
     "threshold": 0.0,
     "min_images": 2,
     "optim": {"lr": 0.01},
+    # each node alone in the stack: a damaged node must damage the stack, which a node
+    # leaning on the root by a fitted weight would not let it do
+    "ancestor_weight": 0.0,
 }
 
 

@@ -121,7 +121,8 @@ def test_gradual_unfreezing_trains_only_the_opened_blocks(paths: Paths) -> None:
 
 def test_an_mlp_head_trains_alone_head_only_and_reloads_as_trained(paths: Paths) -> None:
     extra = ["classifiers.round.head=mlp", "classifiers.round.mlp_hidden=8",
-             "classifiers.round.backbone.unfreeze_last=0"]
+             "classifiers.round.backbone.unfreeze_last=0",
+             "classifiers.round.targets=children"]  # the network itself loads back, no wrapper
     changed = trained_keys(paths, extra)
     assert changed == {"fc.0.weight", "fc.0.bias", "fc.3.weight", "fc.3.bias"}
     spec, model = load_node_model(paths.model_dir("round"))
